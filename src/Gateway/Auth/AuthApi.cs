@@ -1,0 +1,90 @@
+using System.Net.Mail;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.AspNetCore.Identity;
+using Microsoft.Extensions.Options;
+using TicketQueue.Gateway.Hosting;
+using TicketQueue.Gateway.Problems;
+using TicketQueue.Grains.Abstractions.Accounts;
+
+namespace TicketQueue.Gateway.Auth;
+
+public sealed record RegisterRequest(string? Email, string? Password, string? DisplayName);
+
+public sealed record LoginRequest(string? Email, string? Password);
+
+public sealed record RefreshRequest(string? RefreshToken);
+
+public static class AuthApi
+{
+    public static IEndpointRouteBuilder MapAuthApi(this IEndpointRouteBuilder routes)
+    {
+        var auth = routes.MapGroup("/api/auth").WithTags("Auth").RequireRateLimiting(RateLimits.Auth);
+        auth.MapPost("/register", Register).ProducesProblem(400).ProducesProblem(409);
+        auth.MapPost("/login", Login).ProducesProblem(400).ProducesProblem(401);
+        auth.MapPost("/refresh", Refresh).ProducesProblem(400).ProducesProblem(401);
+        return routes;
+    }
+
+    private static async Task<Created<TokenPair>> Register(RegisterRequest? body, IGrainFactory grains, TokenService tokens, IPasswordHasher<Account> hasher, TimeProvider time)
+    {
+        body = Require.NotNull(body, "body");
+        var email = ValidEmail(body.Email);
+        var password = Require.NotNull(body.Password, "password");
+        if (password.Length is < 8 or > 128)
+        {
+            throw DomainException.Invalid("weak-password", "The password must be 8 to 128 characters.", "password");
+        }
+
+        var displayName = Require.Text(body.DisplayName, "displayName", 50);
+        var account = await RegisterAccount(grains, hasher, time, email, password, displayName, roles: [])
+            ?? throw DomainException.Conflict("email-taken", "An account with this email exists.", "email");
+        return TypedResults.Created("/api/auth/me", await tokens.StartSession(account));
+    }
+
+    public static async Task<Account?> RegisterAccount(IGrainFactory grains, IPasswordHasher<Account> hasher, TimeProvider time,
+        string email, string password, string displayName, IReadOnlyList<string> roles)
+    {
+        var account = new Account(Guid.NewGuid(), email, displayName, "", roles, time.GetUtcNow());
+        account = account with { PasswordHash = hasher.HashPassword(account, password) };
+        return await grains.GetGrain<IAccountGrain>(Accounts.KeyFor(email)).Register(account) ? account : null;
+    }
+
+    private static async Task<Results<Ok<TokenPair>, ProblemHttpResult>> Login(LoginRequest? body, IGrainFactory grains, TokenService tokens, IPasswordHasher<Account> hasher)
+    {
+        body = Require.NotNull(body, "body");
+        var email = Require.Text(body.Email, "email", 254);
+        var password = Require.NotNull(body.Password, "password");
+        var account = await grains.GetGrain<IAccountGrain>(Accounts.KeyFor(email)).Get();
+        // One answer for a wrong email and a wrong password: no account enumeration.
+        if (account is null || password.Length > 128 || hasher.VerifyHashedPassword(account, account.PasswordHash, password) == PasswordVerificationResult.Failed)
+        {
+            return Unauthorized("invalid-credentials", "The email or password is wrong.");
+        }
+
+        return TypedResults.Ok(await tokens.StartSession(account));
+    }
+
+    private static async Task<Results<Ok<TokenPair>, ProblemHttpResult>> Refresh(RefreshRequest? body, TokenService tokens)
+    {
+        body = Require.NotNull(body, "body");
+        var refreshToken = Require.Text(body.RefreshToken, "refreshToken", 200);
+        var pair = await tokens.Refresh(refreshToken);
+        return pair is null
+            ? Unauthorized("invalid-refresh-token", "The refresh token is unknown, expired or already used.")
+            : TypedResults.Ok(pair);
+    }
+
+    private static string ValidEmail(string? value)
+    {
+        var email = Require.Text(value, "email", 254, minLength: 3);
+        if (!MailAddress.TryCreate(email, out var parsed) || parsed.Address != email || !email.Contains('@'))
+        {
+            throw DomainException.Invalid("invalid-email", "This is not an email address.", "email");
+        }
+
+        return email;
+    }
+
+    private static ProblemHttpResult Unauthorized(string code, string detail) =>
+        TypedResults.Problem(ProblemExceptionHandler.Create(StatusCodes.Status401Unauthorized, code, detail, null));
+}

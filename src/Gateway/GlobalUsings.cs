@@ -1,0 +1,3 @@
+global using Orleans;
+global using TicketQueue.Grains.Abstractions.Common;
+global using TicketQueue.Grains.Abstractions.Events;

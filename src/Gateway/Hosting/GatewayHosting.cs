@@ -1,0 +1,197 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using System.Threading.RateLimiting;
+using Microsoft.AspNetCore.Authentication.JwtBearer;
+using Microsoft.AspNetCore.Diagnostics.HealthChecks;
+using Microsoft.AspNetCore.Identity;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
+using Microsoft.IdentityModel.Tokens;
+using TicketQueue.Gateway.Auth;
+using TicketQueue.Gateway.Events;
+using TicketQueue.Gateway.Problems;
+using TicketQueue.Gateway.Queue;
+using TicketQueue.Grains.Abstractions.Accounts;
+using TicketQueue.Grains.Hosting;
+
+namespace TicketQueue.Gateway.Hosting;
+
+public static class RateLimits
+{
+    public const string Auth = "auth";
+}
+
+public static class GatewayHosting
+{
+    /// <summary>
+    /// Embedded mode (the default): this process hosts a silo too, configured exactly like src/Silo.
+    /// </summary>
+    public static WebApplicationBuilder AddTicketQueueOrleans(this WebApplicationBuilder builder)
+    {
+        builder.UseOrleans(silo => silo.AddTicketQueue(builder.Configuration));
+        return builder;
+    }
+
+    public static WebApplicationBuilder AddTicketQueueAuth(this WebApplicationBuilder builder)
+    {
+        var auth = builder.Configuration.GetSection(AuthOptions.Section).Get<AuthOptions>() ?? new AuthOptions();
+        var tokens = builder.Configuration.GetSection(QueueTokenOptions.Section).Get<QueueTokenOptions>() ?? new QueueTokenOptions();
+        RequireSecret(builder.Environment, auth.SigningKey, $"{AuthOptions.Section}:SigningKey");
+        RequireSecret(builder.Environment, tokens.SigningKey, $"{QueueTokenOptions.Section}:SigningKey");
+
+        builder.Services.Configure<AuthOptions>(builder.Configuration.GetSection(AuthOptions.Section));
+        builder.Services.Configure<AdminOptions>(builder.Configuration.GetSection(AdminOptions.Section));
+        builder.Services.Configure<QueueTokenOptions>(builder.Configuration.GetSection(QueueTokenOptions.Section));
+        builder.Services.AddSingleton<IPasswordHasher<Account>, PasswordHasher<Account>>();
+        builder.Services.AddSingleton<TokenService>();
+        builder.Services.AddSingleton<QueueTokens>();
+        builder.Services.AddHostedService<AdminAccountSeeder>();
+
+        builder.Services.AddAuthentication(JwtBearerDefaults.AuthenticationScheme).AddJwtBearer(o =>
+        {
+            o.MapInboundClaims = false;
+            o.TokenValidationParameters = new TokenValidationParameters
+            {
+                ValidIssuer = auth.Issuer,
+                ValidAudience = auth.Audience,
+                IssuerSigningKey = TokenService.KeyFrom(auth),
+                NameClaimType = "sub",
+                RoleClaimType = "role",
+                ClockSkew = TimeSpan.FromSeconds(30),
+            };
+            o.Events = new JwtBearerEvents
+            {
+                // Browsers cannot set headers on WebSockets: the hub takes the token from the query.
+                OnMessageReceived = context =>
+                {
+                    if (context.HttpContext.Request.Path.StartsWithSegments("/hubs") && context.Request.Query["access_token"] is [{ } token])
+                    {
+                        context.Token = token;
+                    }
+
+                    return Task.CompletedTask;
+                },
+                OnChallenge = async context =>
+                {
+                    context.HandleResponse();
+                    context.Response.StatusCode = StatusCodes.Status401Unauthorized;
+                    await context.HttpContext.RequestServices.GetRequiredService<IProblemDetailsService>().WriteAsync(new ProblemDetailsContext
+                    {
+                        HttpContext = context.HttpContext,
+                        ProblemDetails = ProblemExceptionHandler.Create(401, "unauthenticated", "Send a valid access token: Authorization: Bearer <token>.", null),
+                    });
+                },
+                OnForbidden = async context =>
+                {
+                    context.Response.StatusCode = StatusCodes.Status403Forbidden;
+                    await context.HttpContext.RequestServices.GetRequiredService<IProblemDetailsService>().WriteAsync(new ProblemDetailsContext
+                    {
+                        HttpContext = context.HttpContext,
+                        ProblemDetails = ProblemExceptionHandler.Create(403, "forbidden", "Your account may not do this.", null),
+                    });
+                },
+            };
+        });
+        builder.Services.AddAuthorizationBuilder().AddPolicy(Roles.AdminPolicy, p => p.RequireRole(Roles.Admin));
+
+        var permitsPerMinute = builder.Configuration.GetValue("TicketQueue:RateLimits:AuthPerMinute", 60);
+        builder.Services.AddRateLimiter(o =>
+        {
+            o.RejectionStatusCode = StatusCodes.Status429TooManyRequests;
+            o.AddPolicy(RateLimits.Auth, http => RateLimitPartition.GetFixedWindowLimiter(
+                http.Connection.RemoteIpAddress?.ToString() ?? "unknown",
+                _ => new FixedWindowRateLimiterOptions { PermitLimit = permitsPerMinute, Window = TimeSpan.FromMinutes(1) }));
+            o.OnRejected = async (context, cancellationToken) =>
+            {
+                await context.HttpContext.RequestServices.GetRequiredService<IProblemDetailsService>().WriteAsync(new ProblemDetailsContext
+                {
+                    HttpContext = context.HttpContext,
+                    ProblemDetails = ProblemExceptionHandler.Create(429, "too-many-requests", "Too many sign-in attempts; wait a minute.", null),
+                });
+            };
+        });
+        return builder;
+    }
+
+    public static WebApplicationBuilder AddTicketQueueApi(this WebApplicationBuilder builder)
+    {
+        builder.Services.ConfigureHttpJsonOptions(o => ConfigureJson(o.SerializerOptions));
+        builder.Services.Configure<RouteHandlerOptions>(o => o.ThrowOnBadRequest = true);
+        builder.Services.AddProblemDetails();
+        builder.Services.AddExceptionHandler<ProblemExceptionHandler>();
+        builder.Services.AddOpenApi();
+        builder.Services.TryAddSingletonTimeProvider();
+        builder.Services.AddSingleton<EventCache>();
+        builder.Services.AddSingleton<QueueFanout>();
+        builder.Services.AddHostedService(sp => sp.GetRequiredService<QueueFanout>());
+        builder.Services.AddSignalR().AddJsonProtocol(o => ConfigureJson(o.PayloadSerializerOptions));
+        builder.Services.AddSingleton<ReadinessState>();
+        builder.Services.AddHealthChecks()
+            .AddCheck<ReadinessCheck>("ready", tags: ["ready"]);
+        builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(30));
+        return builder;
+    }
+
+    public static void ConfigureJson(JsonSerializerOptions json)
+    {
+        json.PropertyNamingPolicy = JsonNamingPolicy.CamelCase;
+        json.Converters.Add(new JsonStringEnumConverter(JsonNamingPolicy.CamelCase, allowIntegerValues: false));
+        // "3" is not a number: wrong-typed fields are refused, not coerced.
+        json.NumberHandling = JsonNumberHandling.Strict;
+    }
+
+    public static IEndpointRouteBuilder MapHealth(this IEndpointRouteBuilder routes)
+    {
+        routes.MapHealthChecks("/health/live", new HealthCheckOptions { Predicate = _ => false });
+        routes.MapHealthChecks("/health/ready", new HealthCheckOptions { Predicate = c => c.Tags.Contains("ready") });
+        return routes;
+    }
+
+    private static void TryAddSingletonTimeProvider(this IServiceCollection services)
+    {
+        if (!services.Any(s => s.ServiceType == typeof(TimeProvider)))
+        {
+            services.AddSingleton(TimeProvider.System);
+        }
+    }
+
+    private static void RequireSecret(IHostEnvironment environment, string value, string name)
+    {
+        if (value.Length < 32)
+        {
+            throw new InvalidOperationException($"{name} must be set to a secret of at least 32 characters.");
+        }
+
+        if (!environment.IsDevelopment() && value.StartsWith(AuthOptions.DevelopmentMarker, StringComparison.Ordinal))
+        {
+            throw new InvalidOperationException($"{name} still has the development default; set a real secret outside Development.");
+        }
+    }
+}
+
+/// <summary>Readiness turns unhealthy as soon as shutdown starts, so load balancers stop sending work first.</summary>
+public sealed class ReadinessState
+{
+    public volatile bool Stopping;
+}
+
+public sealed class ReadinessCheck(ReadinessState state, IGrainFactory grains) : IHealthCheck
+{
+    public async Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
+    {
+        if (state.Stopping)
+        {
+            return HealthCheckResult.Unhealthy("shutting down");
+        }
+
+        try
+        {
+            // One cheap grain call proves the cluster answers.
+            await grains.GetGrain<Grains.Abstractions.Events.IEventCatalogGrain>(EventCatalog.Key).List().WaitAsync(TimeSpan.FromSeconds(5), cancellationToken);
+            return HealthCheckResult.Healthy();
+        }
+        catch (Exception e)
+        {
+            return HealthCheckResult.Unhealthy("the Orleans cluster does not answer", e);
+        }
+    }
+}

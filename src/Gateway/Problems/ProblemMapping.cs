@@ -1,0 +1,143 @@
+using System.Text.Json;
+using Microsoft.AspNetCore.Diagnostics;
+using Microsoft.AspNetCore.Mvc;
+
+namespace TicketQueue.Gateway.Problems;
+
+/// <summary>
+/// Turns every refused request into RFC 9457 problem+json: domain rules (<see cref="DomainException"/>),
+/// unreadable bodies (malformed JSON, wrong types) and anything unexpected. Each problem carries a
+/// stable "code" and, when one field is to blame, its name in "errors".
+/// </summary>
+public sealed class ProblemExceptionHandler(IProblemDetailsService problems, ILogger<ProblemExceptionHandler> logger) : IExceptionHandler
+{
+    public async ValueTask<bool> TryHandleAsync(HttpContext http, Exception exception, CancellationToken cancellationToken)
+    {
+        var problem = exception switch
+        {
+            DomainException domain => FromDomain(domain),
+            BadHttpRequestException bad => FromBadRequest(bad),
+            OperationCanceledException when http.RequestAborted.IsCancellationRequested => null,
+            _ => null,
+        };
+
+        if (problem is null)
+        {
+            if (http.RequestAborted.IsCancellationRequested)
+            {
+                return true;
+            }
+
+            logger.LogError(exception, "Unhandled error on {Method} {Path}", http.Request.Method, http.Request.Path);
+            problem = new ProblemDetails
+            {
+                Status = StatusCodes.Status503ServiceUnavailable,
+                Title = "The service could not complete this request",
+                Detail = "Try again shortly.",
+                Type = "https://ticketqueue.dev/problems/unavailable",
+            };
+            problem.Extensions["code"] = "unavailable";
+        }
+
+        http.Response.StatusCode = problem.Status!.Value;
+        return await problems.TryWriteAsync(new ProblemDetailsContext { HttpContext = http, ProblemDetails = problem, Exception = exception });
+    }
+
+    public static ProblemDetails FromDomain(DomainException domain)
+    {
+        var status = domain.Kind switch
+        {
+            DomainErrorKind.Invalid => StatusCodes.Status400BadRequest,
+            DomainErrorKind.NotFound => StatusCodes.Status404NotFound,
+            DomainErrorKind.Conflict => StatusCodes.Status409Conflict,
+            DomainErrorKind.Forbidden => StatusCodes.Status403Forbidden,
+            DomainErrorKind.Gone => StatusCodes.Status410Gone,
+            _ => StatusCodes.Status400BadRequest,
+        };
+        return Create(status, domain.Code, domain.Detail, domain.Field);
+    }
+
+    private static ProblemDetails FromBadRequest(BadHttpRequestException bad)
+    {
+        // Minimal APIs wrap JSON errors; the JsonException's path names the field that is wrong.
+        if (bad.InnerException is JsonException json)
+        {
+            var field = FieldFromPath(json.Path);
+            return Create(StatusCodes.Status400BadRequest, "malformed-body",
+                field is null ? "The request body is not valid JSON." : $"The field '{field}' has the wrong type or format.", field);
+        }
+
+        return bad.StatusCode == StatusCodes.Status413PayloadTooLarge
+            ? Create(StatusCodes.Status413PayloadTooLarge, "body-too-large", "The request body is too large.", null)
+            : Create(bad.StatusCode is >= 400 and < 500 ? bad.StatusCode : 400, "bad-request", bad.Message, null);
+    }
+
+    public static ProblemDetails Create(int status, string code, string detail, string? field)
+    {
+        var problem = field is null
+            ? new ProblemDetails()
+            : new HttpValidationProblemDetails(new Dictionary<string, string[]> { [field] = [detail] });
+        problem.Status = status;
+        problem.Title = TitleFor(status);
+        problem.Detail = detail;
+        problem.Type = $"https://ticketqueue.dev/problems/{code}";
+        problem.Extensions["code"] = code;
+        return problem;
+    }
+
+    private static string TitleFor(int status) => status switch
+    {
+        400 => "The request is not valid",
+        401 => "Authentication is required",
+        403 => "This is not allowed",
+        404 => "Not found",
+        409 => "The request conflicts with the current state",
+        410 => "No longer available",
+        413 => "The request is too large",
+        _ => "The request failed",
+    };
+
+    private static string? FieldFromPath(string? path)
+    {
+        if (string.IsNullOrEmpty(path) || path == "$")
+        {
+            return null;
+        }
+
+        return path.StartsWith("$.", StringComparison.Ordinal) ? path[2..] : path.TrimStart('$');
+    }
+}
+
+/// <summary>Shorthands for the checks every endpoint makes on its input.</summary>
+public static class Require
+{
+    public static T NotNull<T>(T? value, string field) where T : class =>
+        value ?? throw DomainException.Invalid("missing-field", $"'{field}' is required.", field);
+
+    public static T NotNull<T>(T? value, string field) where T : struct =>
+        value ?? throw DomainException.Invalid("missing-field", $"'{field}' is required.", field);
+
+    public static string Text(string? value, string field, int maxLength, int minLength = 1)
+    {
+        if (value is null)
+        {
+            throw DomainException.Invalid("missing-field", $"'{field}' is required.", field);
+        }
+
+        var trimmed = value.Trim();
+        return trimmed.Length < minLength || trimmed.Length > maxLength
+            ? throw DomainException.Invalid("field-length", $"'{field}' must be {minLength} to {maxLength} characters.", field)
+            : trimmed;
+    }
+
+    public static T InRange<T>(T? value, string field, T min, T max) where T : struct, IComparable<T>
+    {
+        var v = NotNull(value, field);
+        return v.CompareTo(min) < 0 || v.CompareTo(max) > 0
+            ? throw DomainException.Invalid("out-of-range", $"'{field}' must be between {min} and {max}.", field)
+            : v;
+    }
+
+    public static Guid Id(string value, string code, string what) =>
+        Guid.TryParse(value, out var id) ? id : throw DomainException.NotFound(code, $"There is no such {what}.");
+}

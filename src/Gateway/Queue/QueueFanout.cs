@@ -1,0 +1,261 @@
+using System.Collections.Concurrent;
+using Microsoft.AspNetCore.SignalR;
+using TicketQueue.Grains.Abstractions.Queue;
+using TicketQueue.Grains.Queue;
+
+namespace TicketQueue.Gateway.Queue;
+
+/// <summary>
+/// This gateway's side of the live queue. It observes each followed event's queue grain (one grain
+/// observer per gateway, not per browser), sends one group message per cursor move, and sends personal
+/// "admitted" messages only to the followers the move just admitted, found by a range lookup over the
+/// followers sorted by ticket number. Cost per tick: O(log followers + newly admitted).
+/// </summary>
+public sealed class QueueFanout(IGrainFactory grains, IHubContext<QueueHub, IQueueClient> hub, QueueTokens tokens, ILogger<QueueFanout> logger)
+    : IQueueObserver, IHostedService, IDisposable
+{
+    private static readonly TimeSpan ResubscribeEvery = TimeSpan.FromSeconds(30);
+
+    private readonly ConcurrentDictionary<string, EventFollowers> _events = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, (string EventId, long Key)> _connections = new(StringComparer.Ordinal);
+    private readonly CancellationTokenSource _stopping = new();
+    private IQueueObserver? _reference;
+    private Task? _resubscribeLoop;
+
+    public static string GroupName(string eventId) => "event:" + eventId;
+
+    public async Task Follow(string eventId, string connectionId, Guid userId, QueueStatus status)
+    {
+        Unfollow(connectionId);
+        var followers = _events.GetOrAdd(eventId, _ => new EventFollowers());
+        // Only those still waiting need a personal message later; pre-queue places wait under negative keys.
+        if (status.Status is QueueStatusKind.Waiting or QueueStatusKind.PreQueue)
+        {
+            var key = status.TicketNumber ?? -status.Place.Number;
+            lock (followers)
+            {
+                followers.Add(key, new Follower(connectionId, userId, status.Place));
+            }
+
+            _connections[connectionId] = (eventId, key);
+        }
+        if (!followers.Subscribed)
+        {
+            followers.Subscribed = true;
+            await Subscribe(eventId);
+        }
+    }
+
+    public void Unfollow(string connectionId)
+    {
+        if (_connections.TryRemove(connectionId, out var entry) && _events.TryGetValue(entry.EventId, out var followers))
+        {
+            lock (followers)
+            {
+                followers.Remove(entry.Key, connectionId);
+            }
+        }
+    }
+
+    public void OnQueueUpdate(QueueUpdate update) => _ = Deliver(update);
+
+    Task IQueueObserver.OnQueueUpdate(QueueUpdate update)
+    {
+        OnQueueUpdate(update);
+        return Task.CompletedTask;
+    }
+
+    private async Task Deliver(QueueUpdate update)
+    {
+        try
+        {
+            await hub.Clients.Group(GroupName(update.EventId)).Cursor(new CursorMessage(
+                update.EventId, update.ServingCursor, update.LastIssued, update.Opened, update.Paused, update.AdmissionsPerMinute));
+
+            if (!_events.TryGetValue(update.EventId, out var followers))
+            {
+                return;
+            }
+
+            List<(Follower Follower, long Ticket)> assigned = [];
+            List<(Follower Follower, long Ticket)> admitted;
+            lock (followers)
+            {
+                if (update.Draw is { } draw && followers.HasPreQueue)
+                {
+                    foreach (var (place, follower) in followers.TakePreQueue())
+                    {
+                        var ticket = PreQueueShuffle.TicketFor(place, draw.Size, draw.Seed);
+                        followers.Add(ticket, follower);
+                        _connections[follower.ConnectionId] = (update.EventId, ticket);
+                        assigned.Add((follower, ticket));
+                    }
+                }
+
+                admitted = followers.TakeUpTo(update.ServingCursor);
+            }
+
+            foreach (var (follower, ticket) in assigned)
+            {
+                await hub.Clients.Client(follower.ConnectionId).TicketAssigned(
+                    new TicketAssignedMessage(update.EventId, ticket, Math.Max(0, ticket - update.ServingCursor)));
+            }
+
+            if (update.SessionExpiresAt is { } expiresAt)
+            {
+                foreach (var (follower, ticket) in admitted)
+                {
+                    await hub.Clients.Client(follower.ConnectionId).Admitted(new AdmittedMessage(
+                        update.EventId, ticket, tokens.SignAdmission(update.EventId, follower.UserId, expiresAt), expiresAt));
+                }
+            }
+        }
+        catch (Exception e)
+        {
+            logger.LogWarning(e, "Delivering a queue update for {EventId} failed", update.EventId);
+        }
+    }
+
+    private async Task Subscribe(string eventId)
+    {
+        _reference ??= grains.CreateObjectReference<IQueueObserver>(this);
+        await grains.GetGrain<IEventQueueGrain>(eventId).Subscribe(_reference);
+    }
+
+    public Task StartAsync(CancellationToken cancellationToken)
+    {
+        _resubscribeLoop = ResubscribeLoop(_stopping.Token);
+        return Task.CompletedTask;
+    }
+
+    public async Task StopAsync(CancellationToken cancellationToken)
+    {
+        await _stopping.CancelAsync();
+        if (_resubscribeLoop is not null)
+        {
+            await _resubscribeLoop.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        }
+    }
+
+    // Queue grains forget observers that don't renew (and a grain that moved silos starts empty).
+    private async Task ResubscribeLoop(CancellationToken stopping)
+    {
+        using var timer = new PeriodicTimer(ResubscribeEvery);
+        while (await Next(timer, stopping))
+        {
+            foreach (var (eventId, followers) in _events)
+            {
+                if (followers.Subscribed)
+                {
+                    try
+                    {
+                        await Subscribe(eventId);
+                    }
+                    catch (Exception e)
+                    {
+                        logger.LogWarning(e, "Renewing the queue subscription of {EventId} failed", eventId);
+                    }
+                }
+            }
+        }
+    }
+
+    private static async Task<bool> Next(PeriodicTimer timer, CancellationToken stopping)
+    {
+        try
+        {
+            return await timer.WaitForNextTickAsync(stopping);
+        }
+        catch (OperationCanceledException)
+        {
+            return false;
+        }
+    }
+
+    public void Dispose()
+    {
+        if (_reference is not null)
+        {
+            grains.DeleteObjectReference<IQueueObserver>(_reference);
+        }
+
+        _stopping.Dispose();
+    }
+
+    private sealed record Follower(string ConnectionId, Guid UserId, QueuePlace Place);
+
+    /// <summary>Followers of one event keyed by ticket number (pre-queue places by their negated number).</summary>
+    private sealed class EventFollowers
+    {
+        private readonly SortedDictionary<long, List<Follower>> _byKey = [];
+
+        public bool Subscribed { get; set; }
+
+        public bool HasPreQueue => _byKey.Count > 0 && _byKey.Keys.First() < 0;
+
+        public void Add(long key, Follower follower)
+        {
+            if (!_byKey.TryGetValue(key, out var list))
+            {
+                _byKey[key] = list = [];
+            }
+
+            list.Add(follower);
+        }
+
+        public void Remove(long key, string connectionId)
+        {
+            if (_byKey.TryGetValue(key, out var list))
+            {
+                list.RemoveAll(f => f.ConnectionId == connectionId);
+                if (list.Count == 0)
+                {
+                    _byKey.Remove(key);
+                }
+            }
+        }
+
+        public IEnumerable<(long Place, Follower Follower)> TakePreQueue()
+        {
+            var pre = _byKey.TakeWhile(kv => kv.Key < 0).ToList();
+            foreach (var (key, _) in pre)
+            {
+                _byKey.Remove(key);
+            }
+
+            return pre.SelectMany(kv => kv.Value.Select(f => (-kv.Key, f)));
+        }
+
+        /// <summary>
+        /// Removes and returns the followers with tickets up to the cursor. Admitted followers leave the
+        /// index, so the walk from the lowest key touches only the newly admitted.
+        /// </summary>
+        public List<(Follower, long)> TakeUpTo(long toInclusive)
+        {
+            List<(Follower, long)> found = [];
+            List<long> done = [];
+            foreach (var (key, list) in _byKey)
+            {
+                if (key > toInclusive)
+                {
+                    break;
+                }
+
+                if (key > 0)
+                {
+                    // A follower below this tick's range joined the index after its admission raced
+                    // ahead; it is admitted too.
+                    found.AddRange(list.Select(f => (f, key)));
+                    done.Add(key);
+                }
+            }
+
+            foreach (var key in done)
+            {
+                _byKey.Remove(key);
+            }
+
+            return found;
+        }
+    }
+}

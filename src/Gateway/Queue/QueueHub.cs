@@ -1,0 +1,64 @@
+using Microsoft.AspNetCore.Authorization;
+using Microsoft.AspNetCore.SignalR;
+using TicketQueue.Gateway.Auth;
+using TicketQueue.Gateway.Events;
+using TicketQueue.Grains.Abstractions.Queue;
+
+namespace TicketQueue.Gateway.Queue;
+
+/// <summary>What the hub pushes to browsers.</summary>
+public interface IQueueClient
+{
+    /// <summary>To everyone following an event, once per tick that moved the cursor: position = ticket − cursor.</summary>
+    Task Cursor(CursorMessage message);
+
+    /// <summary>To one follower, when the cursor passes their ticket.</summary>
+    Task Admitted(AdmittedMessage message);
+
+    /// <summary>To a pre-queue follower when sales open and the draw gives them a ticket number.</summary>
+    Task TicketAssigned(TicketAssignedMessage message);
+}
+
+public sealed record CursorMessage(string EventId, long ServingCursor, long LastIssued, bool Opened, bool Paused, double AdmissionsPerMinute);
+
+public sealed record AdmittedMessage(string EventId, long TicketNumber, string AdmissionToken, DateTimeOffset AdmissionExpiresAt);
+
+public sealed record TicketAssignedMessage(string EventId, long TicketNumber, long Position);
+
+/// <summary>
+/// The live queue at /hubs/queue. A browser calls <c>Follow(eventId, ticket)</c> with the ticket it got
+/// from the join; it then hears the cursor once per tick and a personal message when admitted.
+/// </summary>
+[Authorize]
+public sealed class QueueHub(QueueFanout fanout, EventCache events, IGrainFactory grains, QueueTokens tokens) : Hub<IQueueClient>
+{
+    public async Task<QueueResponse> Follow(string eventId, string ticket)
+    {
+        await events.Require(eventId);
+        var userId = Context.User!.UserId();
+        var verified = tokens.VerifyTicket(ticket, eventId, userId);
+
+        // The shard's record is the truth (the ticket may be stale after leaving and rejoining).
+        var status = await QueueShards.For(grains, eventId, userId).Claim(userId);
+        if (status is null || status.Place != verified.Place)
+        {
+            throw new HubException("This ticket is no longer your place in the queue; join again.");
+        }
+
+        await Groups.AddToGroupAsync(Context.ConnectionId, QueueFanout.GroupName(eventId));
+        await fanout.Follow(eventId, Context.ConnectionId, userId, status);
+        return QueueApi.ToResponse(status, userId, tokens);
+    }
+
+    public async Task Unfollow(string eventId)
+    {
+        await Groups.RemoveFromGroupAsync(Context.ConnectionId, QueueFanout.GroupName(eventId));
+        fanout.Unfollow(Context.ConnectionId);
+    }
+
+    public override Task OnDisconnectedAsync(Exception? exception)
+    {
+        fanout.Unfollow(Context.ConnectionId);
+        return base.OnDisconnectedAsync(exception);
+    }
+}

@@ -1,0 +1,40 @@
+namespace TicketQueue.Grains.Abstractions.Accounts;
+
+[GenerateSerializer, Immutable, Alias("tq.Account")]
+public sealed record Account(
+    [property: Id(0)] Guid UserId,
+    [property: Id(1)] string Email,
+    [property: Id(2)] string DisplayName,
+    [property: Id(3)] string PasswordHash,
+    [property: Id(4)] IReadOnlyList<string> Roles,
+    [property: Id(5)] DateTimeOffset CreatedAt);
+
+/// <summary>An account looked up by its normalized email. The gateway hashes and verifies passwords.</summary>
+[Alias("tq.IAccountGrain")]
+public interface IAccountGrain : IGrainWithStringKey
+{
+    /// <summary>Registers the account; false when the email is taken.</summary>
+    [Alias("Register")] Task<bool> Register(Account account);
+
+    [Alias("Get")] Task<Account?> Get();
+}
+
+/// <summary>Rotating refresh tokens of one user, stored as hashes. A token works once.</summary>
+[Alias("tq.IUserSessionsGrain")]
+public interface IUserSessionsGrain : IGrainWithGuidKey
+{
+    [Alias("Start")] Task Start(Account account, string refreshTokenHash, DateTimeOffset expiresAt);
+
+    /// <summary>
+    /// Swaps a refresh token for a new one and returns the account. Presenting a token that was already
+    /// rotated away revokes every token of the user: someone else has a copy.
+    /// </summary>
+    [Alias("Rotate")] Task<Account?> Rotate(string presentedHash, string newHash, DateTimeOffset newExpiresAt);
+}
+
+public static class Accounts
+{
+    public static string KeyFor(string email) => "email:" + Normalize(email);
+
+    public static string Normalize(string email) => email.Trim().ToUpperInvariant();
+}

@@ -1,0 +1,150 @@
+namespace TicketQueue.Grains.Abstractions.Queue;
+
+public enum QueueStatusKind
+{
+    /// <summary>Joined before sales opened; the order is drawn at random when they open.</summary>
+    PreQueue = 0,
+    Waiting = 1,
+    Admitted = 2,
+    /// <summary>Admitted, but the shopping session is over; joining again starts a new place at the back.</summary>
+    Expired = 3,
+}
+
+/// <summary>
+/// A place in line as the queue grain knows it. Before sales open, <see cref="Number"/> is the order of
+/// arrival in the pre-queue; afterwards it is the ticket number itself.
+/// </summary>
+[GenerateSerializer, Immutable, Alias("tq.QueuePlace")]
+public readonly record struct QueuePlace([property: Id(0)] bool PreQueue, [property: Id(1)] long Number);
+
+/// <summary>Where a place stands now.</summary>
+[GenerateSerializer, Immutable, Alias("tq.QueueStatus")]
+public sealed record QueueStatus(
+    [property: Id(0)] string EventId,
+    [property: Id(1)] QueuePlace Place,
+    [property: Id(2)] QueueStatusKind Status,
+    [property: Id(3)] long? TicketNumber,
+    [property: Id(4)] long? Position,
+    [property: Id(5)] long? EstimatedWaitSeconds,
+    [property: Id(6)] long ServingCursor,
+    [property: Id(7)] int? BatchId,
+    [property: Id(8)] DateTimeOffset? AdmittedAt,
+    [property: Id(9)] DateTimeOffset? SessionExpiresAt,
+    [property: Id(10)] DateTimeOffset SalesOpenAt,
+    [property: Id(11)] bool Paused);
+
+/// <summary>Sent to every gateway once per admission tick that moved the cursor (and on open, pause, resume).</summary>
+[GenerateSerializer, Immutable, Alias("tq.QueueUpdate")]
+public sealed record QueueUpdate(
+    [property: Id(0)] string EventId,
+    [property: Id(1)] long ServingCursor,
+    [property: Id(2)] long AdmittedFromExclusive,
+    [property: Id(3)] long LastIssued,
+    [property: Id(4)] DateTimeOffset? AdmittedAt,
+    [property: Id(5)] DateTimeOffset? SessionExpiresAt,
+    [property: Id(6)] bool Opened,
+    [property: Id(7)] bool Paused,
+    [property: Id(8)] double AdmissionsPerMinute,
+    [property: Id(9)] PreQueueDraw? Draw);
+
+/// <summary>
+/// The pre-queue's random order, fixed at opening: pre-queue place p gets ticket
+/// <c>PreQueueShuffle.TicketFor(p, Size, Seed)</c>. Gateways use it to tell their followers their ticket.
+/// </summary>
+[GenerateSerializer, Immutable, Alias("tq.PreQueueDraw")]
+public sealed record PreQueueDraw([property: Id(0)] long Size, [property: Id(1)] ulong Seed);
+
+[GenerateSerializer, Immutable, Alias("tq.QueueStats")]
+public sealed record QueueStats(
+    [property: Id(0)] long Waiting,
+    [property: Id(1)] long Admitted,
+    [property: Id(2)] long ActiveShoppers,
+    [property: Id(3)] long Issued,
+    [property: Id(4)] long ServingCursor,
+    [property: Id(5)] long PreQueued,
+    [property: Id(6)] bool Opened,
+    [property: Id(7)] QueueSettings Settings);
+
+[GenerateSerializer, Immutable, Alias("tq.QueueSettingsUpdate")]
+public sealed record QueueSettingsUpdate(
+    [property: Id(0)] int? AdmissionsPerMinute,
+    [property: Id(1)] int? MaxActiveShoppers,
+    [property: Id(2)] bool? Paused);
+
+/// <summary>A gateway process listening for cursor moves. One-way: a slow gateway never stalls the queue.</summary>
+[Alias("tq.IQueueObserver")]
+public interface IQueueObserver : IGrainObserver
+{
+    [OneWay, Alias("OnQueueUpdate")] Task OnQueueUpdate(QueueUpdate update);
+}
+
+/// <summary>
+/// One event's waiting room, built on counters: the last ticket issued and the serving cursor.
+/// It keeps no per-user list; per-user records live in <see cref="IQueueShardGrain"/>.
+/// </summary>
+[Alias("tq.IEventQueueGrain")]
+public interface IEventQueueGrain : IGrainWithStringKey
+{
+    /// <summary>Hands out the next place (a pre-queue place before sales open) and where it stands.</summary>
+    [Alias("Issue")] Task<QueueStatus> Issue();
+
+    [Alias("Describe")] Task<QueueStatus> Describe(QueuePlace place);
+
+    /// <summary>An admitted shopper showed up: they keep counting as active after the claim window.</summary>
+    [Alias("Claim")] Task Claim(int batchId);
+
+    /// <summary>An admitted shopper is done (bought, cancelled or left): their slot is free again.</summary>
+    [Alias("Finish")] Task Finish(int batchId, bool claimed);
+
+    [Alias("GetStats")] Task<QueueStats> GetStats();
+
+    [Alias("UpdateSettings")] Task<QueueStats> UpdateSettings(QueueSettingsUpdate update);
+
+    /// <summary>The latest update, for a gateway that just subscribed or a client that just connected.</summary>
+    [Alias("GetLatest")] Task<QueueUpdate> GetLatest();
+
+    [Alias("Subscribe")] Task Subscribe(IQueueObserver observer);
+
+    [Alias("Unsubscribe")] Task Unsubscribe(IQueueObserver observer);
+}
+
+/// <summary>
+/// Per-user queue records for one slice of the users of one event. Sharding by user spreads joins over
+/// the cluster and keeps the queue grain free of per-user state.
+/// </summary>
+[Alias("tq.IQueueShardGrain")]
+public interface IQueueShardGrain : IGrainWithStringKey
+{
+    /// <summary>Joins the queue; joining again returns the same place while it is still good.</summary>
+    [Alias("Join")] Task<QueueStatus> Join(Guid userId);
+
+    /// <summary>Where the user stands, or null when they are not in this event's queue.</summary>
+    [Alias("GetStatus")] Task<QueueStatus?> GetStatus(Guid userId);
+
+    /// <summary>Marks the admitted user as present: their admission token was handed to them.</summary>
+    [Alias("Claim")] Task<QueueStatus?> Claim(Guid userId);
+
+    [Alias("Leave")] Task<bool> Leave(Guid userId);
+
+    /// <summary>The user finished shopping (confirmed or cancelled): frees their active-shopper slot.</summary>
+    [Alias("Finish")] Task Finish(Guid userId);
+}
+
+public static class QueueShards
+{
+    /// <summary>Shards per event. Fixed: changing it would move users between shards.</summary>
+    public const int Count = 64;
+
+    public static string KeyFor(string eventId, Guid userId) => $"{eventId}#{ShardOf(userId)}";
+
+    public static int ShardOf(Guid userId)
+    {
+        Span<byte> bytes = stackalloc byte[16];
+        userId.TryWriteBytes(bytes);
+        // Guids are random; their first bytes spread users evenly without a hash function.
+        return (int)(BitConverter.ToUInt32(bytes) % Count);
+    }
+
+    public static IQueueShardGrain For(IGrainFactory grains, string eventId, Guid userId) =>
+        grains.GetGrain<IQueueShardGrain>(KeyFor(eventId, userId));
+}

@@ -1,0 +1,84 @@
+namespace TicketQueue.Grains.Abstractions.Reservations;
+
+public enum ReservationStatus
+{
+    PendingPayment = 0,
+    Confirmed = 1,
+    Expired = 2,
+    Cancelled = 3,
+}
+
+[GenerateSerializer, Immutable, Alias("tq.ReservationRequest")]
+public sealed record ReservationRequest(
+    [property: Id(0)] Guid ReservationId,
+    [property: Id(1)] Guid UserId,
+    [property: Id(2)] string EventId,
+    [property: Id(3)] string BlockId,
+    [property: Id(4)] IReadOnlyList<string>? SeatIds,
+    [property: Id(5)] int? Quantity);
+
+[GenerateSerializer, Immutable, Alias("tq.PaymentInfo")]
+public sealed record PaymentInfo(
+    [property: Id(0)] string Provider,
+    [property: Id(1)] string PaymentId,
+    [property: Id(2)] decimal Amount,
+    [property: Id(3)] bool Refunded,
+    [property: Id(4)] DateTimeOffset ApprovedAt,
+    [property: Id(5)] DateTimeOffset? RefundedAt);
+
+[GenerateSerializer, Immutable, Alias("tq.ReservationView")]
+public sealed record ReservationView(
+    [property: Id(0)] Guid ReservationId,
+    [property: Id(1)] Guid UserId,
+    [property: Id(2)] string EventId,
+    [property: Id(3)] string BlockId,
+    [property: Id(4)] IReadOnlyList<string> Seats,
+    [property: Id(5)] decimal Amount,
+    [property: Id(6)] string Currency,
+    [property: Id(7)] ReservationStatus Status,
+    [property: Id(8)] DateTimeOffset CreatedAt,
+    [property: Id(9)] DateTimeOffset ExpiresAt,
+    [property: Id(10)] PaymentInfo? Payment,
+    [property: Id(11)] DateTimeOffset? ConfirmedAt,
+    [property: Id(12)] DateTimeOffset? ClosedAt);
+
+[GenerateSerializer, Immutable, Alias("tq.PaymentCommand")]
+public sealed record PaymentCommand(
+    [property: Id(0)] Guid UserId,
+    [property: Id(1)] string Provider,
+    [property: Id(2)] string? PaymentId);
+
+/// <summary>
+/// One purchase: hold seats, await payment, then confirmed, or expired/cancelled with seats released.
+/// Every step is idempotent, so retries and duplicate webhooks are harmless.
+/// </summary>
+[Alias("tq.IReservationGrain")]
+public interface IReservationGrain : IGrainWithGuidKey
+{
+    /// <summary>Holds the seats and starts the payment clock. Repeating it returns the same reservation.</summary>
+    [Alias("Create")] Task<ReservationView> Create(ReservationRequest request);
+
+    [Alias("Get")] Task<ReservationView?> Get();
+
+    /// <summary>
+    /// Takes payment and sells the seats. A payment that lands after the hold expired is refunded and
+    /// the call fails with code "reservation-expired"; it never sells a seat.
+    /// </summary>
+    [Alias("Pay")] Task<ReservationView> Pay(PaymentCommand command);
+
+    /// <summary>Cancels: frees the seats and refunds a payment if one was taken. Idempotent.</summary>
+    [Alias("Cancel")] Task<ReservationView> Cancel(Guid userId);
+}
+
+/// <summary>What one user did: their reservations, the per-event ticket limit, idempotency keys.</summary>
+[Alias("tq.IUserReservationsGrain")]
+public interface IUserReservationsGrain : IGrainWithGuidKey
+{
+    /// <summary>
+    /// Creates a reservation unless it would take the user over the event's ticket limit. The same
+    /// idempotency key with the same request returns the first reservation.
+    /// </summary>
+    [Alias("Reserve")] Task<ReservationView> Reserve(string eventId, string blockId, IReadOnlyList<string>? seatIds, int? quantity, string? idempotencyKey);
+
+    [Alias("List")] Task<IReadOnlyList<ReservationView>> List();
+}

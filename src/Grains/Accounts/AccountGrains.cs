@@ -1,0 +1,105 @@
+using TicketQueue.Grains.Abstractions.Accounts;
+using TicketQueue.Grains.Hosting;
+
+namespace TicketQueue.Grains.Accounts;
+
+[GenerateSerializer, Alias("tq.AccountState")]
+public sealed class AccountState
+{
+    [Id(0)] public Account? Account { get; set; }
+}
+
+public sealed class AccountGrain(
+    [PersistentState("account", StorageNames.Default)] IPersistentState<AccountState> state)
+    : Grain, IAccountGrain
+{
+    public async Task<bool> Register(Account account)
+    {
+        if (state.State.Account is not null)
+        {
+            return false;
+        }
+
+        state.State.Account = account;
+        await state.WriteStateAsync();
+        return true;
+    }
+
+    public Task<Account?> Get() => Task.FromResult(state.State.Account);
+}
+
+[GenerateSerializer, Alias("tq.UserSessionsState")]
+public sealed class UserSessionsState
+{
+    [Id(0)] public Account? Account { get; set; }
+    [Id(1)] public Dictionary<string, DateTimeOffset> Active { get; set; } = [];
+
+    /// <summary>Recently rotated-away tokens: seeing one again means a stolen copy is in use.</summary>
+    [Id(2)] public List<string> Retired { get; set; } = [];
+}
+
+public sealed class UserSessionsGrain(
+    [PersistentState("sessions", StorageNames.Default)] IPersistentState<UserSessionsState> state,
+    TimeProvider time)
+    : Grain, IUserSessionsGrain
+{
+    private const int MaxSessions = 20;
+    private const int RetiredKept = 100;
+
+    public async Task Start(Account account, string refreshTokenHash, DateTimeOffset expiresAt)
+    {
+        state.State.Account = account;
+        Prune();
+        if (state.State.Active.Count >= MaxSessions)
+        {
+            // The oldest device is signed out rather than the store growing without bound.
+            var oldest = state.State.Active.MinBy(kv => kv.Value).Key;
+            state.State.Active.Remove(oldest);
+        }
+
+        state.State.Active[refreshTokenHash] = expiresAt;
+        await state.WriteStateAsync();
+    }
+
+    public async Task<Account?> Rotate(string presentedHash, string newHash, DateTimeOffset newExpiresAt)
+    {
+        if (state.State.Account is null)
+        {
+            return null;
+        }
+
+        if (state.State.Active.Remove(presentedHash, out var expiresAt) && expiresAt > time.GetUtcNow())
+        {
+            state.State.Active[newHash] = newExpiresAt;
+            state.State.Retired.Add(presentedHash);
+            if (state.State.Retired.Count > RetiredKept)
+            {
+                state.State.Retired.RemoveAt(0);
+            }
+
+            await state.WriteStateAsync();
+            return state.State.Account;
+        }
+
+        if (state.State.Retired.Contains(presentedHash))
+        {
+            // Reuse of a rotated token: revoke the whole family.
+            state.State.Active.Clear();
+            await state.WriteStateAsync();
+        }
+
+        return null;
+    }
+
+    private void Prune()
+    {
+        var now = time.GetUtcNow();
+        foreach (var (hash, expiresAt) in state.State.Active)
+        {
+            if (expiresAt <= now)
+            {
+                state.State.Active.Remove(hash);
+            }
+        }
+    }
+}

@@ -1,0 +1,33 @@
+namespace TicketQueue.Grains.Payments;
+
+public sealed record PaymentCaptureRequest(Guid ReservationId, decimal Amount, string Currency, string? PaymentId);
+
+public sealed record PaymentCapture(string PaymentId, decimal Amount, DateTimeOffset ApprovedAt);
+
+/// <summary>
+/// A payment company as the reservation grain sees it. Implementations must be idempotent per
+/// reservation: capturing twice for the same reservation returns the same payment.
+/// </summary>
+public interface IPaymentProvider
+{
+    string Name { get; }
+
+    /// <summary>
+    /// Captures the amount, or verifies a payment the buyer already made at the provider
+    /// (<see cref="PaymentCaptureRequest.PaymentId"/>). Throws <see cref="DomainException"/> when declined.
+    /// </summary>
+    Task<PaymentCapture> Capture(PaymentCaptureRequest request);
+
+    Task Refund(string paymentId);
+}
+
+public sealed class PaymentProviders(IEnumerable<IPaymentProvider> providers)
+{
+    private readonly Dictionary<string, IPaymentProvider> _byName = providers.ToDictionary(p => p.Name, StringComparer.Ordinal);
+
+    public IReadOnlyCollection<string> Names => _byName.Keys;
+
+    public IPaymentProvider Get(string name) =>
+        _byName.GetValueOrDefault(name)
+        ?? throw DomainException.Invalid("unknown-provider", $"There is no payment provider '{name}'. Known: {string.Join(", ", _byName.Keys)}.", "provider");
+}

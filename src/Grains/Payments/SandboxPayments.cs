@@ -1,0 +1,92 @@
+using TicketQueue.Grains.Abstractions.Payments;
+using TicketQueue.Grains.Hosting;
+
+namespace TicketQueue.Grains.Payments;
+
+/// <summary>The sandbox provider: approves every well-formed payment, refunds on request, keeps a record.</summary>
+public sealed class SandboxPaymentProvider(IGrainFactory grains) : IPaymentProvider
+{
+    public const string ProviderName = "sandbox";
+
+    public string Name => ProviderName;
+
+    /// <summary>The id the sandbox gives the payment of a reservation, so a retried capture finds it again.</summary>
+    public static string PaymentIdFor(Guid reservationId) => $"sbx_{reservationId:N}";
+
+    public async Task<PaymentCapture> Capture(PaymentCaptureRequest request)
+    {
+        var reference = request.ReservationId.ToString();
+        if (request.PaymentId is null)
+        {
+            var approved = await grains.GetGrain<ISandboxPaymentGrain>(PaymentIdFor(request.ReservationId))
+                .Approve(reference, request.Amount, request.Currency);
+            return new PaymentCapture(approved.PaymentId, approved.Amount, approved.ApprovedAt);
+        }
+
+        // The buyer paid at the provider first: trust nothing they say, ask the provider.
+        var payment = await grains.GetGrain<ISandboxPaymentGrain>(request.PaymentId).Get()
+            ?? throw DomainException.Invalid("payment-not-found", $"The sandbox has no payment '{request.PaymentId}'.", "paymentId");
+        if (payment.Reference != reference || payment.Amount != request.Amount || payment.Currency != request.Currency)
+        {
+            throw DomainException.Invalid("payment-mismatch", "That payment was made for another reservation or amount.", "paymentId");
+        }
+
+        if (payment.Status == SandboxPaymentStatus.Refunded)
+        {
+            throw DomainException.Conflict("payment-refunded", "That payment was refunded.", "paymentId");
+        }
+
+        return new PaymentCapture(payment.PaymentId, payment.Amount, payment.ApprovedAt);
+    }
+
+    public async Task Refund(string paymentId) =>
+        await grains.GetGrain<ISandboxPaymentGrain>(paymentId).Refund();
+}
+
+[GenerateSerializer, Alias("tq.SandboxPaymentState")]
+public sealed class SandboxPaymentState
+{
+    [Id(0)] public SandboxPayment? Payment { get; set; }
+}
+
+public sealed class SandboxPaymentGrain(
+    [PersistentState("sandboxPayment", StorageNames.Default)] IPersistentState<SandboxPaymentState> state,
+    TimeProvider time)
+    : Grain, ISandboxPaymentGrain
+{
+    public async Task<SandboxPayment> Approve(string reference, decimal amount, string currency)
+    {
+        if (state.State.Payment is { } existing)
+        {
+            return existing.Reference == reference && existing.Amount == amount
+                ? existing
+                : throw DomainException.Conflict("payment-exists", "This payment id is taken.", "paymentId");
+        }
+
+        if (amount <= 0)
+        {
+            throw DomainException.Invalid("amount-out-of-range", "A payment must be for a positive amount.", "amount");
+        }
+
+        state.State.Payment = new SandboxPayment(this.GetPrimaryKeyString(), reference, amount, currency,
+            SandboxPaymentStatus.Approved, time.GetUtcNow(), null);
+        await state.WriteStateAsync();
+        return state.State.Payment;
+    }
+
+    public Task<SandboxPayment?> Get() => Task.FromResult(state.State.Payment);
+
+    public async Task<SandboxPayment> Refund()
+    {
+        var payment = state.State.Payment
+            ?? throw DomainException.NotFound("payment-not-found", "There is no such payment.");
+        if (payment.Status == SandboxPaymentStatus.Refunded)
+        {
+            return payment;
+        }
+
+        state.State.Payment = payment with { Status = SandboxPaymentStatus.Refunded, RefundedAt = time.GetUtcNow() };
+        await state.WriteStateAsync();
+        return state.State.Payment;
+    }
+}

@@ -1,0 +1,432 @@
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using Orleans.Utilities;
+using TicketQueue.Grains.Abstractions.Events;
+using TicketQueue.Grains.Abstractions.Queue;
+using TicketQueue.Grains.Hosting;
+
+namespace TicketQueue.Grains.Queue;
+
+/// <summary>
+/// One event's waiting room on counters (see docs/architecture.md). A join costs one increment; a tick
+/// costs one cursor move and one message per gateway, however many people wait.
+/// </summary>
+public sealed class EventQueueGrain : Grain, IEventQueueGrain, IRemindable
+{
+    private const string KeepAliveReminder = "queue-keep-alive";
+
+    private readonly IPersistentState<EventQueueState> _state;
+    private readonly TimeProvider _time;
+    private readonly QueueOptions _options;
+    private readonly ObserverManager<IQueueObserver> _observers;
+    private long _lastIssued;
+    private long _lastPreIssued;
+    private double _admissionCredit;
+    private DateTimeOffset _lastTick;
+    private bool _dirty;
+
+    public EventQueueGrain(
+        [PersistentState("queue", StorageNames.Default)] IPersistentState<EventQueueState> state,
+        TimeProvider time,
+        IOptions<QueueOptions> options,
+        ILogger<EventQueueGrain> logger)
+    {
+        _state = state;
+        _time = time;
+        _options = options.Value;
+        _observers = new ObserverManager<IQueueObserver>(TimeSpan.FromMinutes(2), logger);
+    }
+
+    private string EventId => this.GetPrimaryKeyString();
+
+    private EventQueueState State => _state.State;
+
+    private QueueSettings Settings =>
+        State.Settings ?? throw DomainException.NotFound("event-not-found", $"There is no event '{EventId}'.");
+
+    public override async Task OnActivateAsync(CancellationToken cancellationToken)
+    {
+        if (State.Settings is null)
+        {
+            var definition = await GrainFactory.GetGrain<IEventCatalogGrain>(EventCatalog.Key).Get(EventId);
+            if (definition is null)
+            {
+                // Calls fail with "event-not-found"; nothing is stored for an id nobody created.
+                return;
+            }
+
+            State.Settings = definition.Queue;
+            State.SalesOpenAt = definition.SalesOpenAt;
+            await _state.WriteStateAsync(cancellationToken);
+        }
+
+        // Numbers above the last reserved block were never handed out; numbers inside it may have
+        // been, so a new activation starts above the block: gaps, never duplicates.
+        _lastIssued = State.IssuedUpTo;
+        _lastPreIssued = State.PreIssuedUpTo;
+        _lastTick = _time.GetUtcNow();
+
+        this.RegisterGrainTimer(Tick, new GrainTimerCreationOptions
+        {
+            DueTime = _options.TickInterval,
+            Period = _options.TickInterval,
+            Interleave = false,
+            KeepAlive = true,
+        });
+        // A reminder wakes the queue after a silo failure, so admission resumes even if nobody calls.
+        await this.RegisterOrUpdateReminder(KeepAliveReminder, TimeSpan.FromMinutes(1), TimeSpan.FromMinutes(1));
+    }
+
+    public override async Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
+    {
+        if (State.Settings is null)
+        {
+            return;
+        }
+
+        // A clean shutdown gives back the unused part of the reserved blocks.
+        if (State.Opened)
+        {
+            State.IssuedUpTo = Math.Max(_lastIssued, State.PreQueueSize);
+        }
+        else
+        {
+            State.PreIssuedUpTo = _lastPreIssued;
+        }
+
+        await _state.WriteStateAsync(cancellationToken);
+    }
+
+    public Task ReceiveReminder(string reminderName, TickStatus status) => Task.CompletedTask;
+
+    public async Task<QueueStatus> Issue()
+    {
+        _ = Settings;
+        var now = _time.GetUtcNow();
+        await OpenIfDue(now);
+        if (!State.Opened)
+        {
+            _lastPreIssued++;
+            if (_lastPreIssued > State.PreIssuedUpTo)
+            {
+                State.PreIssuedUpTo = _lastPreIssued - 1 + _options.TicketBlockSize;
+                await WriteNow();
+            }
+
+            return Describe(new QueuePlace(PreQueue: true, _lastPreIssued), now);
+        }
+
+        _lastIssued++;
+        if (_lastIssued > State.IssuedUpTo)
+        {
+            State.IssuedUpTo = _lastIssued - 1 + _options.TicketBlockSize;
+            await WriteNow();
+        }
+
+        return Describe(new QueuePlace(PreQueue: false, _lastIssued), now);
+    }
+
+    public async Task<QueueStatus> Describe(QueuePlace place)
+    {
+        _ = Settings;
+        var now = _time.GetUtcNow();
+        await OpenIfDue(now);
+        return Describe(place, now);
+    }
+
+    public Task Claim(int batchId)
+    {
+        var batch = FindBatch(batchId);
+        if (batch is not null)
+        {
+            batch.Claimed++;
+            _dirty = true;
+        }
+
+        return Task.CompletedTask;
+    }
+
+    public Task Finish(int batchId, bool claimed)
+    {
+        var batch = FindBatch(batchId);
+        if (batch is not null)
+        {
+            if (claimed)
+            {
+                batch.FinishedClaimed++;
+            }
+            else
+            {
+                batch.FinishedUnclaimed++;
+            }
+
+            _dirty = true;
+        }
+
+        return Task.CompletedTask;
+    }
+
+    public Task<QueueStats> GetStats() => Task.FromResult(Stats(_time.GetUtcNow()));
+
+    public async Task<QueueStats> UpdateSettings(QueueSettingsUpdate update)
+    {
+        State.Settings = Settings with
+        {
+            AdmissionsPerMinute = update.AdmissionsPerMinute ?? Settings.AdmissionsPerMinute,
+            MaxActiveShoppers = update.MaxActiveShoppers ?? Settings.MaxActiveShoppers,
+            Paused = update.Paused ?? Settings.Paused,
+        };
+        await WriteNow();
+        Publish(Latest(State.ServingCursor, null));
+        return Stats(_time.GetUtcNow());
+    }
+
+    public Task<QueueUpdate> GetLatest() => Task.FromResult(Latest(State.ServingCursor, null));
+
+    public Task Subscribe(IQueueObserver observer)
+    {
+        _observers.Subscribe(observer, observer);
+        return Task.CompletedTask;
+    }
+
+    public Task Unsubscribe(IQueueObserver observer)
+    {
+        _observers.Unsubscribe(observer);
+        return Task.CompletedTask;
+    }
+
+    private async Task Tick(CancellationToken cancellationToken)
+    {
+        if (State.Settings is null)
+        {
+            return;
+        }
+
+        var now = _time.GetUtcNow();
+        var elapsed = now - _lastTick;
+        _lastTick = now;
+        await OpenIfDue(now);
+        PruneBatches(now);
+
+        if (!State.Opened || Settings.Paused)
+        {
+            await FlushIfDirty();
+            return;
+        }
+
+        // Admission credit accrues at the configured rate; the cap keeps a long idle spell from
+        // turning into one large burst.
+        var perSecond = Settings.AdmissionsPerMinute / 60.0;
+        var cap = Math.Max(1.0, perSecond * _options.TickInterval.TotalSeconds * 2);
+        _admissionCredit = Math.Min(cap, _admissionCredit + perSecond * Math.Max(0, elapsed.TotalSeconds));
+
+        var waiting = _lastIssued - State.ServingCursor;
+        var freeSlots = Settings.MaxActiveShoppers - ActiveShoppers(now);
+        var admit = Math.Min(Math.Min((long)_admissionCredit, freeSlots), waiting);
+        if (admit <= 0)
+        {
+            await FlushIfDirty();
+            return;
+        }
+
+        var from = State.ServingCursor;
+        State.ServingCursor += admit;
+        _admissionCredit -= admit;
+        State.Batches.Add(new AdmissionBatch
+        {
+            Id = ++State.NextBatchId,
+            FromExclusive = from,
+            ToInclusive = State.ServingCursor,
+            AdmittedAt = now,
+        });
+
+        // The cursor is durable before any gateway tells a user they are in.
+        await WriteNow();
+        Publish(Latest(from, now));
+    }
+
+    private async Task OpenIfDue(DateTimeOffset now)
+    {
+        if (State.Opened || now < State.SalesOpenAt)
+        {
+            return;
+        }
+
+        // Everyone in the pre-queue gets a ticket in 1..size in an order nobody could game:
+        // a permutation keyed by a seed drawn now.
+        State.Opened = true;
+        State.PreQueueSize = _lastPreIssued;
+        State.ShuffleSeed = (ulong)Random.Shared.NextInt64() ^ ((ulong)Random.Shared.Next() << 32);
+        State.IssuedUpTo = Math.Max(State.IssuedUpTo, State.PreQueueSize);
+        _lastIssued = Math.Max(_lastIssued, State.PreQueueSize);
+        await WriteNow();
+        Publish(Latest(State.ServingCursor, null));
+    }
+
+    private QueueStatus Describe(QueuePlace place, DateTimeOffset now)
+    {
+        long ticket;
+        if (place.PreQueue)
+        {
+            if (place.Number < 1 || place.Number > (State.Opened ? State.PreQueueSize : _lastPreIssued))
+            {
+                throw DomainException.Invalid("unknown-place", "This pre-queue place was never issued.");
+            }
+
+            if (!State.Opened)
+            {
+                return new QueueStatus(EventId, place, QueueStatusKind.PreQueue, null, null, null,
+                    State.ServingCursor, null, null, null, State.SalesOpenAt, Settings.Paused);
+            }
+
+            ticket = PreQueueShuffle.TicketFor(place.Number, State.PreQueueSize, State.ShuffleSeed);
+        }
+        else
+        {
+            if (place.Number < 1 || place.Number > _lastIssued)
+            {
+                throw DomainException.Invalid("unknown-place", "This ticket number was never issued.");
+            }
+
+            ticket = place.Number;
+        }
+
+        if (ticket > State.ServingCursor)
+        {
+            var position = ticket - State.ServingCursor;
+            long? eta = Settings.Paused || Settings.AdmissionsPerMinute <= 0
+                ? null
+                : (long)Math.Ceiling(position * 60.0 / Settings.AdmissionsPerMinute);
+            return new QueueStatus(EventId, place, QueueStatusKind.Waiting, ticket, position, eta,
+                State.ServingCursor, null, null, null, State.SalesOpenAt, Settings.Paused);
+        }
+
+        var batch = FindBatchOf(ticket);
+        if (batch is null || now >= batch.AdmittedAt + Settings.ShoppingSession)
+        {
+            return new QueueStatus(EventId, place, QueueStatusKind.Expired, ticket, 0, 0,
+                State.ServingCursor, null, batch?.AdmittedAt, batch?.AdmittedAt + Settings.ShoppingSession,
+                State.SalesOpenAt, Settings.Paused);
+        }
+
+        return new QueueStatus(EventId, place, QueueStatusKind.Admitted, ticket, 0, 0,
+            State.ServingCursor, batch.Id, batch.AdmittedAt, batch.AdmittedAt + Settings.ShoppingSession,
+            State.SalesOpenAt, Settings.Paused);
+    }
+
+    private AdmissionBatch? FindBatch(int batchId)
+    {
+        var batches = State.Batches;
+        var lo = 0;
+        var hi = batches.Count - 1;
+        while (lo <= hi)
+        {
+            var mid = (lo + hi) / 2;
+            if (batches[mid].Id == batchId)
+            {
+                return batches[mid];
+            }
+
+            if (batches[mid].Id < batchId)
+            {
+                lo = mid + 1;
+            }
+            else
+            {
+                hi = mid - 1;
+            }
+        }
+
+        return null;
+    }
+
+    private AdmissionBatch? FindBatchOf(long ticket)
+    {
+        var batches = State.Batches;
+        var lo = 0;
+        var hi = batches.Count - 1;
+        while (lo <= hi)
+        {
+            var mid = (lo + hi) / 2;
+            var batch = batches[mid];
+            if (ticket <= batch.FromExclusive)
+            {
+                hi = mid - 1;
+            }
+            else if (ticket > batch.ToInclusive)
+            {
+                lo = mid + 1;
+            }
+            else
+            {
+                return batch;
+            }
+        }
+
+        return null;
+    }
+
+    private void PruneBatches(DateTimeOffset now)
+    {
+        var expired = 0;
+        while (expired < State.Batches.Count && now >= State.Batches[expired].AdmittedAt + Settings.ShoppingSession)
+        {
+            expired++;
+        }
+
+        if (expired > 0)
+        {
+            State.Batches.RemoveRange(0, expired);
+            _dirty = true;
+        }
+    }
+
+    private long ActiveShoppers(DateTimeOffset now)
+    {
+        long active = 0;
+        foreach (var batch in State.Batches)
+        {
+            active += batch.ActiveAt(now, Settings);
+        }
+
+        return active;
+    }
+
+    private QueueStats Stats(DateTimeOffset now) => new(
+        Waiting: State.Opened ? _lastIssued - State.ServingCursor : _lastPreIssued,
+        Admitted: State.ServingCursor,
+        ActiveShoppers: ActiveShoppers(now),
+        Issued: State.Opened ? _lastIssued : 0,
+        ServingCursor: State.ServingCursor,
+        PreQueued: State.Opened ? State.PreQueueSize : _lastPreIssued,
+        Opened: State.Opened,
+        Settings: Settings);
+
+    private QueueUpdate Latest(long admittedFromExclusive, DateTimeOffset? admittedAt) => new(
+        EventId,
+        State.ServingCursor,
+        admittedFromExclusive,
+        _lastIssued,
+        admittedAt,
+        admittedAt + Settings.ShoppingSession,
+        State.Opened,
+        Settings.Paused,
+        Settings.AdmissionsPerMinute,
+        State.Opened ? new PreQueueDraw(State.PreQueueSize, State.ShuffleSeed) : null);
+
+    private void Publish(QueueUpdate update) => _observers.Notify(o => o.OnQueueUpdate(update));
+
+    private async Task WriteNow()
+    {
+        await _state.WriteStateAsync();
+        _dirty = false;
+    }
+
+    private async Task FlushIfDirty()
+    {
+        if (_dirty)
+        {
+            await WriteNow();
+        }
+    }
+}

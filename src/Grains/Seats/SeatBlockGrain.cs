@@ -1,0 +1,285 @@
+using TicketQueue.Grains.Abstractions.Seats;
+using TicketQueue.Grains.Hosting;
+
+namespace TicketQueue.Grains.Seats;
+
+[GenerateSerializer, Alias("tq.SeatBlockState")]
+public sealed class SeatBlockState
+{
+    /// <summary>One slot per seat, row by row: seat index = row * seatsPerRow + (number - 1).</summary>
+    [Id(0)] public SeatSlot[] Seats { get; set; } = [];
+
+    /// <summary>Live holds and sales by hold id (the reservation id), with their seat indexes.</summary>
+    [Id(1)] public Dictionary<Guid, int[]> Holds { get; set; } = [];
+}
+
+[GenerateSerializer, Alias("tq.SeatSlot")]
+public struct SeatSlot
+{
+    [Id(0)] public Guid HoldId;
+    [Id(1)] public DateTimeOffset HeldUntil;
+    [Id(2)] public bool Sold;
+
+    /// <summary>
+    /// A hold past its expiry is free, whether or not anything released it: an activation that wakes
+    /// after a crash must not resurrect a hold.
+    /// </summary>
+    public readonly SeatStatus StatusAt(DateTimeOffset now) =>
+        Sold ? SeatStatus.Sold
+        : HoldId != Guid.Empty && HeldUntil > now ? SeatStatus.Held
+        : SeatStatus.Available;
+}
+
+public sealed class SeatBlockGrain(
+    [PersistentState("seatBlock", StorageNames.Default)] IPersistentState<SeatBlockState> state,
+    TimeProvider time)
+    : Grain, ISeatBlockGrain
+{
+    private SeatBlockDefinition? _block;
+
+    private SeatBlockDefinition Block =>
+        _block ?? throw DomainException.NotFound("block-not-found", $"There is no seat block '{this.GetPrimaryKeyString()}'.");
+
+    private SeatSlot[] Seats => state.State.Seats;
+
+    public override async Task OnActivateAsync(CancellationToken cancellationToken)
+    {
+        var key = this.GetPrimaryKeyString();
+        var slash = key.IndexOf('/');
+        var definition = await GrainFactory.GetGrain<IEventCatalogGrain>(EventCatalog.Key).Get(key[..slash]);
+        _block = definition?.FindBlock(key[(slash + 1)..]);
+        if (_block is not null && Seats.Length != _block.Capacity)
+        {
+            state.State.Seats = new SeatSlot[_block.Capacity];
+        }
+    }
+
+    public async Task<SeatHold> Hold(SeatHoldRequest request)
+    {
+        var now = time.GetUtcNow();
+        if (state.State.Holds.TryGetValue(request.HoldId, out var existing) && IsLive(request.HoldId, existing, now))
+        {
+            return new SeatHold(request.HoldId, [.. existing.Select(SeatId)], Seats[existing[0]].HeldUntil);
+        }
+
+        if (request.ExpiresAt <= now)
+        {
+            throw DomainException.Invalid("hold-expired", "A hold must expire in the future.");
+        }
+
+        var chosen = (request.SeatIds, request.Quantity) switch
+        {
+            ({ } ids, null) => ExplicitSeats(ids, now),
+            (null, { } quantity) => BestAvailable(quantity, now),
+            _ => throw DomainException.Invalid("seats-or-quantity", "Ask for either seatIds or a quantity, not both.", "seatIds"),
+        };
+
+        foreach (var index in chosen)
+        {
+            Seats[index] = new SeatSlot { HoldId = request.HoldId, HeldUntil = request.ExpiresAt };
+        }
+
+        PruneHolds(now);
+        state.State.Holds[request.HoldId] = chosen;
+        await state.WriteStateAsync();
+        return new SeatHold(request.HoldId, [.. chosen.Select(SeatId)], request.ExpiresAt);
+    }
+
+    public async Task Release(Guid holdId)
+    {
+        if (!state.State.Holds.Remove(holdId, out var indexes))
+        {
+            return;
+        }
+
+        foreach (var index in indexes)
+        {
+            if (Seats[index].HoldId == holdId)
+            {
+                Seats[index] = default;
+            }
+        }
+
+        await state.WriteStateAsync();
+    }
+
+    public async Task<bool> Confirm(Guid holdId)
+    {
+        var now = time.GetUtcNow();
+        if (!state.State.Holds.TryGetValue(holdId, out var indexes) || !IsLive(holdId, indexes, now))
+        {
+            return false;
+        }
+
+        if (indexes.All(i => Seats[i].Sold))
+        {
+            return true;
+        }
+
+        foreach (var index in indexes)
+        {
+            Seats[index].Sold = true;
+        }
+
+        await state.WriteStateAsync();
+        return true;
+    }
+
+    public Task<IReadOnlyList<SeatView>> GetSeats()
+    {
+        var now = time.GetUtcNow();
+        var seats = new SeatView[Block.Capacity];
+        for (var i = 0; i < seats.Length; i++)
+        {
+            seats[i] = new SeatView(SeatId(i), RowName(i / Block.SeatsPerRow), i % Block.SeatsPerRow + 1, Seats[i].StatusAt(now));
+        }
+
+        return Task.FromResult<IReadOnlyList<SeatView>>(seats);
+    }
+
+    public Task<SeatCounts> GetCounts()
+    {
+        var now = time.GetUtcNow();
+        int held = 0, sold = 0;
+        foreach (var seat in Seats)
+        {
+            switch (seat.StatusAt(now))
+            {
+                case SeatStatus.Held: held++; break;
+                case SeatStatus.Sold: sold++; break;
+            }
+        }
+
+        return Task.FromResult(new SeatCounts(Block.Capacity, Block.Capacity - held - sold, held, sold));
+    }
+
+    /// <summary>Row labels run A..Z, then AA, AB, ... like a spreadsheet.</summary>
+    public static string RowName(int row)
+    {
+        var name = string.Empty;
+        row++;
+        while (row > 0)
+        {
+            row--;
+            name = (char)('A' + row % 26) + name;
+            row /= 26;
+        }
+
+        return name;
+    }
+
+    // A hold is live while every one of its seats is still sold to it or held by it unexpired.
+    private bool IsLive(Guid holdId, int[] indexes, DateTimeOffset now) =>
+        indexes.All(i => Seats[i].HoldId == holdId && (Seats[i].Sold || Seats[i].HeldUntil > now));
+
+    private int[] ExplicitSeats(IReadOnlyList<string> seatIds, DateTimeOffset now)
+    {
+        if (seatIds.Count == 0)
+        {
+            throw DomainException.Invalid("no-seats", "Name at least one seat.", "seatIds");
+        }
+
+        var indexes = new int[seatIds.Count];
+        for (var i = 0; i < seatIds.Count; i++)
+        {
+            indexes[i] = ParseSeat(seatIds[i])
+                ?? throw DomainException.Invalid("unknown-seat", $"There is no seat '{seatIds[i]}' in this block.", "seatIds");
+        }
+
+        if (indexes.Distinct().Count() != indexes.Length)
+        {
+            throw DomainException.Invalid("duplicate-seat", "A seat is named twice.", "seatIds");
+        }
+
+        var taken = indexes.Where(i => Seats[i].StatusAt(now) != SeatStatus.Available).Select(SeatId).ToArray();
+        if (taken.Length > 0)
+        {
+            throw DomainException.Conflict("seats-unavailable", $"These seats are no longer available: {string.Join(", ", taken)}.", "seatIds");
+        }
+
+        return indexes;
+    }
+
+    /// <summary>
+    /// The best seats are in the front-most row that has enough adjacent free seats, as close to the
+    /// row's centre as possible; when no row has them together, the front-most free seats.
+    /// </summary>
+    private int[] BestAvailable(int quantity, DateTimeOffset now)
+    {
+        if (quantity < 1)
+        {
+            throw DomainException.Invalid("quantity-out-of-range", "Ask for at least one seat.", "quantity");
+        }
+
+        var perRow = Block.SeatsPerRow;
+        for (var row = 0; row < Block.Rows && quantity <= perRow; row++)
+        {
+            var bestStart = -1;
+            var bestDistance = int.MaxValue;
+            var run = 0;
+            for (var seat = 0; seat < perRow; seat++)
+            {
+                run = Seats[row * perRow + seat].StatusAt(now) == SeatStatus.Available ? run + 1 : 0;
+                if (run < quantity)
+                {
+                    continue;
+                }
+
+                var start = seat - quantity + 1;
+                var distance = Math.Abs(2 * start + quantity - perRow);
+                if (distance < bestDistance)
+                {
+                    bestDistance = distance;
+                    bestStart = start;
+                }
+            }
+
+            if (bestStart >= 0)
+            {
+                return [.. Enumerable.Range(row * perRow + bestStart, quantity)];
+            }
+        }
+
+        var free = Enumerable.Range(0, Seats.Length).Where(i => Seats[i].StatusAt(now) == SeatStatus.Available).Take(quantity).ToArray();
+        return free.Length == quantity
+            ? free
+            : throw DomainException.Conflict("not-enough-seats", $"Only {free.Length} seats are left in this block.", "quantity");
+    }
+
+    private int? ParseSeat(string seatId)
+    {
+        var dash = seatId.LastIndexOf('-');
+        if (dash <= 0 || !int.TryParse(seatId.AsSpan(dash + 1), System.Globalization.NumberStyles.None, null, out var number))
+        {
+            return null;
+        }
+
+        var row = 0;
+        foreach (var c in seatId.AsSpan(0, dash))
+        {
+            if (c is < 'A' or > 'Z' || row > Block.Rows)
+            {
+                return null;
+            }
+
+            row = row * 26 + (c - 'A' + 1);
+        }
+
+        row--;
+        return row < Block.Rows && number >= 1 && number <= Block.SeatsPerRow ? row * Block.SeatsPerRow + number - 1 : null;
+    }
+
+    private string SeatId(int index) => $"{RowName(index / Block.SeatsPerRow)}-{index % Block.SeatsPerRow + 1}";
+
+    // Forget holds that no longer own any seat, so the map stays as small as the live holds.
+    private void PruneHolds(DateTimeOffset now)
+    {
+        foreach (var (holdId, indexes) in state.State.Holds)
+        {
+            if (!indexes.Any(i => Seats[i].HoldId == holdId && (Seats[i].Sold || Seats[i].HeldUntil > now)))
+            {
+                state.State.Holds.Remove(holdId);
+            }
+        }
+    }
+}

@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# The test command (README): builds the solution and runs every test project, then prints
+# "N passed, N failed" counted from the TRX reports the runs wrote.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+
+results="$(pwd)/artifacts/test-results"
+rm -rf "$results"
+mkdir -p "$results"
+
+dotnet build TicketQueue.sln -c Release -warnaserror --nologo -v minimal || { echo "0 passed, 1 failed"; exit 1; }
+
+status=0
+for project in tests/*/; do
+    name=$(basename "$project")
+    echo "=== $name"
+    dotnet test --project "$project" -c Release --no-build \
+        --results-directory "$results/$name" --report-trx --report-trx-filename "$name.trx" \
+        || status=1
+done
+
+# Count from the reports, not from console text: each TRX <Counters> element holds the real totals.
+read -r passed failed < <(python3 - "$results" <<'PY'
+import glob, sys, xml.etree.ElementTree as ET
+ns = {"t": "http://microsoft.com/schemas/VisualStudio/TeamTest/2010"}
+passed = failed = 0
+for path in glob.glob(sys.argv[1] + "/**/*.trx", recursive=True):
+    counters = ET.parse(path).getroot().find("t:ResultSummary/t:Counters", ns)
+    passed += int(counters.get("passed", 0))
+    failed += int(counters.get("failed", 0)) + int(counters.get("error", 0)) + int(counters.get("timeout", 0))
+print(passed, failed)
+PY
+)
+
+if [ "${passed:-0}" -eq 0 ] && [ "${failed:-0}" -eq 0 ]; then
+    echo "No test results were found."
+    status=1
+    failed=1
+fi
+[ "$failed" -gt 0 ] && status=1
+
+echo "${passed} passed, ${failed} failed"
+exit $status

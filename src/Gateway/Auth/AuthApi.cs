@@ -1,4 +1,6 @@
+using System.IdentityModel.Tokens.Jwt;
 using System.Net.Mail;
+using System.Security.Claims;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Identity;
 using Microsoft.Extensions.Options;
@@ -14,6 +16,8 @@ public sealed record LoginRequest(string? Email, string? Password);
 
 public sealed record RefreshRequest(string? RefreshToken);
 
+public sealed record AccountResponse(Guid UserId, string Email, string DisplayName, IReadOnlyList<string> Roles);
+
 public static class AuthApi
 {
     public static IEndpointRouteBuilder MapAuthApi(this IEndpointRouteBuilder routes)
@@ -22,6 +26,9 @@ public static class AuthApi
         auth.MapPost("/register", Register).ProducesProblem(400).ProducesProblem(409);
         auth.MapPost("/login", Login).ProducesProblem(400).ProducesProblem(401);
         auth.MapPost("/refresh", Refresh).ProducesProblem(400).ProducesProblem(401);
+
+        // Where registration's Location points; outside the group, as it is no sign-in attempt.
+        routes.MapGet("/api/auth/me", Me).WithTags("Auth").RequireAuthorization().ProducesProblem(401);
         return routes;
     }
 
@@ -40,6 +47,12 @@ public static class AuthApi
             ?? throw DomainException.Conflict("email-taken", "An account with this email exists.", "email");
         return TypedResults.Created("/api/auth/me", await tokens.StartSession(account));
     }
+
+    private static Ok<AccountResponse> Me(ClaimsPrincipal user) => TypedResults.Ok(new AccountResponse(
+        user.UserId(),
+        user.FindFirstValue(JwtRegisteredClaimNames.Email) ?? "",
+        user.FindFirstValue(JwtRegisteredClaimNames.Name) ?? "",
+        [.. user.FindAll("role").Select(c => c.Value)]));
 
     public static async Task<Account?> RegisterAccount(IGrainFactory grains, IPasswordHasher<Account> hasher, TimeProvider time,
         string email, string password, string displayName, IReadOnlyList<string> roles)

@@ -9,7 +9,7 @@ namespace TicketQueue.Gateway.Events;
 public sealed class EventCache(IGrainFactory grains, TimeProvider time)
 {
     private static readonly TimeSpan Lifetime = TimeSpan.FromSeconds(5);
-    private readonly ConcurrentDictionary<string, (EventDefinition? Definition, DateTimeOffset ReadAt)> _events = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, (EventDefinition Definition, DateTimeOffset ReadAt)> _events = new(StringComparer.Ordinal);
 
     private IEventCatalogGrain Catalog => grains.GetGrain<IEventCatalogGrain>(EventCatalog.Key);
 
@@ -21,14 +21,15 @@ public sealed class EventCache(IGrainFactory grains, TimeProvider time)
         }
 
         var now = time.GetUtcNow();
-        if (_events.TryGetValue(eventId, out var cached) && cached.Definition is not null && now - cached.ReadAt < Lifetime)
+        if (_events.TryGetValue(eventId, out var cached) && now - cached.ReadAt < Lifetime)
         {
             return cached.Definition;
         }
 
-        var definition = await Catalog.Get(eventId);
+        // Misses are not cached: anyone can ask for made-up ids, and each would stay in the map forever.
+        var definition = await Catalog.Get(eventId) ?? throw NotFound(eventId);
         _events[eventId] = (definition, now);
-        return definition ?? throw NotFound(eventId);
+        return definition;
     }
 
     public void Invalidate(string eventId) => _events.TryRemove(eventId, out _);

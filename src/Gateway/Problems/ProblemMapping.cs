@@ -69,8 +69,36 @@ public sealed class ProblemExceptionHandler(IProblemDetailsService problems, ILo
 
         return bad.StatusCode == StatusCodes.Status413PayloadTooLarge
             ? Create(StatusCodes.Status413PayloadTooLarge, "body-too-large", "The request body is too large.", null)
-            : Create(bad.StatusCode is >= 400 and < 500 ? bad.StatusCode : 400, "bad-request", bad.Message, null);
+            : Create(bad.StatusCode is >= 400 and < 500 ? bad.StatusCode : 400, CodeFor(bad.StatusCode), bad.Message, null);
     }
+
+    /// <summary>
+    /// Problems the framework writes itself (no route, wrong method, wrong content type) carry no "code";
+    /// give them the one their status implies, so every problem has one.
+    /// </summary>
+    public static void AddMissingCode(ProblemDetailsContext context)
+    {
+        if (!context.ProblemDetails.Extensions.ContainsKey("code"))
+        {
+            context.ProblemDetails.Extensions["code"] = CodeFor(context.ProblemDetails.Status ?? context.HttpContext.Response.StatusCode);
+        }
+    }
+
+    private static string CodeFor(int status) => status switch
+    {
+        400 => "bad-request",
+        401 => "unauthenticated",
+        403 => "forbidden",
+        404 => "not-found",
+        405 => "method-not-allowed",
+        406 => "not-acceptable",
+        409 => "conflict",
+        413 => "body-too-large",
+        415 => "unsupported-media-type",
+        429 => "too-many-requests",
+        >= 500 => "unavailable",
+        _ => "bad-request",
+    };
 
     public static ProblemDetails Create(int status, string code, string detail, string? field)
     {

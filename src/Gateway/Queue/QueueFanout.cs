@@ -135,6 +135,14 @@ public sealed class QueueFanout(IGrainFactory grains, IHubContext<QueueHub, IQue
         {
             await _resubscribeLoop.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
         }
+
+        // Now, not in Dispose: the embedded silo stops after this service (hosted services stop in reverse
+        // order), and deleting the reference once it has stopped throws, failing the host's disposal.
+        if (_reference is not null)
+        {
+            grains.DeleteObjectReference<IQueueObserver>(_reference);
+            _reference = null;
+        }
     }
 
     // Queue grains forget observers that don't renew (and a grain that moved silos starts empty).
@@ -172,15 +180,7 @@ public sealed class QueueFanout(IGrainFactory grains, IHubContext<QueueHub, IQue
         }
     }
 
-    public void Dispose()
-    {
-        if (_reference is not null)
-        {
-            grains.DeleteObjectReference<IQueueObserver>(_reference);
-        }
-
-        _stopping.Dispose();
-    }
+    public void Dispose() => _stopping.Dispose();
 
     private sealed record Follower(string ConnectionId, Guid UserId, QueuePlace Place);
 

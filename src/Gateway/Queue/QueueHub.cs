@@ -32,27 +32,35 @@ public sealed record TicketAssignedMessage(string EventId, long TicketNumber, lo
 [Authorize]
 public sealed class QueueHub(QueueFanout fanout, EventCache events, IGrainFactory grains, QueueTokens tokens) : Hub<IQueueClient>
 {
-    public async Task<QueueResponse> Follow(string eventId, string ticket)
+    // Arguments are nullable: nothing stops a client from sending null.
+    public async Task<QueueResponse> Follow(string? eventId, string? ticket)
     {
-        await events.Require(eventId);
+        var e = await events.Require(eventId ?? "");
         var userId = Context.User!.UserId();
-        var verified = tokens.VerifyTicket(ticket, eventId, userId);
+        var verified = tokens.VerifyTicket(ticket, e.EventId, userId);
 
         // The shard's record is the truth (the ticket may be stale after leaving and rejoining).
-        var status = await QueueShards.For(grains, eventId, userId).Claim(userId);
+        var status = await QueueShards.For(grains, e.EventId, userId).Claim(userId);
         if (status is null || status.Place != verified.Place)
         {
-            throw new HubException("This ticket is no longer your place in the queue; join again.");
+            throw new DomainException(DomainErrorKind.Forbidden, "ticket-stale", "This ticket is no longer your place in the queue; join again.", "ticket");
         }
 
-        await Groups.AddToGroupAsync(Context.ConnectionId, QueueFanout.GroupName(eventId));
-        await fanout.Follow(eventId, Context.ConnectionId, userId, status);
+        await Groups.AddToGroupAsync(Context.ConnectionId, QueueFanout.GroupName(e.EventId));
+        await fanout.Follow(e.EventId, Context.ConnectionId, userId, status);
+        if (status.Status is QueueStatusKind.Waiting or QueueStatusKind.PreQueue)
+        {
+            // An admission between the claim above and the subscription reached no one; from now on
+            // every admission is pushed, so one more look covers the gap.
+            status = await QueueShards.For(grains, e.EventId, userId).Claim(userId) ?? status;
+        }
+
         return QueueApi.ToResponse(status, userId, tokens);
     }
 
-    public async Task Unfollow(string eventId)
+    public async Task Unfollow(string? eventId)
     {
-        await Groups.RemoveFromGroupAsync(Context.ConnectionId, QueueFanout.GroupName(eventId));
+        await Groups.RemoveFromGroupAsync(Context.ConnectionId, QueueFanout.GroupName(eventId ?? ""));
         fanout.Unfollow(Context.ConnectionId);
     }
 

@@ -38,7 +38,7 @@ public sealed class QueueTokens(IOptions<QueueTokenOptions> options, TimeProvide
     /// <summary>The ticket if it is genuine and belongs to this user and event; otherwise a 403 problem.</summary>
     public QueueTicket VerifyTicket(string? token, string eventId, Guid userId)
     {
-        var parts = Open(token, "qt1", "invalid-ticket", "ticket");
+        var parts = Open(token, "qt1", "ticket-required", "invalid-ticket", "ticket");
         if (parts[1] != eventId || parts[2] != userId.ToString("N"))
         {
             throw Refused("ticket-mismatch", "This queue ticket belongs to another event or user.", "ticket");
@@ -55,7 +55,7 @@ public sealed class QueueTokens(IOptions<QueueTokenOptions> options, TimeProvide
 
     public Admission VerifyAdmission(string? token, string eventId, Guid userId)
     {
-        var parts = Open(token, "at1", "admission-invalid", "X-Admission-Token");
+        var parts = Open(token, "at1", "admission-required", "admission-invalid", "X-Admission-Token");
         if (parts[1] != eventId || parts[2] != userId.ToString("N"))
         {
             throw Refused("admission-mismatch", "This admission token was issued for another event or user.", "X-Admission-Token");
@@ -73,11 +73,11 @@ public sealed class QueueTokens(IOptions<QueueTokenOptions> options, TimeProvide
         return $"{Base64Url.EncodeToString(bytes)}.{Base64Url.EncodeToString(HMACSHA256.HashData(_key, bytes))}";
     }
 
-    private string[] Open(string? token, string version, string code, string field)
+    private string[] Open(string? token, string version, string missingCode, string code, string field)
     {
         if (string.IsNullOrEmpty(token))
         {
-            throw Refused(code.Replace("invalid", "required", StringComparison.Ordinal), $"'{field}' is required.", field);
+            throw Refused(missingCode, $"'{field}' is required.", field);
         }
 
         var dot = token.IndexOf('.');

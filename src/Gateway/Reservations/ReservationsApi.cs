@@ -89,11 +89,18 @@ public static class ReservationsApi
             throw DomainException.Invalid("invalid-idempotency-key", "An Idempotency-Key must be 1 to 100 characters.", IdempotencyHeader);
         }
 
-        // The token proves admission; the shard records that this shopper showed up.
+        // The token proves admission; the shard records that this shopper showed up. The shard has the
+        // last word: a shopper who left the queue gave their slot to the next in line, and one who joined
+        // again waits at the back, whatever token they still hold.
         var place = await QueueShards.For(grains, eventId, userId).Claim(userId);
         if (place is { Status: QueueStatusKind.Expired })
         {
             throw new DomainException(DomainErrorKind.Forbidden, "admission-expired", "Your shopping session is over; join the queue again.", AdmissionHeader);
+        }
+
+        if (place is not { Status: QueueStatusKind.Admitted })
+        {
+            throw new DomainException(DomainErrorKind.Forbidden, "admission-revoked", "You left the queue after your admission; join again and wait for your turn.", AdmissionHeader);
         }
 
         var view = await grains.GetGrain<IUserReservationsGrain>(userId).Reserve(eventId, blockId, body.SeatIds, body.Quantity, idempotencyKey);
@@ -130,10 +137,24 @@ public static class ReservationsApi
         body = Require.NotNull(body, "body");
         var reservationId = Require.NotNull(body.ReservationId, "reservationId");
         var view = await Owned(reservationId.ToString(), http, grains);
-        var paymentId = $"sbx_pay_{Guid.NewGuid():N}";
+        if (view.Status != ReservationStatus.PendingPayment)
+        {
+            throw DomainException.Conflict(ClosedCode(view.Status), "Only a reservation that awaits payment can be paid.");
+        }
+
+        // One sandbox payment per reservation: a retried checkout (a double click) finds the payment it
+        // made before instead of charging again.
+        var paymentId = $"sbx_pay_{view.ReservationId:N}";
         var payment = await grains.GetGrain<ISandboxPaymentGrain>(paymentId).Approve(view.ReservationId.ToString(), view.Amount, view.Currency);
         return TypedResults.Ok(new SandboxCheckoutResponse(payment.PaymentId, view.ReservationId, payment.Amount, payment.Currency));
     }
+
+    private static string ClosedCode(ReservationStatus status) => status switch
+    {
+        ReservationStatus.Confirmed => "reservation-confirmed",
+        ReservationStatus.Expired => "reservation-expired",
+        _ => "reservation-cancelled",
+    };
 
     private static async Task<ReservationView> Owned(string reservationId, HttpContext http, IGrainFactory grains)
     {

@@ -1,0 +1,120 @@
+using TicketQueue.Gateway.Auth;
+
+namespace TicketQueue.Gateway.Tests;
+
+[Collection(GatewayCollection.Name)]
+public sealed class AuthTests(GatewayFixture fixture)
+{
+    private TestApi Api => fixture.Api;
+
+    [Fact]
+    public async Task Refresh_rotates_the_token_and_refuses_the_old_one()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var user = await Api.Register(ct);
+
+        var rotated = await Refresh(user.Tokens.RefreshToken, ct);
+        await rotated.ShouldBe(HttpStatusCode.OK);
+        var pair = (await rotated.Content.ReadFromJsonAsync<TokenPair>(TestApi.Json, ct))!;
+        Assert.NotEqual(user.Tokens.RefreshToken, pair.RefreshToken);
+        var withNewAccessToken = await Api.Authorized(pair.AccessToken).GetAsync("/api/reservations", ct);
+        await withNewAccessToken.ShouldBe(HttpStatusCode.OK);
+
+        var reused = await Refresh(user.Tokens.RefreshToken, ct);
+        await reused.ShouldBeProblem(401, "invalid-refresh-token");
+    }
+
+    [Fact]
+    public async Task Reusing_a_rotated_refresh_token_revokes_the_new_one_too()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var user = await Api.Register(ct);
+        var rotated = await Refresh(user.Tokens.RefreshToken, ct);
+        var pair = (await rotated.Content.ReadFromJsonAsync<TokenPair>(TestApi.Json, ct))!;
+
+        // Someone replays the stolen, already rotated token...
+        await (await Refresh(user.Tokens.RefreshToken, ct)).ShouldBeProblem(401, "invalid-refresh-token");
+
+        // ...so the legitimate holder of the newest token is signed out as well.
+        await (await Refresh(pair.RefreshToken, ct)).ShouldBeProblem(401, "invalid-refresh-token");
+    }
+
+    [Fact]
+    public async Task Login_with_a_wrong_password_is_401_and_says_no_more_than_an_unknown_email()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var user = await Api.Register(ct);
+
+        var wrongPassword = await Api.Anonymous().PostAsJsonAsync("/api/auth/login", new { email = user.Email, password = "not the password" }, TestApi.Json, ct);
+        var wrongProblem = await wrongPassword.ShouldBeProblem(401, "invalid-credentials");
+
+        var unknownEmail = await Api.Anonymous().PostAsJsonAsync("/api/auth/login", new { email = "nobody-" + user.Email, password = "not the password" }, TestApi.Json, ct);
+        var unknownProblem = await unknownEmail.ShouldBeProblem(401, "invalid-credentials");
+        Assert.Equal(wrongProblem.GetProperty("detail").GetString(), unknownProblem.GetProperty("detail").GetString());
+
+        var right = await Api.Anonymous().PostAsJsonAsync("/api/auth/login", new { email = user.Email, password = user.Password }, TestApi.Json, ct);
+        await right.ShouldBe(HttpStatusCode.OK);
+    }
+
+    [Fact]
+    public async Task Registering_a_taken_email_is_409_whatever_its_case()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var user = await Api.Register(ct);
+
+        var again = await Api.Anonymous().PostAsJsonAsync("/api/auth/register", new { email = user.Email, password = "another password", displayName = "Twin" }, TestApi.Json, ct);
+        await again.ShouldBeProblem(409, "email-taken", "email");
+
+        var shouted = await Api.Anonymous().PostAsJsonAsync("/api/auth/register", new { email = user.Email.ToUpperInvariant(), password = "another password", displayName = "Twin" }, TestApi.Json, ct);
+        await shouted.ShouldBeProblem(409, "email-taken", "email");
+    }
+
+    [Fact]
+    public async Task Registering_answers_with_the_location_of_the_new_account()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var email = $"user-{Guid.NewGuid():N}@example.com";
+        var registered = await Api.Anonymous().PostAsJsonAsync("/api/auth/register", new { email, password = "long enough", displayName = "Newcomer" }, TestApi.Json, ct);
+        await registered.ShouldBe(HttpStatusCode.Created);
+        var tokens = (await registered.Content.ReadFromJsonAsync<TokenPair>(TestApi.Json, ct))!;
+
+        var account = await Api.Authorized(tokens.AccessToken).GetAsync(registered.Headers.Location, ct);
+        await account.ShouldBe(HttpStatusCode.OK);
+        var me = (await account.Content.ReadFromJsonAsync<AccountResponse>(TestApi.Json, ct))!;
+        Assert.Equal(email, me.Email);
+        Assert.Equal("Newcomer", me.DisplayName);
+        Assert.Empty(me.Roles);
+    }
+
+    private Task<HttpResponseMessage> Refresh(string refreshToken, CancellationToken ct) =>
+        Api.Anonymous().PostAsJsonAsync("/api/auth/refresh", new { refreshToken }, TestApi.Json, ct);
+}
+
+/// <summary>A gateway that allows three sign-in attempts a minute.</summary>
+public sealed class StrictRateLimitFixture() : GatewayFixture(new GatewayFactory(new Dictionary<string, string?>
+{
+    ["TicketQueue:RateLimits:AuthPerMinute"] = "3",
+}));
+
+public sealed class AuthRateLimitTests(StrictRateLimitFixture fixture) : IClassFixture<StrictRateLimitFixture>
+{
+    [Fact]
+    public async Task Too_many_sign_in_attempts_are_answered_429_with_a_problem()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var client = fixture.Api.Anonymous();
+        var login = new { email = "nobody@example.com", password = "whatever it is" };
+
+        for (var i = 0; i < 3; i++)
+        {
+            await (await client.PostAsJsonAsync("/api/auth/login", login, TestApi.Json, ct)).ShouldBeProblem(401, "invalid-credentials");
+        }
+
+        var refused = await client.PostAsJsonAsync("/api/auth/login", login, TestApi.Json, ct);
+        await refused.ShouldBeProblem(429, "too-many-requests");
+
+        // The limit covers every auth route, registration included.
+        var register = await client.PostAsJsonAsync("/api/auth/register", new { email = "new@example.com", password = "long enough", displayName = "New" }, TestApi.Json, ct);
+        await register.ShouldBeProblem(429, "too-many-requests");
+    }
+}

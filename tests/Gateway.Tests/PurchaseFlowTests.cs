@@ -1,0 +1,136 @@
+using TicketQueue.Gateway.Events;
+using TicketQueue.Grains.Abstractions.Queue;
+using TicketQueue.Grains.Abstractions.Reservations;
+using TicketQueue.Grains.Abstractions.Seats;
+
+namespace TicketQueue.Gateway.Tests;
+
+[Collection(GatewayCollection.Name)]
+public sealed class PurchaseFlowTests(GatewayFixture fixture)
+{
+    private TestApi Api => fixture.Api;
+
+    [Fact]
+    public async Task A_buyer_queues_reserves_pays_and_cancels_and_the_seats_come_back()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        // One admission per tick, so the line visibly moves.
+        var spec = new EventSpec { AdmissionsPerMinute = 600 };
+        await Api.CreateEvent(spec, ct);
+        var buyer = await Api.Register(ct);
+
+        var events = await buyer.Http.GetFromJsonAsync<List<EventSummary>>("/api/events", TestApi.Json, ct);
+        Assert.Contains(events!, e => e.EventId == spec.EventId && e.OnSale);
+
+        // Three people are ahead while the queue is paused: the buyer's place is known exactly.
+        await Api.SetQueue(spec.EventId, new { paused = true }, ct);
+        foreach (var ahead in await Api.RegisterMany(3, ct))
+        {
+            await ahead.Join(spec.EventId, ct);
+        }
+
+        var joined = await buyer.Join(spec.EventId, ct);
+        Assert.Equal(QueueStatusKind.Waiting, joined.Status);
+        Assert.Equal(4, joined.Position);
+        Assert.Null(joined.AdmissionToken);
+
+        await Api.SetQueue(spec.EventId, new { paused = false }, ct);
+        List<long> positions = [];
+        var admitted = await Eventually.Until(async () =>
+        {
+            var me = await buyer.Me(spec.EventId, ct);
+            positions.Add(me.Position ?? -1);
+            return me;
+        }, me => me.Status == QueueStatusKind.Admitted, "admission", ct);
+
+        Assert.Equal(0, admitted.Position);
+        Assert.NotNull(admitted.AdmissionToken);
+        Assert.True(positions.SequenceEqual(positions.Order().Reverse()), $"the position only falls: {string.Join(", ", positions)}");
+
+        var reservation = await buyer.ReserveOk(spec.EventId, admitted.AdmissionToken, new { blockId = spec.BlockId, quantity = 2 }, ct);
+        Assert.Equal(ReservationStatus.PendingPayment, reservation.Status);
+        Assert.Equal(2, reservation.Seats.Count);
+        Assert.Equal(2 * spec.Price, reservation.Amount);
+        Assert.All(await SeatsOf(buyer, spec, reservation, ct), s => Assert.Equal(SeatStatus.Held, s.Status));
+
+        var paid = await buyer.Pay(reservation.ReservationId, new { provider = "sandbox" }, ct);
+        await paid.ShouldBe(HttpStatusCode.OK);
+
+        var confirmed = await buyer.Reservation(reservation.ReservationId, ct);
+        Assert.Equal(ReservationStatus.Confirmed, confirmed.Status);
+        Assert.Equal("sandbox", confirmed.Payment?.Provider);
+        Assert.False(confirmed.Payment!.Refunded);
+        Assert.All(await SeatsOf(buyer, spec, reservation, ct), s => Assert.Equal(SeatStatus.Sold, s.Status));
+
+        var cancel = await buyer.Http.PostAsync($"/api/reservations/{reservation.ReservationId}/cancel", null, ct);
+        await cancel.ShouldBe(HttpStatusCode.OK);
+
+        var cancelled = await buyer.Reservation(reservation.ReservationId, ct);
+        Assert.Equal(ReservationStatus.Cancelled, cancelled.Status);
+        Assert.True(cancelled.Payment!.Refunded);
+        Assert.All(await SeatsOf(buyer, spec, reservation, ct), s => Assert.Equal(SeatStatus.Available, s.Status));
+    }
+
+    [Fact]
+    public async Task A_payment_made_at_the_sandbox_checkout_confirms_the_reservation()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var spec = new EventSpec();
+        await Api.CreateEvent(spec, ct);
+        var buyer = await Api.Register(ct);
+        var admission = await buyer.JoinAndAwaitAdmission(spec.EventId, ct);
+        var reservation = await buyer.ReserveOk(spec.EventId, admission, new { blockId = spec.BlockId, quantity = 1 }, ct);
+
+        var checkout = await buyer.SandboxCheckout(reservation.ReservationId, ct);
+        Assert.False(string.IsNullOrEmpty(checkout.PaymentId));
+        Assert.Equal(reservation.ReservationId, checkout.ReservationId);
+        Assert.Equal(reservation.Amount, checkout.Amount);
+
+        var paid = await buyer.Pay(reservation.ReservationId, new { provider = "sandbox", paymentId = checkout.PaymentId }, ct);
+        await paid.ShouldBe(HttpStatusCode.OK);
+
+        var confirmed = await buyer.Reservation(reservation.ReservationId, ct);
+        Assert.Equal(ReservationStatus.Confirmed, confirmed.Status);
+        Assert.Equal(checkout.PaymentId, confirmed.Payment?.PaymentId);
+        Assert.All(await SeatsOf(buyer, spec, reservation, ct), s => Assert.Equal(SeatStatus.Sold, s.Status));
+    }
+
+    [Fact]
+    public async Task Checking_out_twice_at_the_sandbox_charges_once()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var spec = new EventSpec();
+        await Api.CreateEvent(spec, ct);
+        var buyer = await Api.Register(ct);
+        var admission = await buyer.JoinAndAwaitAdmission(spec.EventId, ct);
+        var reservation = await buyer.ReserveOk(spec.EventId, admission, new { blockId = spec.BlockId, quantity = 1 }, ct);
+
+        var first = await buyer.SandboxCheckout(reservation.ReservationId, ct);
+        var doubleClick = await buyer.SandboxCheckout(reservation.ReservationId, ct);
+
+        Assert.Equal(first.PaymentId, doubleClick.PaymentId);
+    }
+
+    [Fact]
+    public async Task A_cancelled_reservation_cannot_be_checked_out()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var spec = new EventSpec();
+        await Api.CreateEvent(spec, ct);
+        var buyer = await Api.Register(ct);
+        var admission = await buyer.JoinAndAwaitAdmission(spec.EventId, ct);
+        var reservation = await buyer.ReserveOk(spec.EventId, admission, new { blockId = spec.BlockId, quantity = 1 }, ct);
+        await (await buyer.Http.PostAsync($"/api/reservations/{reservation.ReservationId}/cancel", null, ct)).ShouldBe(HttpStatusCode.OK);
+
+        var checkout = await buyer.Http.PostAsJsonAsync("/api/payments/sandbox/checkout", new { reservationId = reservation.ReservationId }, TestApi.Json, ct);
+        await checkout.ShouldBeProblem(409, "reservation-cancelled");
+    }
+
+    private static async Task<List<SeatView>> SeatsOf(TestUser user, EventSpec spec, Reservations.ReservationResponse reservation, CancellationToken ct)
+    {
+        var seats = await user.Seats(spec.EventId, spec.BlockId, ct);
+        List<SeatView> reserved = [.. seats.Where(s => reservation.Seats.Contains(s.SeatId))];
+        Assert.Equal(reservation.Seats.Count, reserved.Count);
+        return reserved;
+    }
+}

@@ -1,0 +1,85 @@
+using TicketQueue.Gateway.Queue;
+using TicketQueue.Grains.Abstractions.Queue;
+
+namespace TicketQueue.Gateway.Tests;
+
+[Collection(GatewayCollection.Name)]
+public sealed class QueueHubTests(GatewayFixture fixture)
+{
+    private TestApi Api => fixture.Api;
+
+    [Fact]
+    public async Task A_follower_hears_the_cursor_move_and_is_admitted_with_a_token_that_reserves_seats()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        // One admission per tick: the cursor passes 1, 2, 3 before it reaches the follower's ticket 4.
+        var spec = new EventSpec { AdmissionsPerMinute = 600 };
+        await Api.CreateEvent(spec, ct);
+        await Api.SetQueue(spec.EventId, new { paused = true }, ct);
+        foreach (var ahead in await Api.RegisterMany(3, ct))
+        {
+            await ahead.Join(spec.EventId, ct);
+        }
+
+        var follower = await Api.Register(ct);
+        var joined = await follower.Join(spec.EventId, ct);
+        await using var hub = await QueueHubClient.Connect(Api.Factory, follower.Tokens.AccessToken, ct);
+        var followed = await hub.Follow(spec.EventId, joined.Ticket, ct);
+        Assert.Equal(QueueStatusKind.Waiting, followed.Status);
+        Assert.Equal(4, followed.TicketNumber);
+
+        await Api.SetQueue(spec.EventId, new { paused = false }, ct);
+        var admitted = await hub.Next<AdmittedMessage>(_ => true, ct);
+
+        Assert.Equal(spec.EventId, admitted.EventId);
+        Assert.Equal(4, admitted.TicketNumber);
+        List<long> cursors = [.. hub.Received.OfType<CursorMessage>().Select(c => c.ServingCursor)];
+        Assert.True(cursors.SequenceEqual(cursors.Order()), $"the cursor only moves forward: {string.Join(", ", cursors)}");
+        Assert.Contains(cursors, c => c is > 0 and < 4);
+        Assert.Contains(4, cursors);
+
+        var reservation = await follower.ReserveOk(spec.EventId, admitted.AdmissionToken, new { blockId = spec.BlockId, quantity = 1 }, ct);
+        Assert.Single(reservation.Seats);
+    }
+
+    [Fact]
+    public async Task Pre_queue_followers_are_told_their_drawn_ticket_when_sales_open_and_then_admitted()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var spec = new EventSpec { SalesOpenIn = TimeSpan.FromSeconds(4) };
+        await Api.CreateEvent(spec, ct);
+
+        List<(TestUser User, QueueHubClient Hub)> followers = [];
+        try
+        {
+            foreach (var user in await Api.RegisterMany(3, ct))
+            {
+                var joined = await user.Join(spec.EventId, ct);
+                Assert.Equal(QueueStatusKind.PreQueue, joined.Status);
+                Assert.Null(joined.TicketNumber);
+                var hub = await QueueHubClient.Connect(Api.Factory, user.Tokens.AccessToken, ct);
+                followers.Add((user, hub));
+                var followed = await hub.Follow(spec.EventId, joined.Ticket, ct);
+                Assert.True(followed.Status == QueueStatusKind.PreQueue, "sales opened before the test could follow; the opening is too close");
+            }
+
+            var assigned = await Task.WhenAll(followers.Select(f => f.Hub.Next<TicketAssignedMessage>(_ => true, ct)));
+            Assert.Equal([1L, 2L, 3L], assigned.Select(a => a.TicketNumber).Order());
+
+            for (var i = 0; i < followers.Count; i++)
+            {
+                var (user, hub) = followers[i];
+                var admitted = await hub.Next<AdmittedMessage>(_ => true, ct);
+                Assert.Equal(assigned[i].TicketNumber, admitted.TicketNumber);
+                Assert.Equal(assigned[i].TicketNumber, (await user.Me(spec.EventId, ct)).TicketNumber);
+            }
+        }
+        finally
+        {
+            foreach (var (_, hub) in followers)
+            {
+                await hub.DisposeAsync();
+            }
+        }
+    }
+}

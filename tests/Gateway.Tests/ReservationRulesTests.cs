@@ -1,0 +1,115 @@
+using TicketQueue.Gateway.Reservations;
+using TicketQueue.Grains.Abstractions.Seats;
+
+namespace TicketQueue.Gateway.Tests;
+
+[Collection(GatewayCollection.Name)]
+public sealed class ReservationRulesTests(GatewayFixture fixture)
+{
+    private TestApi Api => fixture.Api;
+
+    [Fact]
+    public async Task A_second_reservation_over_the_per_user_ticket_limit_is_409()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var spec = new EventSpec { TicketLimitPerUser = 4 };
+        await Api.CreateEvent(spec, ct);
+        var buyer = await Api.Register(ct);
+        var admission = await buyer.JoinAndAwaitAdmission(spec.EventId, ct);
+
+        await buyer.ReserveOk(spec.EventId, admission, new { blockId = spec.BlockId, quantity = 3 }, ct);
+        var second = await buyer.Reserve(spec.EventId, admission, new { blockId = spec.BlockId, quantity = 2 }, ct);
+        await second.ShouldBeProblem(409, "ticket-limit-exceeded", "quantity");
+
+        // Explicit seats count against the same limit.
+        var seats = await buyer.Reserve(spec.EventId, admission, new { blockId = spec.BlockId, seatIds = new[] { "E-1", "E-2" } }, ct);
+        await seats.ShouldBeProblem(409, "ticket-limit-exceeded", "seatIds");
+
+        // Up to the limit is fine.
+        await buyer.ReserveOk(spec.EventId, admission, new { blockId = spec.BlockId, quantity = 1 }, ct);
+    }
+
+    [Fact]
+    public async Task Replaying_an_Idempotency_Key_returns_the_same_reservation()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var spec = new EventSpec();
+        await Api.CreateEvent(spec, ct);
+        var buyer = await Api.Register(ct);
+        var admission = await buyer.JoinAndAwaitAdmission(spec.EventId, ct);
+        var key = Guid.NewGuid().ToString();
+        var body = new { blockId = spec.BlockId, quantity = 2 };
+
+        var first = await buyer.Reserve(spec.EventId, admission, body, ct, key);
+        await first.ShouldBe(HttpStatusCode.Created);
+        var replay = await buyer.Reserve(spec.EventId, admission, body, ct, key);
+        await replay.ShouldBe(HttpStatusCode.Created);
+
+        var original = (await first.Content.ReadFromJsonAsync<ReservationResponse>(TestApi.Json, ct))!;
+        var replayed = (await replay.Content.ReadFromJsonAsync<ReservationResponse>(TestApi.Json, ct))!;
+        Assert.Equal(original.ReservationId, replayed.ReservationId);
+        Assert.Equal(original.Seats, replayed.Seats);
+        var mine = await buyer.Http.GetFromJsonAsync<List<ReservationResponse>>("/api/reservations", TestApi.Json, ct);
+        Assert.Single(mine!);
+        Assert.Equal(2, (await buyer.Seats(spec.EventId, spec.BlockId, ct)).Count(s => s.Status == SeatStatus.Held));
+
+        var different = await buyer.Reserve(spec.EventId, admission, new { blockId = spec.BlockId, quantity = 1 }, ct, key);
+        await different.ShouldBeProblem(409, "idempotency-key-reused", ReservationsApi.IdempotencyHeader);
+    }
+
+    [Fact]
+    public async Task An_admission_token_stops_working_once_its_holder_leaves_the_queue()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var spec = new EventSpec();
+        await Api.CreateEvent(spec, ct);
+        var buyer = await Api.Register(ct);
+        var admission = await buyer.JoinAndAwaitAdmission(spec.EventId, ct);
+
+        // Leaving frees the shopper's slot for the next in line, so the admission goes with it...
+        await (await buyer.Http.DeleteAsync($"/api/events/{spec.EventId}/queue/me", ct)).ShouldBe(HttpStatusCode.NoContent);
+        var afterLeaving = await buyer.Reserve(spec.EventId, admission, new { blockId = spec.BlockId, quantity = 1 }, ct);
+        await afterLeaving.ShouldBeProblem(403, "admission-revoked", ReservationsApi.AdmissionHeader);
+
+        // ...and joining again starts a new place at the back; the old token does not skip the line.
+        await buyer.Join(spec.EventId, ct);
+        var afterRejoining = await buyer.Reserve(spec.EventId, admission, new { blockId = spec.BlockId, quantity = 1 }, ct);
+        Assert.NotEqual(HttpStatusCode.Created, afterRejoining.StatusCode);
+    }
+
+    [Fact]
+    public async Task Five_hundred_buyers_racing_for_fifty_seats_get_exactly_fifty_reservations()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var spec = new EventSpec { Rows = 5, SeatsPerRow = 10 };
+        await Api.CreateEvent(spec, ct);
+        var buyers = await Api.RegisterMany(500, ct);
+        var admissions = new string[buyers.Length];
+        await Parallel.ForAsync(0, buyers.Length, new ParallelOptions { MaxDegreeOfParallelism = 16, CancellationToken = ct },
+            async (i, token) => admissions[i] = await buyers[i].JoinAndAwaitAdmission(spec.EventId, token));
+
+        // Everyone fires at once.
+        var go = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var attempts = buyers.Select(async (buyer, i) =>
+        {
+            await go.Task;
+            return await buyer.Reserve(spec.EventId, admissions[i], new { blockId = spec.BlockId, quantity = 1 }, ct);
+        }).ToList();
+        go.SetResult();
+        var responses = await Task.WhenAll(attempts);
+
+        var won = responses.Where(r => r.StatusCode == HttpStatusCode.Created).ToList();
+        var lost = responses.Where(r => r.StatusCode == HttpStatusCode.Conflict).ToList();
+        Assert.Equal(50, won.Count);
+        Assert.Equal(450, lost.Count);
+        foreach (var response in lost)
+        {
+            await response.ShouldBeProblem(409, "not-enough-seats");
+        }
+
+        var reservations = await Task.WhenAll(won.Select(r => r.Content.ReadFromJsonAsync<ReservationResponse>(TestApi.Json, ct)));
+        var seatsSold = reservations.SelectMany(r => r!.Seats).ToList();
+        Assert.Equal(50, seatsSold.Distinct().Count());
+        Assert.All(await buyers[0].Seats(spec.EventId, spec.BlockId, ct), s => Assert.Equal(SeatStatus.Held, s.Status));
+    }
+}

@@ -68,8 +68,11 @@ public static class AuthApi
         var email = Require.Text(body.Email, "email", 254);
         var password = Require.NotNull(body.Password, "password");
         var account = await grains.GetGrain<IAccountGrain>(Accounts.KeyFor(email)).Get();
-        // One answer for a wrong email and a wrong password: no account enumeration.
-        if (account is null || password.Length > 128 || hasher.VerifyHashedPassword(account, account.PasswordHash, password) == PasswordVerificationResult.Failed)
+        // One answer, and the same hashing work, for a wrong email and a wrong password: neither the
+        // body nor the response time tells whether an account exists.
+        var checkedAgainst = account ?? UnknownAccount(hasher);
+        var verified = hasher.VerifyHashedPassword(checkedAgainst, checkedAgainst.PasswordHash, password);
+        if (account is null || password.Length > 128 || verified == PasswordVerificationResult.Failed)
         {
             return Unauthorized("invalid-credentials", "The email or password is wrong.");
         }
@@ -96,6 +99,20 @@ public static class AuthApi
         }
 
         return email;
+    }
+
+    // A stand-in whose hash costs as much to check as a real one; no password matches it.
+    private static Account? _unknownAccount;
+
+    private static Account UnknownAccount(IPasswordHasher<Account> hasher)
+    {
+        if (_unknownAccount is null)
+        {
+            var account = new Account(Guid.Empty, "", "", "", [], DateTimeOffset.UnixEpoch);
+            _unknownAccount = account with { PasswordHash = hasher.HashPassword(account, Guid.NewGuid().ToString()) };
+        }
+
+        return _unknownAccount;
     }
 
     private static ProblemHttpResult Unauthorized(string code, string detail) =>

@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.Threading.Channels;
 using Microsoft.AspNetCore.SignalR;
 using TicketQueue.Grains.Abstractions.Queue;
 using TicketQueue.Grains.Queue;
@@ -19,6 +20,11 @@ public sealed class QueueFanout(IGrainFactory grains, IHubContext<QueueHub, IQue
     private readonly ConcurrentDictionary<string, EventFollowers> _events = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, (string EventId, long Key)> _connections = new(StringComparer.Ordinal);
     private readonly CancellationTokenSource _stopping = new();
+
+    // Updates are delivered one at a time, in the order the queue grains sent them: a browser must
+    // never see the cursor move backwards.
+    private readonly Channel<QueueUpdate> _updates = Channel.CreateUnbounded<QueueUpdate>(new UnboundedChannelOptions { SingleReader = true });
+    private Task? _deliveryLoop;
     private IQueueObserver? _reference;
     private Task? _resubscribeLoop;
 
@@ -57,12 +63,20 @@ public sealed class QueueFanout(IGrainFactory grains, IHubContext<QueueHub, IQue
         }
     }
 
-    public void OnQueueUpdate(QueueUpdate update) => _ = Deliver(update);
+    public void OnQueueUpdate(QueueUpdate update) => _updates.Writer.TryWrite(update);
 
     Task IQueueObserver.OnQueueUpdate(QueueUpdate update)
     {
         OnQueueUpdate(update);
         return Task.CompletedTask;
+    }
+
+    private async Task DeliveryLoop()
+    {
+        await foreach (var update in _updates.Reader.ReadAllAsync())
+        {
+            await Deliver(update);
+        }
     }
 
     private async Task Deliver(QueueUpdate update)
@@ -125,6 +139,7 @@ public sealed class QueueFanout(IGrainFactory grains, IHubContext<QueueHub, IQue
     public Task StartAsync(CancellationToken cancellationToken)
     {
         _resubscribeLoop = ResubscribeLoop(_stopping.Token);
+        _deliveryLoop = Task.Run(DeliveryLoop, CancellationToken.None);
         return Task.CompletedTask;
     }
 
@@ -134,6 +149,12 @@ public sealed class QueueFanout(IGrainFactory grains, IHubContext<QueueHub, IQue
         if (_resubscribeLoop is not null)
         {
             await _resubscribeLoop.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        }
+
+        _updates.Writer.TryComplete();
+        if (_deliveryLoop is not null)
+        {
+            await _deliveryLoop.WaitAsync(cancellationToken).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
         }
 
         // Now, not in Dispose: the embedded silo stops after this service (hosted services stop in reverse

@@ -32,6 +32,8 @@ public sealed record TicketAssignedMessage(string EventId, long TicketNumber, lo
 [Authorize]
 public sealed class QueueHub(QueueFanout fanout, EventCache events, IGrainFactory grains, QueueTokens tokens) : Hub<IQueueClient>
 {
+    private const string FollowedEventKey = "followedEvent";
+
     // Arguments are nullable: nothing stops a client from sending null.
     public async Task<QueueResponse> Follow(string? eventId, string? ticket)
     {
@@ -46,6 +48,13 @@ public sealed class QueueHub(QueueFanout fanout, EventCache events, IGrainFactor
             throw new DomainException(DomainErrorKind.Forbidden, "ticket-stale", "This ticket is no longer your place in the queue; join again.", "ticket");
         }
 
+        // One connection follows one event: following another leaves the first one's group.
+        if (Context.Items.TryGetValue(FollowedEventKey, out var previous) && previous is string previousEvent && previousEvent != e.EventId)
+        {
+            await Groups.RemoveFromGroupAsync(Context.ConnectionId, QueueFanout.GroupName(previousEvent));
+        }
+
+        Context.Items[FollowedEventKey] = e.EventId;
         await Groups.AddToGroupAsync(Context.ConnectionId, QueueFanout.GroupName(e.EventId));
         await fanout.Follow(e.EventId, Context.ConnectionId, userId, status);
         if (status.Status is QueueStatusKind.Waiting or QueueStatusKind.PreQueue)

@@ -12,7 +12,16 @@ namespace TicketQueue.Grains.Hosting;
 /// </summary>
 public static class SiloConfiguration
 {
-    public static ISiloBuilder AddTicketQueue(this ISiloBuilder silo, IConfiguration configuration)
+    /// <summary>A complete TicketQueue silo: its clustering and its grains.</summary>
+    public static ISiloBuilder AddTicketQueue(this ISiloBuilder silo, IConfiguration configuration) =>
+        silo.AddTicketQueueClustering(configuration).AddTicketQueueGrains(configuration);
+
+    /// <summary>
+    /// Cluster identity and membership (localhost clustering on the configured ports). Kept apart from
+    /// <see cref="AddTicketQueueGrains"/> so a host with clustering of its own, such as the Orleans
+    /// TestingHost, can take the grains without it.
+    /// </summary>
+    public static ISiloBuilder AddTicketQueueClustering(this ISiloBuilder silo, IConfiguration configuration)
     {
         var orleans = configuration.GetSection("Orleans");
         silo.Configure<Orleans.Configuration.ClusterOptions>(o =>
@@ -23,6 +32,12 @@ public static class SiloConfiguration
         silo.UseLocalhostClustering(
             siloPort: orleans.GetValue("SiloPort", 11111),
             gatewayPort: orleans.GetValue("GatewayPort", 30000));
+        return silo;
+    }
+
+    /// <summary>What the grains need: storage, reminders, the clock, queue options and payment providers.</summary>
+    public static ISiloBuilder AddTicketQueueGrains(this ISiloBuilder silo, IConfiguration configuration)
+    {
         silo.AddMemoryGrainStorage(StorageNames.Default);
         silo.UseInMemoryReminderService();
 

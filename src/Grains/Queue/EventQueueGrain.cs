@@ -24,6 +24,7 @@ public sealed class EventQueueGrain : Grain, IEventQueueGrain, IRemindable
     private double _admissionCredit;
     private DateTimeOffset _lastTick;
     private bool _dirty;
+    private bool _started;
 
     public EventQueueGrain(
         [PersistentState("queue", StorageNames.Default)] IPersistentState<EventQueueState> state,
@@ -44,15 +45,26 @@ public sealed class EventQueueGrain : Grain, IEventQueueGrain, IRemindable
     private QueueSettings Settings =>
         State.Settings ?? throw DomainException.NotFound("event-not-found", $"There is no event '{EventId}'.");
 
-    public override async Task OnActivateAsync(CancellationToken cancellationToken)
+    public override Task OnActivateAsync(CancellationToken cancellationToken) => TryStart(cancellationToken);
+
+    /// <summary>
+    /// Loads the event's queue settings the first time and starts admitting. Until the event exists,
+    /// calls fail with "event-not-found" and each one looks in the catalog again, so an event created
+    /// after somebody asked about its queue still gets a working queue. Nothing is stored meanwhile.
+    /// </summary>
+    private async Task<bool> TryStart(CancellationToken cancellationToken = default)
     {
+        if (_started)
+        {
+            return true;
+        }
+
         if (State.Settings is null)
         {
             var definition = await GrainFactory.GetGrain<IEventCatalogGrain>(EventCatalog.Key).Get(EventId);
             if (definition is null)
             {
-                // Calls fail with "event-not-found"; nothing is stored for an id nobody created.
-                return;
+                return false;
             }
 
             State.Settings = definition.Queue;
@@ -75,6 +87,16 @@ public sealed class EventQueueGrain : Grain, IEventQueueGrain, IRemindable
         });
         // A reminder wakes the queue after a silo failure, so admission resumes even if nobody calls.
         await this.RegisterOrUpdateReminder(KeepAliveReminder, TimeSpan.FromMinutes(1), TimeSpan.FromMinutes(1));
+        _started = true;
+        return true;
+    }
+
+    private async Task RequireEvent()
+    {
+        if (!await TryStart())
+        {
+            throw DomainException.NotFound("event-not-found", $"There is no event '{EventId}'.");
+        }
     }
 
     public override async Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
@@ -94,14 +116,22 @@ public sealed class EventQueueGrain : Grain, IEventQueueGrain, IRemindable
             State.PreIssuedUpTo = _lastPreIssued;
         }
 
-        await _state.WriteStateAsync(cancellationToken);
+        try
+        {
+            // Best effort, briefly: if storage is already gone (the silo is stopping) the only cost of
+            // not writing is a gap in the numbers, so shutdown must not wait on it.
+            await _state.WriteStateAsync(cancellationToken).WaitAsync(TimeSpan.FromSeconds(2), cancellationToken);
+        }
+        catch (Exception e) when (e is TimeoutException or OperationCanceledException or OrleansException)
+        {
+        }
     }
 
     public Task ReceiveReminder(string reminderName, TickStatus status) => Task.CompletedTask;
 
     public async Task<QueueStatus> Issue()
     {
-        _ = Settings;
+        await RequireEvent();
         var now = _time.GetUtcNow();
         await OpenIfDue(now);
         if (!State.Opened)
@@ -128,7 +158,7 @@ public sealed class EventQueueGrain : Grain, IEventQueueGrain, IRemindable
 
     public async Task<QueueStatus> Describe(QueuePlace place)
     {
-        _ = Settings;
+        await RequireEvent();
         var now = _time.GetUtcNow();
         await OpenIfDue(now);
         return Describe(place, now);
@@ -166,10 +196,15 @@ public sealed class EventQueueGrain : Grain, IEventQueueGrain, IRemindable
         return Task.CompletedTask;
     }
 
-    public Task<QueueStats> GetStats() => Task.FromResult(Stats(_time.GetUtcNow()));
+    public async Task<QueueStats> GetStats()
+    {
+        await RequireEvent();
+        return Stats(_time.GetUtcNow());
+    }
 
     public async Task<QueueStats> UpdateSettings(QueueSettingsUpdate update)
     {
+        await RequireEvent();
         State.Settings = Settings with
         {
             AdmissionsPerMinute = update.AdmissionsPerMinute ?? Settings.AdmissionsPerMinute,
@@ -181,7 +216,11 @@ public sealed class EventQueueGrain : Grain, IEventQueueGrain, IRemindable
         return Stats(_time.GetUtcNow());
     }
 
-    public Task<QueueUpdate> GetLatest() => Task.FromResult(Latest(State.ServingCursor, null));
+    public async Task<QueueUpdate> GetLatest()
+    {
+        await RequireEvent();
+        return Latest(State.ServingCursor, null);
+    }
 
     public Task Subscribe(IQueueObserver observer)
     {

@@ -119,7 +119,11 @@ public sealed class QueueShardGrain : Grain, IQueueShardGrain
         }
 
         var status = await Queue.Describe(entry.Place);
-        if (status is { Status: QueueStatusKind.Admitted, BatchId: { } batchId } && !entry.Has(QueueEntryFlags.Claimed))
+        // A finished shopper already gave their slot back; counting a later claim would make them a
+        // phantom active shopper until their session ran out, holding the line back.
+        if (status is { Status: QueueStatusKind.Admitted, BatchId: { } batchId }
+            && !entry.Has(QueueEntryFlags.Claimed)
+            && !entry.Has(QueueEntryFlags.Finished))
         {
             await Queue.Claim(batchId);
             entry.BatchId = batchId;
@@ -138,7 +142,11 @@ public sealed class QueueShardGrain : Grain, IQueueShardGrain
             return false;
         }
 
-        await FinishAdmitted(entry);
+        if (!entry.Has(QueueEntryFlags.Finished))
+        {
+            await FinishAdmitted(entry, await Queue.Describe(entry.Place));
+        }
+
         Entries.Remove(userId);
         _dirty = true;
         return true;
@@ -151,21 +159,23 @@ public sealed class QueueShardGrain : Grain, IQueueShardGrain
             return;
         }
 
-        await FinishAdmitted(entry);
+        var status = await Queue.Describe(entry.Place);
+        if (status.Status is QueueStatusKind.PreQueue or QueueStatusKind.Waiting)
+        {
+            // A purchase from an earlier admission completed while the user waits in line again (a hold
+            // can outlast the session): that place has no slot to free and must not be given up.
+            return;
+        }
+
+        await FinishAdmitted(entry, status);
         entry.Flags |= QueueEntryFlags.Finished;
         Entries[userId] = entry;
         _dirty = true;
     }
 
     // Frees the active-shopper slot of an admitted user who is done before their session ran out.
-    private async Task FinishAdmitted(QueueEntry entry)
+    private async Task FinishAdmitted(QueueEntry entry, QueueStatus status)
     {
-        if (entry.Has(QueueEntryFlags.Finished))
-        {
-            return;
-        }
-
-        var status = await Queue.Describe(entry.Place);
         if (status is { Status: QueueStatusKind.Admitted, BatchId: { } batchId })
         {
             await Queue.Finish(batchId, entry.Has(QueueEntryFlags.Claimed));

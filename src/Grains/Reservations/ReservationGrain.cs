@@ -99,17 +99,25 @@ public sealed class ReservationGrain(
             throw Closed();
         }
 
-        var capture = await provider.Capture(new PaymentCaptureRequest(View.ReservationId, View.Amount, View.Currency, command.PaymentId));
-        var now = time.GetUtcNow();
-        state.State.View = View with { Payment = new PaymentInfo(command.Provider, capture.PaymentId, capture.Amount, false, capture.ApprovedAt, null) };
-        // The payment is on record before the seats are sold, so a crash in between still knows to
-        // refund or finish it.
-        await state.WriteStateAsync();
+        // Free tickets need no payment; anything else is paid and on record before the seats are
+        // sold, so a crash in between still knows to refund or finish it.
+        PaymentCapture? capture = null;
+        if (View.Amount > 0)
+        {
+            capture = await provider.Capture(new PaymentCaptureRequest(View.ReservationId, View.Amount, View.Currency, command.PaymentId));
+            state.State.View = View with { Payment = new PaymentInfo(command.Provider, capture.PaymentId, capture.Amount, false, capture.ApprovedAt, null) };
+            await state.WriteStateAsync();
+        }
 
+        var now = time.GetUtcNow();
         if (!await SeatBlock.Confirm(View.ReservationId))
         {
             // The hold ran out while the payment was in flight.
-            await RefundPayment(command.Provider, capture);
+            if (capture is not null)
+            {
+                await RefundPayment(command.Provider, capture);
+            }
+
             state.State.View = View with { Status = ReservationStatus.Expired, ClosedAt = now };
             await state.WriteStateAsync();
             await FinishShopping();

@@ -42,8 +42,20 @@ public sealed class SeatBlockGrain(
 
     private SeatSlot[] Seats => state.State.Seats;
 
-    public override async Task OnActivateAsync(CancellationToken cancellationToken)
+    public override Task OnActivateAsync(CancellationToken cancellationToken) => TryLoadBlock();
+
+    /// <summary>
+    /// Reads the block's layout from the catalog. Until the event exists, calls fail with
+    /// "block-not-found" and each one looks again, so a block asked about before its event was created
+    /// still works once it is.
+    /// </summary>
+    private async Task<bool> TryLoadBlock()
     {
+        if (_block is not null)
+        {
+            return true;
+        }
+
         var key = this.GetPrimaryKeyString();
         var slash = key.IndexOf('/');
         var definition = await GrainFactory.GetGrain<IEventCatalogGrain>(EventCatalog.Key).Get(key[..slash]);
@@ -52,10 +64,21 @@ public sealed class SeatBlockGrain(
         {
             state.State.Seats = new SeatSlot[_block.Capacity];
         }
+
+        return _block is not null;
+    }
+
+    private async Task RequireBlock()
+    {
+        if (!await TryLoadBlock())
+        {
+            throw DomainException.NotFound("block-not-found", $"There is no seat block '{this.GetPrimaryKeyString()}'.");
+        }
     }
 
     public async Task<SeatHold> Hold(SeatHoldRequest request)
     {
+        await RequireBlock();
         var now = time.GetUtcNow();
         if (state.State.Holds.TryGetValue(request.HoldId, out var existing) && IsLive(request.HoldId, existing, now))
         {
@@ -125,8 +148,9 @@ public sealed class SeatBlockGrain(
         return true;
     }
 
-    public Task<IReadOnlyList<SeatView>> GetSeats()
+    public async Task<IReadOnlyList<SeatView>> GetSeats()
     {
+        await RequireBlock();
         var now = time.GetUtcNow();
         var seats = new SeatView[Block.Capacity];
         for (var i = 0; i < seats.Length; i++)
@@ -134,11 +158,12 @@ public sealed class SeatBlockGrain(
             seats[i] = new SeatView(SeatId(i), RowName(i / Block.SeatsPerRow), i % Block.SeatsPerRow + 1, Seats[i].StatusAt(now));
         }
 
-        return Task.FromResult<IReadOnlyList<SeatView>>(seats);
+        return seats;
     }
 
-    public Task<SeatCounts> GetCounts()
+    public async Task<SeatCounts> GetCounts()
     {
+        await RequireBlock();
         var now = time.GetUtcNow();
         int held = 0, sold = 0;
         foreach (var seat in Seats)
@@ -150,7 +175,7 @@ public sealed class SeatBlockGrain(
             }
         }
 
-        return Task.FromResult(new SeatCounts(Block.Capacity, Block.Capacity - held - sold, held, sold));
+        return new SeatCounts(Block.Capacity, Block.Capacity - held - sold, held, sold);
     }
 
     /// <summary>Row labels run A..Z, then AA, AB, ... like a spreadsheet.</summary>

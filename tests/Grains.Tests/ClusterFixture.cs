@@ -1,0 +1,142 @@
+using System.Diagnostics;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Time.Testing;
+using Orleans.Runtime;
+using Orleans.TestingHost;
+using TicketQueue.Grains.Hosting;
+
+namespace TicketQueue.Grains.Tests;
+
+/// <summary>
+/// One in-process silo with the grains exactly as <see cref="SiloConfiguration.AddTicketQueueGrains"/>
+/// sets them up, and a fake clock the tests move by hand.
+/// </summary>
+/// <remarks>
+/// In Orleans 10 grain timers run on the silo's <see cref="TimeProvider"/>, so the fake clock drives the
+/// queue's admission ticks too: <see cref="FakeTimeProvider.Advance"/> queues every tick that falls due
+/// on its grain before it returns. A grain handles one message at a time, so a call made after
+/// <c>Advance</c> sees the state after that tick.
+/// </remarks>
+public sealed class ClusterFixture : IAsyncLifetime
+{
+    public static readonly TimeSpan TickInterval = TimeSpan.FromMilliseconds(50);
+
+    private InProcessTestCluster? _cluster;
+
+    public FakeTimeProvider Clock { get; } = new(new DateTimeOffset(2030, 1, 1, 9, 0, 0, TimeSpan.Zero));
+
+    public InProcessTestCluster Cluster => _cluster ?? throw new InvalidOperationException("The cluster is not deployed.");
+
+    public IGrainFactory Grains => Cluster.Client;
+
+    public async ValueTask InitializeAsync()
+    {
+        var configuration = new ConfigurationBuilder()
+            .AddInMemoryCollection(new Dictionary<string, string?>
+            {
+                ["TicketQueue:Queue:TickInterval"] = TickInterval.ToString(),
+            })
+            .Build();
+
+        var builder = new InProcessTestClusterBuilder(1);
+        builder.Options.ConfigureFileLogging = false;
+        builder.ConfigureSilo((_, silo) =>
+        {
+            // Registered before AddTicketQueueGrains, whose TryAdd then keeps it. Grains and their timers
+            // follow this clock; Orleans' own machinery (membership, response timeouts, activation
+            // collection, reminders) stays on real time, or a jump of the clock would time out calls.
+            silo.Services.AddSingleton<TimeProvider>(Clock);
+            silo.Services.UseTimeProviderForBackgroundAreas(TimeProvider.System);
+            // The TestingHost brings its own membership and ports: AddTicketQueue's localhost
+            // clustering would fight it, so only the grains part is added.
+            silo.AddTicketQueueGrains(configuration);
+        });
+        _cluster = builder.Build();
+        await _cluster.DeployAsync(TestContext.Current.CancellationToken);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (_cluster is null)
+        {
+            return;
+        }
+
+        // The queue grain writes its state when it deactivates. The in-memory storage is itself made of
+        // grains, which a stopping silo may deactivate first; the write then waits out the 30 s
+        // deactivation timeout. Collecting every activation while the silo still runs avoids that.
+        await _cluster.Client.GetGrain<IManagementGrain>(0)
+            .ForceActivationCollection(TimeSpan.Zero, TestContext.Current.CancellationToken);
+        await _cluster.DisposeAsync();
+    }
+
+    /// <summary>Creates an event of its own for one test, selling from the current fake time unless told otherwise.</summary>
+    public async Task<EventDefinition> CreateEvent(
+        QueueSettings? queue = null,
+        TimeSpan? salesOpenIn = null,
+        int ticketLimitPerUser = 4,
+        int rows = 5,
+        int seatsPerRow = 10,
+        decimal price = TestEvents.Price)
+    {
+        var now = Clock.GetUtcNow();
+        var definition = new EventDefinition(
+            EventId: $"ev-{Guid.NewGuid():N}",
+            Name: "Test concert",
+            Venue: "Test hall",
+            StartsAt: now.AddDays(30),
+            SalesOpenAt: now + (salesOpenIn ?? TimeSpan.FromMinutes(-1)),
+            Currency: TestEvents.Currency,
+            TicketLimitPerUser: ticketLimitPerUser,
+            Blocks: [new SeatBlockDefinition(TestEvents.BlockId, "Floor", rows, seatsPerRow, price)],
+            Queue: queue ?? TestEvents.Settings());
+        return await Grains.GetGrain<IEventCatalogGrain>(EventCatalog.Key).Create(definition);
+    }
+
+    /// <summary>
+    /// Reads until <paramref name="done"/> holds or the deadline passes, and returns the last value read
+    /// so the caller's assertion shows what was there.
+    /// </summary>
+    public static async Task<T> Eventually<T>(Func<Task<T>> read, Func<T, bool> done, TimeSpan? timeout = null)
+    {
+        var deadline = Stopwatch.GetTimestamp() + (long)((timeout ?? TimeSpan.FromSeconds(10)).TotalSeconds * Stopwatch.Frequency);
+        while (true)
+        {
+            var value = await read();
+            if (done(value) || Stopwatch.GetTimestamp() > deadline)
+            {
+                return value;
+            }
+
+            await Task.Delay(10, TestContext.Current.CancellationToken);
+        }
+    }
+}
+
+public static class TestEvents
+{
+    public const string BlockId = "floor";
+    public const string Currency = "KRW";
+    public const decimal Price = 55_000m;
+
+    public static QueueSettings Settings(
+        int admissionsPerMinute = 60,
+        int maxActiveShoppers = 1_000,
+        TimeSpan? claimWindow = null,
+        TimeSpan? shoppingSession = null,
+        TimeSpan? holdDuration = null) =>
+        new(admissionsPerMinute, maxActiveShoppers,
+            claimWindow ?? TimeSpan.FromMinutes(2),
+            shoppingSession ?? TimeSpan.FromMinutes(10),
+            holdDuration ?? TimeSpan.FromMinutes(5));
+
+    /// <summary>"A-1" for row 0, seat 1: the ids the seat block hands out.</summary>
+    public static string SeatId(int row, int number) => $"{(char)('A' + row)}-{number}";
+}
+
+[CollectionDefinition(Name)]
+public sealed class ClusterCollection : ICollectionFixture<ClusterFixture>
+{
+    public const string Name = "cluster";
+}

@@ -1,0 +1,145 @@
+using TicketQueue.Grains.Abstractions.Queue;
+
+namespace TicketQueue.Grains.Tests.Queue;
+
+[Collection(ClusterCollection.Name)]
+public sealed class AdmissionTests(ClusterFixture fixture)
+{
+    // The queue lets admission credit pile up to two ticks' worth, and never less than one admission.
+    private static double BurstCap(int admissionsPerMinute) =>
+        Math.Max(1.0, admissionsPerMinute / 60.0 * ClusterFixture.TickInterval.TotalSeconds * 2);
+
+    [Fact]
+    public async Task Admission_follows_the_rate_as_the_clock_moves()
+    {
+        const int rate = 60;
+        var queue = await QueueUnderTest.Create(fixture, TestEvents.Settings(admissionsPerMinute: rate));
+        await queue.JoinMany(40);
+
+        // Ten seconds in whole-second steps, then ten more in quarter-second steps: the rate must not
+        // depend on how the time arrives.
+        var elapsed = TimeSpan.Zero;
+        foreach (var step in Enumerable.Repeat(TimeSpan.FromSeconds(1), 10).Concat(Enumerable.Repeat(TimeSpan.FromSeconds(0.25), 40)))
+        {
+            elapsed += step;
+            var stats = await queue.Advance(step);
+            Assert.True(stats.ServingCursor <= elapsed.TotalSeconds * rate / 60 + BurstCap(rate),
+                $"Admitted {stats.ServingCursor} after {elapsed.TotalSeconds} s at {rate}/min.");
+        }
+
+        var final = await queue.CursorReaches(20);
+        Assert.InRange(final.ServingCursor, 19, 21);
+        Assert.Equal(40 - final.ServingCursor, final.Waiting);
+    }
+
+    [Fact]
+    public async Task A_long_clock_jump_admits_no_more_than_the_burst_cap()
+    {
+        const int rate = 60;
+        var queue = await QueueUnderTest.Create(fixture, TestEvents.Settings(admissionsPerMinute: rate));
+        await queue.JoinMany(20);
+
+        var stats = await queue.Advance(TimeSpan.FromMinutes(10));
+
+        Assert.InRange(stats.ServingCursor, 1, (long)BurstCap(rate));
+    }
+
+    [Fact]
+    public async Task Admission_stops_at_max_active_shoppers_until_someone_finishes()
+    {
+        var queue = await QueueUnderTest.Create(fixture, TestEvents.Settings(admissionsPerMinute: 60, maxActiveShoppers: 3));
+        var users = await queue.JoinMany(8);
+
+        await queue.AdvanceSeconds(3);
+        Assert.Equal(3, (await queue.CursorReaches(3)).ServingCursor);
+
+        var blocked = await queue.AdvanceSeconds(10);
+        Assert.Equal(3, blocked.ServingCursor);
+        Assert.Equal(3, blocked.ActiveShoppers);
+
+        // Finishing frees a slot...
+        await queue.Shard(users[0]).Finish(users[0]);
+        await queue.AdvanceSeconds(1);
+        Assert.Equal(4, (await queue.CursorReaches(4)).ServingCursor);
+
+        // ...and so does leaving the line after admission.
+        Assert.True(await queue.Shard(users[1]).Leave(users[1]));
+        await queue.AdvanceSeconds(1);
+        Assert.Equal(5, (await queue.CursorReaches(5)).ServingCursor);
+
+        var blockedAgain = await queue.AdvanceSeconds(5);
+        Assert.Equal(5, blockedAgain.ServingCursor);
+        Assert.Equal(3, blockedAgain.ActiveShoppers);
+    }
+
+    [Fact]
+    public async Task Admitted_users_who_never_claim_stop_counting_after_the_claim_window()
+    {
+        var claimWindow = TimeSpan.FromMinutes(2);
+        var queue = await QueueUnderTest.Create(fixture,
+            TestEvents.Settings(admissionsPerMinute: 60, maxActiveShoppers: 2, claimWindow: claimWindow));
+        await queue.JoinMany(5);
+
+        await queue.AdvanceSeconds(2);
+        Assert.Equal(2, (await queue.CursorReaches(2)).ServingCursor);
+
+        // Inside the claim window the no-shows still hold their slots.
+        var inWindow = await queue.Advance(claimWindow - TimeSpan.FromSeconds(10));
+        Assert.Equal(2, inWindow.ServingCursor);
+
+        await queue.Advance(TimeSpan.FromSeconds(15));
+        await queue.AdvanceSeconds(1);
+        var moved = await queue.CursorReaches(4);
+        Assert.Equal(4, moved.ServingCursor);
+    }
+
+    [Fact]
+    public async Task Admitted_users_who_claim_keep_counting_until_their_session_ends()
+    {
+        var session = TimeSpan.FromMinutes(10);
+        var queue = await QueueUnderTest.Create(fixture,
+            TestEvents.Settings(admissionsPerMinute: 60, maxActiveShoppers: 2, claimWindow: TimeSpan.FromMinutes(2), shoppingSession: session));
+        var users = await queue.JoinMany(5);
+
+        await queue.AdvanceSeconds(2);
+        Assert.Equal(2, (await queue.CursorReaches(2)).ServingCursor);
+        foreach (var userId in users.Take(2))
+        {
+            var claimed = await queue.Shard(userId).Claim(userId);
+            Assert.Equal(QueueStatusKind.Admitted, claimed!.Status);
+        }
+
+        // Past the claim window, and almost to the end of the session: both still shop.
+        var afterWindow = await queue.Advance(TimeSpan.FromMinutes(3));
+        Assert.Equal(2, afterWindow.ServingCursor);
+        var nearEnd = await queue.Advance(TimeSpan.FromMinutes(6));
+        Assert.Equal(2, nearEnd.ServingCursor);
+        Assert.Equal(2, nearEnd.ActiveShoppers);
+
+        await queue.Advance(TimeSpan.FromMinutes(1));
+        await queue.AdvanceSeconds(1);
+        Assert.Equal(4, (await queue.CursorReaches(4)).ServingCursor);
+        Assert.Equal(QueueStatusKind.Expired, (await queue.Status(users[0])).Status);
+    }
+
+    [Fact]
+    public async Task Pausing_stops_admission_and_resuming_restarts_it()
+    {
+        var queue = await QueueUnderTest.Create(fixture, TestEvents.Settings(admissionsPerMinute: 60));
+        await queue.JoinMany(10);
+        await queue.AdvanceSeconds(1);
+        Assert.Equal(1, (await queue.CursorReaches(1)).ServingCursor);
+
+        var paused = await queue.Queue.UpdateSettings(new QueueSettingsUpdate(null, null, Paused: true));
+        Assert.True(paused.Settings.Paused);
+        var whilePaused = await queue.AdvanceSeconds(10);
+        Assert.Equal(1, whilePaused.ServingCursor);
+
+        var resumed = await queue.Queue.UpdateSettings(new QueueSettingsUpdate(null, null, Paused: false));
+        Assert.False(resumed.Settings.Paused);
+        await queue.AdvanceSeconds(1);
+        var afterResume = await queue.CursorReaches(2);
+        // The paused time is not owed: no burst on resuming.
+        Assert.Equal(2, afterResume.ServingCursor);
+    }
+}

@@ -1,0 +1,115 @@
+using TicketQueue.Grains.Abstractions.Queue;
+using TicketQueue.Grains.Abstractions.Reservations;
+
+namespace TicketQueue.Grains.Tests.Queue;
+
+[Collection(ClusterCollection.Name)]
+public sealed class QueueLifecycleTests(ClusterFixture fixture)
+{
+    [Fact]
+    public async Task Tickets_and_cursor_carry_on_after_the_queue_is_reactivated()
+    {
+        var queue = await QueueUnderTest.Create(fixture, TestEvents.Settings(admissionsPerMinute: 60));
+        var users = await queue.JoinMany(4);
+        await queue.AdvanceSeconds(2);
+        Assert.Equal(2, (await queue.CursorReaches(2)).ServingCursor);
+
+        await fixture.Cluster.DeactivateAsync(queue.Queue);
+
+        var stats = await queue.Queue.GetStats();
+        Assert.Equal(2, stats.ServingCursor);
+        Assert.Equal(QueueStatusKind.Admitted, (await queue.Status(users[1])).Status);
+        Assert.Equal(3, (await queue.Status(users[2])).TicketNumber);
+        var newcomer = await queue.Join(Guid.NewGuid());
+        Assert.Equal(5, newcomer.TicketNumber);
+        await queue.AdvanceSeconds(1);
+        Assert.Equal(3, (await queue.CursorReaches(3)).ServingCursor);
+    }
+
+    [Fact]
+    public async Task Confirming_a_purchase_frees_the_shoppers_queue_slot()
+    {
+        var queue = await QueueUnderTest.Create(fixture, TestEvents.Settings(admissionsPerMinute: 60, maxActiveShoppers: 1));
+        var users = await queue.JoinMany(3);
+        await queue.AdvanceSeconds(1);
+        Assert.Equal(1, (await queue.CursorReaches(1)).ServingCursor);
+        var buyer = users[0];
+        await queue.Shard(buyer).Claim(buyer);
+        Assert.Equal(1, (await queue.AdvanceSeconds(3)).ServingCursor);
+
+        var reservation = await fixture.Grains.GetGrain<IUserReservationsGrain>(buyer)
+            .Reserve(queue.EventId, TestEvents.BlockId, null, 2, null);
+        await fixture.Grains.GetGrain<IReservationGrain>(reservation.ReservationId)
+            .Pay(new PaymentCommand(buyer, "sandbox", null));
+
+        await queue.AdvanceSeconds(1);
+        Assert.Equal(2, (await queue.CursorReaches(2)).ServingCursor);
+    }
+
+    [Fact]
+    public async Task A_shopper_who_finished_does_not_take_a_slot_back_by_claiming()
+    {
+        var queue = await QueueUnderTest.Create(fixture,
+            TestEvents.Settings(admissionsPerMinute: 60, maxActiveShoppers: 1, claimWindow: TimeSpan.FromMinutes(2)));
+        var users = await queue.JoinMany(3);
+        await queue.AdvanceSeconds(1);
+        Assert.Equal(1, (await queue.CursorReaches(1)).ServingCursor);
+
+        // The first shopper is done before ever claiming, then shows up late (a page reload, say).
+        await queue.Shard(users[0]).Finish(users[0]);
+        await queue.AdvanceSeconds(1);
+        Assert.Equal(2, (await queue.CursorReaches(2)).ServingCursor);
+        await queue.Shard(users[0]).Claim(users[0]);
+        await queue.Shard(users[1]).Claim(users[1]);
+
+        // Past the claim window only claimed, unfinished shoppers count; the second one finishes too.
+        await queue.Advance(TimeSpan.FromMinutes(3));
+        await queue.Shard(users[1]).Finish(users[1]);
+        await queue.AdvanceSeconds(1);
+
+        var stats = await queue.CursorReaches(3);
+        Assert.Equal(3, stats.ServingCursor);
+    }
+
+    [Fact]
+    public async Task Paying_for_an_earlier_admission_while_waiting_again_keeps_the_place_in_line()
+    {
+        // A hold may outlast the shopping session, so a purchase can complete after the buyer rejoined.
+        var queue = await QueueUnderTest.Create(fixture, TestEvents.Settings(admissionsPerMinute: 60, maxActiveShoppers: 1,
+            shoppingSession: TimeSpan.FromMinutes(3), holdDuration: TimeSpan.FromMinutes(5)));
+        var buyer = Guid.NewGuid();
+        await queue.Join(buyer);
+        await queue.AdvanceSeconds(1);
+        Assert.Equal(QueueStatusKind.Admitted, (await queue.Status(buyer)).Status);
+        await queue.JoinMany(2);
+        var reservation = await fixture.Grains.GetGrain<IUserReservationsGrain>(buyer)
+            .Reserve(queue.EventId, TestEvents.BlockId, null, 1, null);
+
+        await queue.Advance(TimeSpan.FromMinutes(3) + TimeSpan.FromSeconds(1));
+        var rejoined = await queue.Join(buyer);
+        Assert.Equal(QueueStatusKind.Waiting, rejoined.Status);
+        await fixture.Grains.GetGrain<IReservationGrain>(reservation.ReservationId)
+            .Pay(new PaymentCommand(buyer, "sandbox", null));
+
+        var again = await queue.Join(buyer);
+        Assert.Equal(rejoined.TicketNumber, again.TicketNumber);
+        Assert.Equal(QueueStatusKind.Waiting, again.Status);
+    }
+
+    [Fact]
+    public async Task A_queue_asked_about_before_its_event_exists_works_once_the_event_is_created()
+    {
+        var eventId = $"ev-{Guid.NewGuid():N}";
+        var userId = Guid.NewGuid();
+        var early = await Assert.ThrowsAsync<DomainException>(() => QueueShards.For(fixture.Grains, eventId, userId).Join(userId));
+        Assert.Equal("event-not-found", early.Code);
+
+        var now = fixture.Clock.GetUtcNow();
+        await fixture.Grains.GetGrain<IEventCatalogGrain>(EventCatalog.Key).Create(new EventDefinition(
+            eventId, "Late announcement", "Test hall", now.AddDays(30), now.AddMinutes(-1), TestEvents.Currency, 4,
+            [new SeatBlockDefinition(TestEvents.BlockId, "Floor", 5, 10, TestEvents.Price)], TestEvents.Settings()));
+
+        var joined = await QueueShards.For(fixture.Grains, eventId, userId).Join(userId);
+        Assert.Equal(1, joined.TicketNumber);
+    }
+}

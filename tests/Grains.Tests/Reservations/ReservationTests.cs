@@ -1,0 +1,226 @@
+using TicketQueue.Grains.Abstractions.Payments;
+using TicketQueue.Grains.Abstractions.Reservations;
+using TicketQueue.Grains.Abstractions.Seats;
+
+namespace TicketQueue.Grains.Tests.Reservations;
+
+[Collection(ClusterCollection.Name)]
+public sealed class ReservationTests(ClusterFixture fixture)
+{
+    private static readonly TimeSpan HoldDuration = TimeSpan.FromMinutes(5);
+
+    private Task<EventDefinition> NewEvent(int ticketLimitPerUser = 4) =>
+        fixture.CreateEvent(TestEvents.Settings(holdDuration: HoldDuration), ticketLimitPerUser: ticketLimitPerUser);
+
+    private IUserReservationsGrain User(Guid userId) => fixture.Grains.GetGrain<IUserReservationsGrain>(userId);
+
+    private IReservationGrain Reservation(Guid reservationId) => fixture.Grains.GetGrain<IReservationGrain>(reservationId);
+
+    private ISeatBlockGrain Block(EventDefinition definition) => SeatBlocks.For(fixture.Grains, definition.EventId, TestEvents.BlockId);
+
+    private async Task<Dictionary<string, SeatStatus>> SeatStatuses(EventDefinition definition) =>
+        (await Block(definition).GetSeats()).ToDictionary(s => s.SeatId, s => s.Status);
+
+    // Records compare their seat lists by reference; a copy from another call is a different list.
+    private static void AssertSameView(ReservationView expected, ReservationView? actual)
+    {
+        Assert.NotNull(actual);
+        Assert.Equal(expected.Seats, actual.Seats);
+        Assert.Equal(expected with { Seats = [] }, actual with { Seats = [] });
+    }
+
+    [Fact]
+    public async Task Reserve_creates_a_pending_reservation_priced_by_the_server()
+    {
+        var definition = await NewEvent();
+        var userId = Guid.NewGuid();
+        var now = fixture.Clock.GetUtcNow();
+
+        var view = await User(userId).Reserve(definition.EventId, TestEvents.BlockId, ["A-1", "A-2"], null, null);
+
+        Assert.Equal(ReservationStatus.PendingPayment, view.Status);
+        Assert.Equal(userId, view.UserId);
+        Assert.Equal(["A-1", "A-2"], view.Seats);
+        Assert.Equal(2 * TestEvents.Price, view.Amount);
+        Assert.Equal(TestEvents.Currency, view.Currency);
+        Assert.Equal(now + HoldDuration, view.ExpiresAt);
+        Assert.Null(view.Payment);
+        AssertSameView(view, await Reservation(view.ReservationId).Get());
+        Assert.Equal(SeatStatus.Held, (await SeatStatuses(definition))["A-1"]);
+        Assert.Equal([view.ReservationId], (await User(userId).List()).Select(v => v.ReservationId));
+    }
+
+    [Fact]
+    public async Task Paying_with_the_sandbox_confirms_and_sells_the_seats()
+    {
+        var definition = await NewEvent();
+        var userId = Guid.NewGuid();
+        var created = await User(userId).Reserve(definition.EventId, TestEvents.BlockId, null, 3, null);
+
+        var paid = await Reservation(created.ReservationId).Pay(new PaymentCommand(userId, "sandbox", null));
+
+        Assert.Equal(ReservationStatus.Confirmed, paid.Status);
+        Assert.NotNull(paid.ConfirmedAt);
+        Assert.Equal("sandbox", paid.Payment!.Provider);
+        Assert.Equal(created.Amount, paid.Payment.Amount);
+        Assert.False(paid.Payment.Refunded);
+        var seats = await SeatStatuses(definition);
+        Assert.All(created.Seats, id => Assert.Equal(SeatStatus.Sold, seats[id]));
+        var payment = await fixture.Grains.GetGrain<ISandboxPaymentGrain>(paid.Payment.PaymentId).Get();
+        Assert.Equal(SandboxPaymentStatus.Approved, payment!.Status);
+        Assert.Equal(created.ReservationId.ToString(), payment.Reference);
+    }
+
+    [Fact]
+    public async Task Free_tickets_are_confirmed_without_taking_a_payment()
+    {
+        var definition = await fixture.CreateEvent(TestEvents.Settings(holdDuration: HoldDuration), price: 0m);
+        var userId = Guid.NewGuid();
+        var created = await User(userId).Reserve(definition.EventId, TestEvents.BlockId, null, 2, null);
+
+        var confirmed = await Reservation(created.ReservationId).Pay(new PaymentCommand(userId, "sandbox", null));
+
+        Assert.Equal(0m, created.Amount);
+        Assert.Equal(ReservationStatus.Confirmed, confirmed.Status);
+        Assert.Null(confirmed.Payment);
+        var seats = await SeatStatuses(definition);
+        Assert.All(created.Seats, id => Assert.Equal(SeatStatus.Sold, seats[id]));
+    }
+
+    [Fact]
+    public async Task Paying_twice_returns_the_same_confirmed_reservation()
+    {
+        var definition = await NewEvent();
+        var userId = Guid.NewGuid();
+        var created = await User(userId).Reserve(definition.EventId, TestEvents.BlockId, null, 2, null);
+        var reservation = Reservation(created.ReservationId);
+
+        var first = await reservation.Pay(new PaymentCommand(userId, "sandbox", null));
+        var second = await reservation.Pay(new PaymentCommand(userId, "sandbox", null));
+
+        AssertSameView(first, second);
+        Assert.Equal(2, (await Block(definition).GetCounts()).Sold);
+    }
+
+    [Fact]
+    public async Task Cancelling_frees_the_seats_and_refunds_the_payment()
+    {
+        var definition = await NewEvent();
+        var userId = Guid.NewGuid();
+        var created = await User(userId).Reserve(definition.EventId, TestEvents.BlockId, ["C-4", "C-5"], null, null);
+        var reservation = Reservation(created.ReservationId);
+        var paid = await reservation.Pay(new PaymentCommand(userId, "sandbox", null));
+
+        var cancelled = await reservation.Cancel(userId);
+        var cancelledAgain = await reservation.Cancel(userId);
+
+        Assert.Equal(ReservationStatus.Cancelled, cancelled.Status);
+        AssertSameView(cancelled, cancelledAgain);
+        Assert.True(cancelled.Payment!.Refunded);
+        var seats = await SeatStatuses(definition);
+        Assert.Equal(SeatStatus.Available, seats["C-4"]);
+        Assert.Equal(SeatStatus.Available, seats["C-5"]);
+        var payment = await fixture.Grains.GetGrain<ISandboxPaymentGrain>(paid.Payment!.PaymentId).Get();
+        Assert.Equal(SandboxPaymentStatus.Refunded, payment!.Status);
+    }
+
+    [Fact]
+    public async Task Per_user_ticket_limit_is_enforced()
+    {
+        var definition = await NewEvent(ticketLimitPerUser: 4);
+        var userId = Guid.NewGuid();
+        var first = await User(userId).Reserve(definition.EventId, TestEvents.BlockId, null, 3, null);
+
+        var refused = await Assert.ThrowsAsync<DomainException>(() =>
+            User(userId).Reserve(definition.EventId, TestEvents.BlockId, ["E-1", "E-2"], null, null));
+
+        Assert.Equal("ticket-limit-exceeded", refused.Code);
+        Assert.Equal(DomainErrorKind.Conflict, refused.Kind);
+        Assert.Equal(3, (await Block(definition).GetCounts()).Held);
+        // The one seat left under the limit is still there to take; a cancelled purchase gives its seats back to the allowance.
+        await User(userId).Reserve(definition.EventId, TestEvents.BlockId, null, 1, null);
+        await Reservation(first.ReservationId).Cancel(userId);
+        var afterCancel = await User(userId).Reserve(definition.EventId, TestEvents.BlockId, null, 3, null);
+        Assert.Equal(ReservationStatus.PendingPayment, afterCancel.Status);
+    }
+
+    [Fact]
+    public async Task Same_idempotency_key_returns_the_same_reservation()
+    {
+        var definition = await NewEvent();
+        var userId = Guid.NewGuid();
+
+        var first = await User(userId).Reserve(definition.EventId, TestEvents.BlockId, null, 2, "key-1");
+        var again = await User(userId).Reserve(definition.EventId, TestEvents.BlockId, null, 2, "key-1");
+
+        Assert.Equal(first.ReservationId, again.ReservationId);
+        Assert.Equal(first.Seats, again.Seats);
+        Assert.Single(await User(userId).List());
+        Assert.Equal(2, (await Block(definition).GetCounts()).Held);
+    }
+
+    [Fact]
+    public async Task A_different_request_under_a_used_idempotency_key_is_refused()
+    {
+        var definition = await NewEvent();
+        var userId = Guid.NewGuid();
+        await User(userId).Reserve(definition.EventId, TestEvents.BlockId, null, 2, "key-1");
+
+        var refused = await Assert.ThrowsAsync<DomainException>(() =>
+            User(userId).Reserve(definition.EventId, TestEvents.BlockId, null, 1, "key-1"));
+
+        Assert.Equal("idempotency-key-reused", refused.Code);
+        Assert.Equal(DomainErrorKind.Conflict, refused.Kind);
+        Assert.Equal("Idempotency-Key", refused.Field);
+        Assert.Single(await User(userId).List());
+    }
+
+    [Fact]
+    public async Task Payment_after_the_hold_expired_is_refunded_and_sells_nothing()
+    {
+        var definition = await NewEvent();
+        var userId = Guid.NewGuid();
+        var created = await User(userId).Reserve(definition.EventId, TestEvents.BlockId, ["B-7", "B-8"], null, null);
+        // The buyer pays at the provider first and comes back too late with the payment id.
+        var paymentId = $"pay-{Guid.NewGuid():N}";
+        await fixture.Grains.GetGrain<ISandboxPaymentGrain>(paymentId)
+            .Approve(created.ReservationId.ToString(), created.Amount, created.Currency);
+
+        fixture.Clock.Advance(HoldDuration + TimeSpan.FromSeconds(1));
+        var late = await Assert.ThrowsAsync<DomainException>(() =>
+            Reservation(created.ReservationId).Pay(new PaymentCommand(userId, "sandbox", paymentId)));
+
+        Assert.Equal("reservation-expired", late.Code);
+        var view = await Reservation(created.ReservationId).Get();
+        Assert.Equal(ReservationStatus.Expired, view!.Status);
+        Assert.True(view.Payment!.Refunded);
+        var seats = await SeatStatuses(definition);
+        Assert.Equal(SeatStatus.Available, seats["B-7"]);
+        Assert.Equal(SeatStatus.Available, seats["B-8"]);
+        Assert.Equal(0, (await Block(definition).GetCounts()).Sold);
+        var payment = await fixture.Grains.GetGrain<ISandboxPaymentGrain>(paymentId).Get();
+        Assert.Equal(SandboxPaymentStatus.Refunded, payment!.Status);
+    }
+
+    [Fact]
+    public async Task Another_user_cannot_pay_or_cancel_the_reservation()
+    {
+        var definition = await NewEvent();
+        var owner = Guid.NewGuid();
+        var stranger = Guid.NewGuid();
+        var created = await User(owner).Reserve(definition.EventId, TestEvents.BlockId, null, 1, null);
+        var reservation = Reservation(created.ReservationId);
+
+        var pay = await Assert.ThrowsAsync<DomainException>(() => reservation.Pay(new PaymentCommand(stranger, "sandbox", null)));
+        var cancel = await Assert.ThrowsAsync<DomainException>(() => reservation.Cancel(stranger));
+
+        Assert.Equal(DomainErrorKind.NotFound, pay.Kind);
+        Assert.Equal("reservation-not-found", pay.Code);
+        Assert.Equal(DomainErrorKind.NotFound, cancel.Kind);
+        Assert.Equal("reservation-not-found", cancel.Code);
+        var unchanged = await reservation.Get();
+        Assert.Equal(ReservationStatus.PendingPayment, unchanged!.Status);
+        Assert.Null(unchanged.Payment);
+        Assert.Equal(1, (await Block(definition).GetCounts()).Held);
+    }
+}

@@ -1,0 +1,183 @@
+using TicketQueue.Grains.Abstractions.Seats;
+
+namespace TicketQueue.Grains.Tests.Seats;
+
+[Collection(ClusterCollection.Name)]
+public sealed class SeatBlockTests(ClusterFixture fixture)
+{
+    private static readonly TimeSpan HoldFor = TimeSpan.FromMinutes(5);
+
+    private async Task<ISeatBlockGrain> NewBlock(int rows = 5, int seatsPerRow = 10)
+    {
+        var definition = await fixture.CreateEvent(rows: rows, seatsPerRow: seatsPerRow);
+        return SeatBlocks.For(fixture.Grains, definition.EventId, TestEvents.BlockId);
+    }
+
+    private SeatHoldRequest Explicit(Guid holdId, params string[] seatIds) =>
+        new(holdId, seatIds, null, fixture.Clock.GetUtcNow() + HoldFor);
+
+    private SeatHoldRequest Best(Guid holdId, int quantity) =>
+        new(holdId, null, quantity, fixture.Clock.GetUtcNow() + HoldFor);
+
+    private static async Task<Dictionary<string, SeatStatus>> StatusOf(ISeatBlockGrain block) =>
+        (await block.GetSeats()).ToDictionary(s => s.SeatId, s => s.Status);
+
+    [Fact]
+    public async Task Holding_explicit_seats_is_all_or_nothing()
+    {
+        var block = await NewBlock();
+        await block.Hold(Explicit(Guid.NewGuid(), "B-3"));
+
+        var refused = await Assert.ThrowsAsync<DomainException>(() => block.Hold(Explicit(Guid.NewGuid(), "B-1", "B-2", "B-3", "B-4")));
+
+        Assert.Equal("seats-unavailable", refused.Code);
+        Assert.Equal(DomainErrorKind.Conflict, refused.Kind);
+        var seats = await StatusOf(block);
+        Assert.Equal(SeatStatus.Available, seats["B-1"]);
+        Assert.Equal(SeatStatus.Available, seats["B-2"]);
+        Assert.Equal(SeatStatus.Held, seats["B-3"]);
+        Assert.Equal(SeatStatus.Available, seats["B-4"]);
+        Assert.Equal(1, (await block.GetCounts()).Held);
+    }
+
+    [Fact]
+    public async Task Best_available_seats_are_adjacent_in_the_front_row()
+    {
+        var block = await NewBlock(rows: 5, seatsPerRow: 10);
+
+        var hold = await block.Hold(Best(Guid.NewGuid(), 4));
+
+        Assert.Equal(["A-4", "A-5", "A-6", "A-7"], hold.SeatIds);
+    }
+
+    [Fact]
+    public async Task Best_available_seats_move_back_when_the_front_row_has_no_room_together()
+    {
+        var block = await NewBlock(rows: 5, seatsPerRow: 10);
+        // Row A keeps only runs of three free seats.
+        await block.Hold(Explicit(Guid.NewGuid(), "A-4", "A-8"));
+
+        var hold = await block.Hold(Best(Guid.NewGuid(), 4));
+
+        Assert.All(hold.SeatIds, id => Assert.StartsWith("B-", id));
+        var numbers = hold.SeatIds.Select(id => int.Parse(id[2..])).ToList();
+        Assert.Equal(Enumerable.Range(numbers[0], 4), numbers);
+    }
+
+    [Fact]
+    public async Task Repeating_a_hold_with_the_same_id_returns_the_same_seats()
+    {
+        var block = await NewBlock();
+        var holdId = Guid.NewGuid();
+
+        var first = await block.Hold(Best(holdId, 3));
+        var again = await block.Hold(Best(holdId, 3));
+        var explicitId = Guid.NewGuid();
+        var firstExplicit = await block.Hold(Explicit(explicitId, "C-1", "C-2"));
+        var againExplicit = await block.Hold(Explicit(explicitId, "C-1", "C-2"));
+
+        Assert.Equal(first.SeatIds, again.SeatIds);
+        Assert.Equal(first.ExpiresAt, again.ExpiresAt);
+        Assert.Equal(firstExplicit.SeatIds, againExplicit.SeatIds);
+        Assert.Equal(5, (await block.GetCounts()).Held);
+    }
+
+    [Fact]
+    public async Task Release_frees_the_seats()
+    {
+        var block = await NewBlock();
+        var holdId = Guid.NewGuid();
+        await block.Hold(Explicit(holdId, "A-1", "A-2"));
+
+        await block.Release(holdId);
+        await block.Release(holdId);
+
+        Assert.Equal(0, (await block.GetCounts()).Held);
+        var retaken = await block.Hold(Explicit(Guid.NewGuid(), "A-1", "A-2"));
+        Assert.Equal(["A-1", "A-2"], retaken.SeatIds);
+    }
+
+    [Fact]
+    public async Task Confirm_sells_the_held_seats()
+    {
+        var block = await NewBlock();
+        var holdId = Guid.NewGuid();
+        await block.Hold(Explicit(holdId, "D-5", "D-6"));
+
+        Assert.True(await block.Confirm(holdId));
+        Assert.True(await block.Confirm(holdId));
+
+        var counts = await block.GetCounts();
+        Assert.Equal(2, counts.Sold);
+        Assert.Equal(0, counts.Held);
+        Assert.Equal(counts.Total - 2, counts.Available);
+        var seats = await StatusOf(block);
+        Assert.Equal(SeatStatus.Sold, seats["D-5"]);
+        Assert.Equal(SeatStatus.Sold, seats["D-6"]);
+        Assert.False(await block.Confirm(Guid.NewGuid()));
+    }
+
+    [Fact]
+    public async Task Expired_hold_is_free_without_any_timer()
+    {
+        var block = await NewBlock();
+        var oldHold = Guid.NewGuid();
+        await block.Hold(Explicit(oldHold, "A-1", "A-2"));
+
+        fixture.Clock.Advance(HoldFor + TimeSpan.FromSeconds(1));
+
+        Assert.Equal(0, (await block.GetCounts()).Held);
+        var newHold = await block.Hold(Explicit(Guid.NewGuid(), "A-1", "A-2"));
+        Assert.Equal(["A-1", "A-2"], newHold.SeatIds);
+        Assert.False(await block.Confirm(oldHold));
+        Assert.Equal(0, (await block.GetCounts()).Sold);
+    }
+
+    [Fact]
+    public async Task Expired_hold_is_free_after_reactivation()
+    {
+        var block = await NewBlock();
+        var oldHold = Guid.NewGuid();
+        await block.Hold(Explicit(oldHold, "E-9", "E-10"));
+
+        await fixture.Cluster.DeactivateAsync(block);
+        fixture.Clock.Advance(HoldFor + TimeSpan.FromSeconds(1));
+
+        var seats = await StatusOf(block);
+        Assert.Equal(SeatStatus.Available, seats["E-9"]);
+        Assert.Equal(SeatStatus.Available, seats["E-10"]);
+        Assert.False(await block.Confirm(oldHold));
+        var newHold = await block.Hold(Explicit(Guid.NewGuid(), "E-9", "E-10"));
+        Assert.Equal(["E-9", "E-10"], newHold.SeatIds);
+    }
+
+    [Fact]
+    public async Task A_live_hold_survives_reactivation()
+    {
+        var block = await NewBlock();
+        var holdId = Guid.NewGuid();
+        await block.Hold(Explicit(holdId, "C-3"));
+
+        await fixture.Cluster.DeactivateAsync(block);
+
+        Assert.Equal(SeatStatus.Held, (await StatusOf(block))["C-3"]);
+        Assert.True(await block.Confirm(holdId));
+    }
+
+    [Fact]
+    public async Task A_block_asked_about_before_its_event_exists_works_once_the_event_is_created()
+    {
+        var eventId = $"ev-{Guid.NewGuid():N}";
+        var block = SeatBlocks.For(fixture.Grains, eventId, TestEvents.BlockId);
+        var early = await Assert.ThrowsAsync<DomainException>(() => block.GetCounts());
+        Assert.Equal("block-not-found", early.Code);
+
+        var now = fixture.Clock.GetUtcNow();
+        await fixture.Grains.GetGrain<IEventCatalogGrain>(EventCatalog.Key).Create(new EventDefinition(
+            eventId, "Late announcement", "Test hall", now.AddDays(30), now.AddMinutes(-1), TestEvents.Currency, 4,
+            [new SeatBlockDefinition(TestEvents.BlockId, "Floor", 5, 10, TestEvents.Price)], TestEvents.Settings()));
+
+        var counts = await block.GetCounts();
+        Assert.Equal(50, counts.Available);
+    }
+}

@@ -15,7 +15,7 @@ for project in tests/*/; do
     name=$(basename "$project")
     echo "=== $name"
     dotnet test --project "$project" -c Release --no-build \
-        --results-directory "$results/$name" --report-trx --report-trx-filename "$name.trx" \
+        --results-directory "$results/$name" --report-xunit-trx --report-xunit-trx-filename "$name.trx" \
         || status=1
 done
 

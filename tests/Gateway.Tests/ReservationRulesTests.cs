@@ -1,3 +1,4 @@
+using TicketQueue.Gateway.Events;
 using TicketQueue.Gateway.Reservations;
 using TicketQueue.Grains.Abstractions.Seats;
 
@@ -111,5 +112,42 @@ public sealed class ReservationRulesTests(GatewayFixture fixture)
         var seatsSold = reservations.SelectMany(r => r!.Seats).ToList();
         Assert.Equal(50, seatsSold.Distinct().Count());
         Assert.All(await buyers[0].Seats(spec.EventId, spec.BlockId, ct), s => Assert.Equal(SeatStatus.Held, s.Status));
+    }
+}
+
+[Collection(GatewayCollection.Name)]
+public sealed class ShoppingSessionTests(GatewayFixture fixture)
+{
+    private TestApi Api => fixture.Api;
+
+    [Fact]
+    public async Task After_a_completed_purchase_the_same_admission_token_buys_nothing_more()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var spec = new EventSpec { TicketLimitPerUser = 4 };
+        await Api.CreateEvent(spec, ct);
+        var buyer = await Api.Register(ct);
+        var admission = await buyer.JoinAndAwaitAdmission(spec.EventId, ct);
+        var first = await buyer.ReserveOk(spec.EventId, admission, new { blockId = spec.BlockId, quantity = 1 }, ct);
+        await (await buyer.Pay(first.ReservationId, new { provider = "sandbox" }, ct)).ShouldBe(HttpStatusCode.OK);
+
+        var second = await buyer.Reserve(spec.EventId, admission, new { blockId = spec.BlockId, quantity = 1 }, ct);
+
+        await second.ShouldBeProblem(403, "admission-expired", ReservationsApi.AdmissionHeader);
+        Assert.Equal(1, (await buyer.Seats(spec.EventId, spec.BlockId, ct)).Count(s => s.Status != SeatStatus.Available));
+    }
+
+    [Fact]
+    public async Task The_event_detail_shows_the_queue_settings_an_admin_just_set()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var spec = new EventSpec();
+        await Api.CreateEvent(spec, ct);
+
+        await Api.SetQueue(spec.EventId, new { admissionsPerMinute = 7, maxActiveShoppers = 3 }, ct);
+
+        var detail = await Api.Anonymous().GetFromJsonAsync<EventDetail>($"/api/events/{spec.EventId}", TestApi.Json, ct);
+        Assert.Equal(7, detail!.Queue.AdmissionsPerMinute);
+        Assert.Equal(3, detail.Queue.MaxActiveShoppers);
     }
 }

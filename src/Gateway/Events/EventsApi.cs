@@ -1,5 +1,6 @@
 using Microsoft.AspNetCore.Http.HttpResults;
 using TicketQueue.Gateway.Problems;
+using TicketQueue.Grains.Abstractions.Queue;
 using TicketQueue.Grains.Abstractions.Seats;
 
 namespace TicketQueue.Gateway.Events;
@@ -47,7 +48,8 @@ public static class EventsApi
     {
         var counts = await Task.WhenAll(e.Blocks.Select(b => SeatBlocks.For(grains, e.EventId, b.BlockId).GetCounts()));
         var blocks = e.Blocks.Zip(counts, (b, c) => new BlockResponse(b.BlockId, b.Name, b.Rows, b.SeatsPerRow, b.Price, c.Total, c.Available));
-        var q = e.Queue;
+        // The queue grain holds the live settings (admins change rate and bound there).
+        var q = (await grains.GetGrain<IEventQueueGrain>(e.EventId).GetStats()).Settings;
         return new EventDetail(e.EventId, e.Name, e.Venue, e.StartsAt, e.SalesOpenAt, time.GetUtcNow() >= e.SalesOpenAt,
             e.Currency, e.TicketLimitPerUser, [.. blocks],
             new QueueSettingsResponse(q.AdmissionsPerMinute, q.MaxActiveShoppers, (int)q.ClaimWindow.TotalSeconds,

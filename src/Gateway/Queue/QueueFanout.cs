@@ -119,8 +119,14 @@ public sealed class QueueFanout(IGrainFactory grains, IHubContext<QueueHub, IQue
             {
                 foreach (var (follower, ticket) in admitted)
                 {
-                    await hub.Clients.Client(follower.ConnectionId).Admitted(new AdmittedMessage(
-                        update.EventId, ticket, tokens.SignAdmission(update.EventId, follower.UserId, expiresAt), expiresAt));
+                    // The connection is live, so its user is present: claim their slot. The shard also
+                    // says whether the place still stands (they may have left or re-joined meanwhile).
+                    var status = await QueueShards.For(grains, update.EventId, follower.UserId).Claim(follower.UserId);
+                    if (status is { Status: QueueStatusKind.Admitted } && status.Place == follower.Place)
+                    {
+                        await hub.Clients.Client(follower.ConnectionId).Admitted(new AdmittedMessage(
+                            update.EventId, ticket, tokens.SignAdmission(update.EventId, follower.UserId, expiresAt), expiresAt));
+                    }
                 }
             }
         }

@@ -95,7 +95,7 @@ public static class ReservationsApi
         var place = await QueueShards.For(grains, eventId, userId).Claim(userId);
         if (place is { Status: QueueStatusKind.Expired })
         {
-            throw new DomainException(DomainErrorKind.Forbidden, "admission-expired", "Your shopping session is over; join the queue again.", AdmissionHeader);
+            throw new DomainException(DomainErrorKind.Forbidden, "admission-expired", "Your shopping session is over (it ends with time or with a completed purchase); join the queue again.", AdmissionHeader);
         }
 
         if (place is not { Status: QueueStatusKind.Admitted })

@@ -295,7 +295,7 @@ public sealed class EventQueueGrain : Grain, IEventQueueGrain, IRemindable
         // a permutation keyed by a seed drawn now.
         State.Opened = true;
         State.PreQueueSize = _lastPreIssued;
-        State.ShuffleSeed = (ulong)Random.Shared.NextInt64() ^ ((ulong)Random.Shared.Next() << 32);
+        State.ShuffleSeed = BitConverter.ToUInt64(System.Security.Cryptography.RandomNumberGenerator.GetBytes(8));
         State.IssuedUpTo = Math.Max(State.IssuedUpTo, State.PreQueueSize);
         _lastIssued = Math.Max(_lastIssued, State.PreQueueSize);
         await WriteNow();

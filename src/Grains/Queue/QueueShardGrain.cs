@@ -108,7 +108,7 @@ public sealed class QueueShardGrain : Grain, IQueueShardGrain
             return null;
         }
 
-        return await Queue.Describe(entry.Place);
+        return AsSeenBy(entry, await Queue.Describe(entry.Place));
     }
 
     public async Task<QueueStatus?> Claim(Guid userId)
@@ -132,7 +132,7 @@ public sealed class QueueShardGrain : Grain, IQueueShardGrain
             _dirty = true;
         }
 
-        return status;
+        return AsSeenBy(entry, status);
     }
 
     public async Task<bool> Leave(Guid userId)
@@ -172,6 +172,15 @@ public sealed class QueueShardGrain : Grain, IQueueShardGrain
         Entries[userId] = entry;
         _dirty = true;
     }
+
+    /// <summary>
+    /// A shopper who finished (bought) has ended their session: their admission no longer lets them
+    /// shop, or they would be shopping outside the active-shopper bound. Joining again starts a new place.
+    /// </summary>
+    private static QueueStatus AsSeenBy(QueueEntry entry, QueueStatus status) =>
+        entry.Has(QueueEntryFlags.Finished) && status.Status == QueueStatusKind.Admitted
+            ? status with { Status = QueueStatusKind.Expired, BatchId = null }
+            : status;
 
     // Frees the active-shopper slot of an admitted user who is done before their session ran out.
     private async Task FinishAdmitted(QueueEntry entry, QueueStatus status)

@@ -34,6 +34,7 @@ public sealed class ReservationGrain(
         if (state.State.View is not null)
         {
             await ExpireIfDue();
+            await RefundIfOwed();
             ScheduleExpiry();
         }
     }
@@ -82,52 +83,52 @@ public sealed class ReservationGrain(
         var provider = payments.Get(command.Provider);
         await ExpireIfDue();
 
-        if (View.Status == ReservationStatus.Confirmed)
+        if (View.Status != ReservationStatus.PendingPayment)
         {
-            return View;
-        }
-
-        if (View.Status is ReservationStatus.Expired or ReservationStatus.Cancelled)
-        {
-            // Money that arrives for a closed reservation goes back; it never buys a seat.
-            if (command.PaymentId is not null)
+            // Money that arrives for a closed reservation, or a second payment for a confirmed one,
+            // goes back: it never buys a seat.
+            if (command.PaymentId is not null && command.PaymentId != View.Payment?.PaymentId)
             {
-                var late = await provider.Capture(new PaymentCaptureRequest(View.ReservationId, View.Amount, View.Currency, command.PaymentId));
-                await RefundPayment(command.Provider, late);
+                var extra = await provider.Capture(new PaymentCaptureRequest(View.ReservationId, View.Amount, View.Currency, command.PaymentId));
+                await provider.Refund(extra.PaymentId);
+                if (View.Status != ReservationStatus.Confirmed && View.Payment is null)
+                {
+                    await RecordPayment(command.Provider, extra, refunded: true);
+                }
             }
 
-            throw Closed();
+            return View.Status == ReservationStatus.Confirmed ? View : throw Closed();
         }
 
-        // Free tickets need no payment; anything else is paid and on record before the seats are
-        // sold, so a crash in between still knows to refund or finish it.
-        PaymentCapture? capture = null;
-        if (View.Amount > 0)
+        // Free tickets need no payment. Otherwise one payment per reservation: it is on record before
+        // the seats are sold, and a retry after a failure in between reuses it instead of charging again.
+        if (View.Amount > 0 && View.Payment is not { Refunded: false })
         {
-            capture = await provider.Capture(new PaymentCaptureRequest(View.ReservationId, View.Amount, View.Currency, command.PaymentId));
-            state.State.View = View with { Payment = new PaymentInfo(command.Provider, capture.PaymentId, capture.Amount, false, capture.ApprovedAt, null) };
-            await state.WriteStateAsync();
+            var capture = await provider.Capture(new PaymentCaptureRequest(View.ReservationId, View.Amount, View.Currency, command.PaymentId));
+            await RecordPayment(command.Provider, capture, refunded: false);
+        }
+        else if (View.Payment is { } recorded && command.PaymentId is not null && command.PaymentId != recorded.PaymentId)
+        {
+            var duplicate = await provider.Capture(new PaymentCaptureRequest(View.ReservationId, View.Amount, View.Currency, command.PaymentId));
+            await provider.Refund(duplicate.PaymentId);
         }
 
         var now = time.GetUtcNow();
         if (!await SeatBlock.Confirm(View.ReservationId))
         {
-            // The hold ran out while the payment was in flight.
-            if (capture is not null)
-            {
-                await RefundPayment(command.Provider, capture);
-            }
-
+            // The hold ran out while the payment was in flight: close, and refund what was taken.
             state.State.View = View with { Status = ReservationStatus.Expired, ClosedAt = now };
             await state.WriteStateAsync();
-            await FinishShopping();
+            StopExpiryTimer();
+            await RefundIfOwed();
             throw Closed();
         }
 
         state.State.View = View with { Status = ReservationStatus.Confirmed, ConfirmedAt = now };
         await state.WriteStateAsync();
         StopExpiryTimer();
-        await FinishShopping();
+        // A completed purchase ends the shopping session and frees the shopper's slot in the queue.
+        await QueueShards.For(GrainFactory, View.EventId, View.UserId).Finish(View.UserId);
         return View;
     }
 
@@ -143,17 +144,13 @@ public sealed class ReservationGrain(
                 throw Closed();
         }
 
-        if (View.Payment is { Refunded: false } payment)
-        {
-            await payments.Get(payment.Provider).Refund(payment.PaymentId);
-            state.State.View = View with { Payment = payment with { Refunded = true, RefundedAt = time.GetUtcNow() } };
-        }
-
-        await SeatBlock.Release(View.ReservationId);
+        // State first, then the seats, then the money. A crash part-way can leave seats unsold-but-taken
+        // (never sold twice) and a refund that the next activation finishes (RefundIfOwed).
         state.State.View = View with { Status = ReservationStatus.Cancelled, ClosedAt = time.GetUtcNow() };
         await state.WriteStateAsync();
         StopExpiryTimer();
-        await FinishShopping();
+        await SeatBlock.Release(View.ReservationId);
+        await RefundIfOwed();
         return View;
     }
 
@@ -166,13 +163,26 @@ public sealed class ReservationGrain(
         }
     }
 
-    private async Task RefundPayment(string providerName, PaymentCapture capture)
+    private async Task RecordPayment(string providerName, PaymentCapture capture, bool refunded)
     {
-        await payments.Get(providerName).Refund(capture.PaymentId);
+        var now = time.GetUtcNow();
         state.State.View = View with
         {
-            Payment = new PaymentInfo(providerName, capture.PaymentId, capture.Amount, true, capture.ApprovedAt, time.GetUtcNow()),
+            Payment = new PaymentInfo(providerName, capture.PaymentId, capture.Amount, refunded, capture.ApprovedAt, refunded ? now : null),
         };
+        await state.WriteStateAsync();
+    }
+
+    /// <summary>A closed (expired or cancelled) reservation keeps no money: refund a payment still on record.</summary>
+    private async Task RefundIfOwed()
+    {
+        if (View.Status is not (ReservationStatus.Expired or ReservationStatus.Cancelled) || View.Payment is not { Refunded: false } payment)
+        {
+            return;
+        }
+
+        await payments.Get(payment.Provider).Refund(payment.PaymentId);
+        state.State.View = View with { Payment = payment with { Refunded = true, RefundedAt = time.GetUtcNow() } };
         await state.WriteStateAsync();
     }
 
@@ -188,6 +198,7 @@ public sealed class ReservationGrain(
         StopExpiryTimer();
         // The block already treats the hold as free; releasing just tidies its records.
         await SeatBlock.Release(View.ReservationId);
+        await RefundIfOwed();
     }
 
     private void ScheduleExpiry()
@@ -211,8 +222,6 @@ public sealed class ReservationGrain(
         _expiryTimer?.Dispose();
         _expiryTimer = null;
     }
-
-    private Task FinishShopping() => QueueShards.For(GrainFactory, View.EventId, View.UserId).Finish(View.UserId);
 
     private DomainException Closed() => new(DomainErrorKind.Conflict, "reservation-" + (View.Status == ReservationStatus.Expired ? "expired" : "cancelled"),
         View.Status == ReservationStatus.Expired

@@ -6,14 +6,19 @@ namespace TicketQueue.Grains.Reservations;
 [GenerateSerializer, Alias("tq.UserReservationsState")]
 public sealed class UserReservationsState
 {
+    /// <summary>The user's reservations, oldest first; at most <see cref="UserReservationsGrain.HistoryKept"/>.</summary>
     [Id(0)] public List<UserReservationRef> Reservations { get; set; } = [];
 
     /// <summary>Idempotency keys seen, with the request they stood for and its reservation.</summary>
     [Id(1)] public Dictionary<string, IdempotentReservation> IdempotencyKeys { get; set; } = [];
+
+    /// <summary>The same keys in the order they arrived, so the oldest is forgotten first.</summary>
+    [Id(2)] public Queue<string> IdempotencyOrder { get; set; } = [];
 }
 
+/// <summary>A reservation of the user's; <see cref="Closed"/> once it is known expired or cancelled for good.</summary>
 [GenerateSerializer, Immutable, Alias("tq.UserReservationRef")]
-public sealed record UserReservationRef([property: Id(0)] Guid ReservationId, [property: Id(1)] string EventId);
+public sealed record UserReservationRef([property: Id(0)] Guid ReservationId, [property: Id(1)] string EventId, [property: Id(2)] bool Closed = false);
 
 [GenerateSerializer, Immutable, Alias("tq.IdempotentReservation")]
 public sealed record IdempotentReservation([property: Id(0)] string Fingerprint, [property: Id(1)] Guid ReservationId);
@@ -26,7 +31,10 @@ public sealed class UserReservationsGrain(
     [PersistentState("userReservations", StorageNames.Default)] IPersistentState<UserReservationsState> state)
     : Grain, IUserReservationsGrain
 {
+    public const int HistoryKept = 100;
     private const int IdempotencyKeysKept = 200;
+
+    private List<UserReservationRef> Reservations => state.State.Reservations;
 
     public async Task<ReservationView> Reserve(string eventId, string blockId, IReadOnlyList<string>? seatIds, int? quantity, string? idempotencyKey)
     {
@@ -53,15 +61,17 @@ public sealed class UserReservationsGrain(
         var view = await GrainFactory.GetGrain<IReservationGrain>(reservationId).Create(
             new ReservationRequest(reservationId, this.GetPrimaryKey(), eventId, blockId, seatIds, quantity));
 
-        state.State.Reservations.Add(new UserReservationRef(reservationId, eventId));
+        Reservations.Add(new UserReservationRef(reservationId, eventId));
+        ForgetOldestClosed();
         if (idempotencyKey is not null)
         {
-            if (state.State.IdempotencyKeys.Count >= IdempotencyKeysKept)
+            if (state.State.IdempotencyOrder.Count >= IdempotencyKeysKept)
             {
-                state.State.IdempotencyKeys.Remove(state.State.IdempotencyKeys.Keys.First());
+                state.State.IdempotencyKeys.Remove(state.State.IdempotencyOrder.Dequeue());
             }
 
             state.State.IdempotencyKeys[idempotencyKey] = new IdempotentReservation(fingerprint, reservationId);
+            state.State.IdempotencyOrder.Enqueue(idempotencyKey);
         }
 
         await state.WriteStateAsync();
@@ -70,17 +80,48 @@ public sealed class UserReservationsGrain(
 
     public async Task<IReadOnlyList<ReservationView>> List()
     {
-        var views = await Task.WhenAll(state.State.Reservations.Select(r => GrainFactory.GetGrain<IReservationGrain>(r.ReservationId).Get()));
+        var views = await Task.WhenAll(Reservations.Select(r => GrainFactory.GetGrain<IReservationGrain>(r.ReservationId).Get()));
         return [.. views.OfType<ReservationView>().OrderByDescending(v => v.CreatedAt)];
     }
 
+    /// <summary>
+    /// Seats of the user's pending and confirmed reservations for the event. Only reservations not yet
+    /// known to be closed are asked, so the scan stays as small as what the user actually holds.
+    /// </summary>
     private async Task<int> SeatsHeldOrBought(string eventId)
     {
-        var views = await Task.WhenAll(state.State.Reservations
-            .Where(r => r.EventId == eventId)
-            .Select(r => GrainFactory.GetGrain<IReservationGrain>(r.ReservationId).Get()));
-        return views.OfType<ReservationView>()
-            .Where(v => v.Status is ReservationStatus.PendingPayment or ReservationStatus.Confirmed)
-            .Sum(v => v.Seats.Count);
+        var open = Reservations.Where(r => r.EventId == eventId && !r.Closed).ToList();
+        var views = await Task.WhenAll(open.Select(r => GrainFactory.GetGrain<IReservationGrain>(r.ReservationId).Get()));
+        var held = 0;
+        for (var i = 0; i < open.Count; i++)
+        {
+            if (views[i] is { Status: ReservationStatus.PendingPayment or ReservationStatus.Confirmed } view)
+            {
+                held += view.Seats.Count;
+            }
+            else
+            {
+                // Expired and cancelled are final.
+                Reservations[Reservations.IndexOf(open[i])] = open[i] with { Closed = true };
+            }
+        }
+
+        return held;
+    }
+
+    // The history is bounded: past the cap, the oldest closed reservation is forgotten. Open ones are
+    // never dropped (they count toward the limit), and the ticket limit bounds how many there can be.
+    private void ForgetOldestClosed()
+    {
+        while (Reservations.Count > HistoryKept)
+        {
+            var oldestClosed = Reservations.FindIndex(r => r.Closed);
+            if (oldestClosed < 0)
+            {
+                return;
+            }
+
+            Reservations.RemoveAt(oldestClosed);
+        }
     }
 }

@@ -1,0 +1,121 @@
+using TicketQueue.Grains.Abstractions.Payments;
+using TicketQueue.Grains.Abstractions.Queue;
+using TicketQueue.Grains.Abstractions.Reservations;
+
+namespace TicketQueue.Grains.Tests.Reservations;
+
+/// <summary>How a purchase ends a shopping session, and the money rules around repeated payments.</summary>
+[Collection(ClusterCollection.Name)]
+public sealed class PurchaseSessionTests(ClusterFixture fixture)
+{
+    private IUserReservationsGrain User(Guid userId) => fixture.Grains.GetGrain<IUserReservationsGrain>(userId);
+
+    private IReservationGrain Reservation(Guid reservationId) => fixture.Grains.GetGrain<IReservationGrain>(reservationId);
+
+    private async Task<(EventDefinition Definition, Guid UserId)> AdmittedShopper()
+    {
+        var definition = await fixture.CreateEvent(TestEvents.Settings(admissionsPerMinute: 60));
+        var userId = Guid.NewGuid();
+        var shard = QueueShards.For(fixture.Grains, definition.EventId, userId);
+        await shard.Join(userId);
+        fixture.Clock.Advance(TimeSpan.FromSeconds(2));
+        var status = await ClusterFixture.Eventually(() => shard.Claim(userId), s => s?.Status == QueueStatusKind.Admitted);
+        Assert.Equal(QueueStatusKind.Admitted, status?.Status);
+        return (definition, userId);
+    }
+
+    [Fact]
+    public async Task A_completed_purchase_ends_the_shopping_session()
+    {
+        var (definition, userId) = await AdmittedShopper();
+        var shard = QueueShards.For(fixture.Grains, definition.EventId, userId);
+        var queue = fixture.Grains.GetGrain<IEventQueueGrain>(definition.EventId);
+        var created = await User(userId).Reserve(definition.EventId, TestEvents.BlockId, null, 1, null);
+        Assert.Equal(1, (await queue.GetStats()).ActiveShoppers);
+
+        await Reservation(created.ReservationId).Pay(new PaymentCommand(userId, "sandbox", null));
+
+        // The admission no longer lets them shop (a second purchase would be outside the bound) ...
+        Assert.Equal(QueueStatusKind.Expired, (await shard.Claim(userId))!.Status);
+        Assert.Equal(0, (await queue.GetStats()).ActiveShoppers);
+        // ... and joining again starts a new place at the back.
+        var again = await shard.Join(userId);
+        Assert.Equal(QueueStatusKind.Waiting, again.Status);
+        Assert.True(again.TicketNumber > 1);
+    }
+
+    [Fact]
+    public async Task Cancelling_a_pending_hold_keeps_the_shopping_session()
+    {
+        var (definition, userId) = await AdmittedShopper();
+        var shard = QueueShards.For(fixture.Grains, definition.EventId, userId);
+        var created = await User(userId).Reserve(definition.EventId, TestEvents.BlockId, null, 2, null);
+
+        await Reservation(created.ReservationId).Cancel(userId);
+
+        Assert.Equal(QueueStatusKind.Admitted, (await shard.Claim(userId))!.Status);
+        var second = await User(userId).Reserve(definition.EventId, TestEvents.BlockId, null, 2, null);
+        Assert.Equal(ReservationStatus.PendingPayment, second.Status);
+    }
+
+    [Fact]
+    public async Task A_second_payment_for_a_confirmed_reservation_is_refunded()
+    {
+        var definition = await fixture.CreateEvent();
+        var userId = Guid.NewGuid();
+        var created = await User(userId).Reserve(definition.EventId, TestEvents.BlockId, null, 1, null);
+        var reservation = Reservation(created.ReservationId);
+        var paid = await reservation.Pay(new PaymentCommand(userId, "sandbox", null));
+        var duplicateId = $"dup-{Guid.NewGuid():N}";
+        await fixture.Grains.GetGrain<ISandboxPaymentGrain>(duplicateId).Approve(created.ReservationId.ToString(), created.Amount, created.Currency);
+
+        var again = await reservation.Pay(new PaymentCommand(userId, "sandbox", duplicateId));
+
+        Assert.Equal(ReservationStatus.Confirmed, again.Status);
+        Assert.Equal(paid.Payment!.PaymentId, again.Payment!.PaymentId);
+        Assert.Equal(SandboxPaymentStatus.Refunded, (await fixture.Grains.GetGrain<ISandboxPaymentGrain>(duplicateId).Get())!.Status);
+        Assert.Equal(SandboxPaymentStatus.Approved, (await fixture.Grains.GetGrain<ISandboxPaymentGrain>(paid.Payment.PaymentId).Get())!.Status);
+    }
+
+    [Fact]
+    public async Task Idempotency_keys_are_forgotten_oldest_first()
+    {
+        var definition = await fixture.CreateEvent(ticketLimitPerUser: 1);
+        var userId = Guid.NewGuid();
+        var ids = new List<Guid>();
+        // 201 keys: one more than are kept. Each purchase is cancelled so the limit of 1 allows the next.
+        for (var i = 0; i <= 200; i++)
+        {
+            var view = await User(userId).Reserve(definition.EventId, TestEvents.BlockId, null, 1, $"key-{i}");
+            ids.Add(view.ReservationId);
+            await Reservation(view.ReservationId).Cancel(userId);
+        }
+
+        Assert.Equal(ids[200], (await User(userId).Reserve(definition.EventId, TestEvents.BlockId, null, 1, "key-200")).ReservationId);
+        Assert.Equal(ids[199], (await User(userId).Reserve(definition.EventId, TestEvents.BlockId, null, 1, "key-199")).ReservationId);
+        Assert.Equal(ids[1], (await User(userId).Reserve(definition.EventId, TestEvents.BlockId, null, 1, "key-1")).ReservationId);
+        var forgotten = await User(userId).Reserve(definition.EventId, TestEvents.BlockId, null, 1, "key-0");
+        Assert.DoesNotContain(forgotten.ReservationId, ids);
+    }
+
+    [Fact]
+    public async Task A_users_history_keeps_the_newest_reservations_and_every_open_one()
+    {
+        var definition = await fixture.CreateEvent(ticketLimitPerUser: 2);
+        var userId = Guid.NewGuid();
+        var open = await User(userId).Reserve(definition.EventId, TestEvents.BlockId, null, 1, null);
+        for (var i = 0; i < 120; i++)
+        {
+            var view = await User(userId).Reserve(definition.EventId, TestEvents.BlockId, null, 1, null);
+            await Reservation(view.ReservationId).Cancel(userId);
+        }
+
+        var history = await User(userId).List();
+
+        Assert.True(history.Count <= 101, $"history holds {history.Count}");
+        Assert.Contains(history, v => v.ReservationId == open.ReservationId);
+        // The open reservation still counts toward the limit of 2.
+        var refused = await Assert.ThrowsAsync<DomainException>(() => User(userId).Reserve(definition.EventId, TestEvents.BlockId, null, 2, null));
+        Assert.Equal("ticket-limit-exceeded", refused.Code);
+    }
+}

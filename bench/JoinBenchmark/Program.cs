@@ -1,0 +1,510 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Net;
+using System.Net.Sockets;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using Orleans;
+using Orleans.Configuration;
+using Orleans.Hosting;
+using Orleans.Storage;
+using TicketQueue.Grains.Abstractions.Events;
+using TicketQueue.Grains.Abstractions.Queue;
+using TicketQueue.Grains.Hosting;
+using TicketQueue.Grains.Queue;
+using TicketQueue.JoinBenchmark;
+
+// Drives N joins into one event through the real grains, in one process with a silo configured by
+// AddTicketQueue (the same call src/Silo and the embedded gateway make). Callers use the silo's own
+// IGrainFactory, so this measures the grain path (shard grain -> queue grain -> storage), not a network.
+
+if (args is ["-h"] or ["--help"])
+{
+    Console.WriteLine(BenchmarkOptions.Usage);
+    return 0;
+}
+
+BenchmarkOptions options;
+try
+{
+    options = BenchmarkOptions.Parse(args);
+}
+catch (ArgumentException e)
+{
+    Console.Error.WriteLine(e.Message);
+    return 2;
+}
+
+CultureInfo.CurrentCulture = CultureInfo.InvariantCulture;
+var users = options.Users;
+
+// Everything the benchmark itself keeps per user is allocated before the "before" snapshot, so the
+// heap difference is what the silo keeps, not what the driver keeps.
+var userIds = RandomUsers(users, new Random(options.Seed));
+var tickets = new long[users];
+var latencyTicks = new long[users];
+var warmupIds = RandomUsers(options.WarmupUsers, new Random(options.Seed + 1));
+
+var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
+builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
+{
+    ["Orleans:ClusterId"] = "join-benchmark",
+    ["Orleans:ServiceId"] = "join-benchmark",
+    // Free ports, so a benchmark never collides with a silo or test cluster running on this machine.
+    ["Orleans:SiloPort"] = FreePort().ToString(CultureInfo.InvariantCulture),
+    ["Orleans:GatewayPort"] = FreePort().ToString(CultureInfo.InvariantCulture),
+    ["TicketQueue:SeedDemoData"] = "false",
+});
+// Warnings and up, until the figures are printed; a filter function overrides the minimum level, so it
+// states both.
+builder.Logging.AddConsole().AddFilter((_, _, level) =>
+    level >= LogLevel.Critical || (level >= LogLevel.Warning && !ShutdownLogging.Quiet));
+builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(30));
+builder.UseOrleans(silo =>
+{
+    silo.AddTicketQueue(builder.Configuration);
+    if (options.DiscardStorage)
+    {
+        // The last keyed registration wins: every grain's IPersistentState now writes nowhere.
+        silo.Services.AddKeyedSingleton<IGrainStorage>(StorageNames.Default, (_, _) => new DiscardGrainStorage());
+    }
+});
+
+using var host = builder.Build();
+await host.StartAsync();
+var grains = host.Services.GetRequiredService<IGrainFactory>();
+var queueOptions = host.Services.GetRequiredService<IOptions<QueueOptions>>().Value;
+var settleDelay = queueOptions.ShardFlushInterval * 2 + TimeSpan.FromMilliseconds(500);
+
+Console.WriteLine("TicketQueue join benchmark");
+Console.WriteLine($"  runtime            .NET {Environment.Version}, {Environment.ProcessorCount} cores, " +
+    $"{(System.Runtime.GCSettings.IsServerGC ? "server" : "workstation")} GC, " +
+    $"concurrent GC {(AppContext.TryGetSwitch("System.GC.Concurrent", out var concurrent) ? concurrent : true)}");
+Console.WriteLine($"  storage            {(options.DiscardStorage ? "discard (grain state only)" : "in-memory grain storage, as AddTicketQueue configures it")}");
+Console.WriteLine($"  queue options      ticket block {queueOptions.TicketBlockSize}, shard flush every {queueOptions.ShardFlushInterval.TotalSeconds:F1} s, " +
+    $"tick every {queueOptions.TickInterval.TotalSeconds:F1} s, {QueueShards.Count} shards per event");
+Console.WriteLine($"  users              {users:N0}, concurrency {options.Concurrency}, warm-up {options.WarmupUsers:N0}");
+
+var catalog = grains.GetGrain<IEventCatalogGrain>(EventCatalog.Key);
+var runId = DateTime.UtcNow.ToString("yyyyMMddHHmmss", CultureInfo.InvariantCulture);
+var warmupEventId = $"bench-warmup-{runId}";
+var eventId = $"bench-{runId}";
+await catalog.Create(BenchmarkEvent(warmupEventId));
+await catalog.Create(BenchmarkEvent(eventId));
+
+// Warm-up on its own event: JIT, thread pool and Orleans caches, without using up the measured
+// event's ticket numbers (they must come out as exactly 1..N).
+if (warmupIds.Length > 0)
+{
+    var warmupTickets = new long[warmupIds.Length];
+    await RunJoins(grains, warmupEventId, warmupIds, warmupTickets, new long[warmupIds.Length], options.Concurrency, progress: false);
+    await RunStatusReads(grains, warmupEventId, warmupIds, Enumerable.Range(0, Math.Min(warmupIds.Length, 5_000)).ToArray(), options.Concurrency);
+}
+
+// The measured event: its queue grain and all 64 of its shard grains are active before the snapshot, so
+// the difference is per-user records, not activations.
+var queue = grains.GetGrain<IEventQueueGrain>(eventId);
+await queue.GetStats();
+for (var shard = 0; shard < QueueShards.Count; shard++)
+{
+    var probe = ProbeUserFor(shard);
+    if (await QueueShards.For(grains, eventId, probe).GetStatus(probe) is not null)
+    {
+        throw new InvalidOperationException("A probe user unexpectedly has a place in the queue.");
+    }
+}
+
+// Sales are already open by the event's definition; the queue marks itself open on its first tick.
+var openWait = Stopwatch.StartNew();
+while (!(await queue.GetStats()).Opened)
+{
+    if (openWait.Elapsed > TimeSpan.FromSeconds(30))
+    {
+        throw new InvalidOperationException("The queue did not open within 30 s.");
+    }
+
+    await Task.Delay(100);
+}
+
+var before = await Settled(settleDelay);
+
+var loadBefore = LoadAverage();
+var cpuBefore = ProcessCpu();
+var stopwatch = Stopwatch.StartNew();
+var failures = await RunJoins(grains, eventId, userIds, tickets, latencyTicks, options.Concurrency, progress: true);
+stopwatch.Stop();
+var elapsed = stopwatch.Elapsed;
+var cpuUsed = ProcessCpu() - cpuBefore;
+var loadAfter = LoadAverage();
+
+// Let every shard's flush timer write its records, so the storage copy (if any) is complete too.
+var after = await Settled(settleDelay);
+
+var joinsPerSecond = users / elapsed.TotalSeconds;
+var liveDelta = after.LiveBytes - before.LiveBytes;
+var heapDelta = after.HeapSizeBytes - before.HeapSizeBytes;
+var workingSetDelta = after.WorkingSetBytes - before.WorkingSetBytes;
+Array.Sort(latencyTicks);
+
+Console.WriteLine();
+Console.WriteLine("Results");
+Console.WriteLine($"  users                       {users:N0}");
+Console.WriteLine($"  concurrency                 {options.Concurrency}");
+Console.WriteLine($"  failed joins                {failures.Count:N0}{(failures.First is { } first ? $" (first: {first.GetType().Name}: {first.Message})" : "")}");
+Console.WriteLine($"  elapsed                     {elapsed.TotalSeconds:F2} s");
+Console.WriteLine($"  joins per second            {joinsPerSecond:N0}");
+Console.WriteLine($"  CPU used by this process    {cpuUsed.TotalSeconds:F1} s during the joins = {cpuUsed.TotalSeconds / elapsed.TotalSeconds / Environment.ProcessorCount:P0} of {Environment.ProcessorCount} cores");
+Console.WriteLine($"  machine load average        {loadBefore} before the joins, {loadAfter} after (1/5/15 min; other processes share these cores)");
+Console.WriteLine($"  join latency mean           {Ms((long)latencyTicks.Average())} ms (concurrency / throughput = {options.Concurrency * 1000.0 / joinsPerSecond:F2} ms)");
+Console.WriteLine($"  join latency p50/p90/p99/max {Ms(Percentile(latencyTicks, 0.50))} / {Ms(Percentile(latencyTicks, 0.90))} / {Ms(Percentile(latencyTicks, 0.99))} / {Ms(latencyTicks[^1])} ms");
+Console.WriteLine($"  live heap before/after      {MemorySnapshot.Mib(before.LiveBytes)} / {MemorySnapshot.Mib(after.LiveBytes)} (after forced compacting full GC)");
+Console.WriteLine($"  GC heap size before/after   {MemorySnapshot.Mib(before.HeapSizeBytes)} / {MemorySnapshot.Mib(after.HeapSizeBytes)} " +
+    $"(fragmentation {MemorySnapshot.Mib(before.FragmentedBytes)} / {MemorySnapshot.Mib(after.FragmentedBytes)})");
+Console.WriteLine($"  working set before/after    {MemorySnapshot.Mib(before.WorkingSetBytes)} / {MemorySnapshot.Mib(after.WorkingSetBytes)}");
+Console.WriteLine($"  live heap per waiting user  {(double)liveDelta / users:F1} bytes");
+Console.WriteLine($"  GC heap per waiting user    {(double)heapDelta / users:F1} bytes");
+Console.WriteLine($"  working set per user        {(double)workingSetDelta / users:F1} bytes");
+
+var stats = await queue.GetStats();
+Console.WriteLine($"  queue                       issued {stats.Issued:N0}, waiting {stats.Waiting:N0}, admitted {stats.Admitted:N0}");
+
+// Correctness: the numbers Join handed out are exactly 1..N, and the records the shards keep agree.
+Console.WriteLine();
+Console.WriteLine("Correctness");
+var ok = failures.Count == 0;
+var (joinedDistinct, joinedProblem) = CheckOneToN(tickets, users);
+ok &= joinedDistinct;
+Console.WriteLine($"  tickets returned by Join    {(joinedDistinct ? $"PASS: {users:N0} distinct numbers, exactly 1..{users:N0}" : $"FAIL: {joinedProblem}")}");
+ok &= stats.Issued == users;
+Console.WriteLine($"  queue issued count          {(stats.Issued == users ? "PASS" : "FAIL")}: {stats.Issued:N0} issued for {users:N0} joins");
+
+var sample = options.VerifySample switch
+{
+    null => Enumerable.Range(0, users).ToArray(),
+    0 => [],
+    var k => RandomSample(users, k.Value),
+};
+if (sample.Length > 0)
+{
+    var readWatch = Stopwatch.StartNew();
+    var read = await RunStatusReads(grains, eventId, userIds, sample, options.Concurrency);
+    readWatch.Stop();
+    var seen = new bool[users + 1];
+    long missing = 0, mismatched = 0, duplicates = 0, outOfRange = 0;
+    var kinds = new Dictionary<QueueStatusKind, long>();
+    for (var j = 0; j < sample.Length; j++)
+    {
+        var status = read[j];
+        if (status?.TicketNumber is not { } number)
+        {
+            missing++;
+            continue;
+        }
+
+        kinds[status.Status] = kinds.GetValueOrDefault(status.Status) + 1;
+        if (number != tickets[sample[j]])
+        {
+            mismatched++;
+        }
+
+        if (number < 1 || number > users)
+        {
+            outOfRange++;
+        }
+        else if (seen[number])
+        {
+            duplicates++;
+        }
+        else
+        {
+            seen[number] = true;
+        }
+    }
+
+    var statusOk = missing == 0 && mismatched == 0 && duplicates == 0 && outOfRange == 0;
+    ok &= statusOk;
+    Console.WriteLine($"  stored records (GetStatus)  {(statusOk ? "PASS" : "FAIL")}: read {sample.Length:N0} of {users:N0} users " +
+        $"in {readWatch.Elapsed.TotalSeconds:F2} s ({sample.Length / readWatch.Elapsed.TotalSeconds:N0}/s); missing {missing}, " +
+        $"differs from Join {mismatched}, duplicate numbers {duplicates}, outside 1..N {outOfRange}; " +
+        string.Join(", ", kinds.OrderBy(k => k.Key).Select(k => $"{k.Key} {k.Value:N0}")));
+}
+else
+{
+    Console.WriteLine("  stored records (GetStatus)  skipped (--verify none)");
+}
+
+Console.WriteLine($"  overall                     {(ok ? "PASS" : "FAIL")}");
+
+if (!options.DiscardStorage)
+{
+    // How big the in-memory provider's copy is: the same serializer, applied to a shard of the same size.
+    var serializer = host.Services.GetRequiredService<IOptionsMonitor<MemoryGrainStorageOptions>>().Get(StorageNames.Default).GrainStorageSerializer;
+    var perShard = users / QueueShards.Count;
+    var shardState = new QueueShardState();
+    for (var i = 0; i < perShard; i++)
+    {
+        shardState.Entries[userIds[i]] = new QueueEntry { Number = tickets[i] };
+    }
+
+    var bytes = 0;
+    var fastest = TimeSpan.MaxValue;
+    for (var attempt = 0; attempt < 3; attempt++)
+    {
+        var watch = Stopwatch.StartNew();
+        bytes = serializer.Serialize(shardState).ToMemory().Length;
+        fastest = watch.Elapsed < fastest ? watch.Elapsed : fastest;
+    }
+
+    Console.WriteLine();
+    Console.WriteLine("Storage copy");
+    Console.WriteLine($"  serializer                  {serializer.GetType().FullName}");
+    Console.WriteLine($"  one shard of {perShard:N0} users   {bytes:N0} bytes serialized = {(double)bytes / perShard:F1} bytes per user (the whole shard is rewritten on every flush)");
+    Console.WriteLine($"  serializing it              {fastest.TotalMilliseconds:F1} ms on one core (fastest of 3, idle silo); " +
+        $"x {QueueShards.Count} shards = {fastest.TotalSeconds * QueueShards.Count:F2} s of CPU per flush round once every shard is dirty");
+}
+
+Console.WriteLine();
+Console.WriteLine("| users | concurrency | storage | elapsed s | joins/s | CPU used | load avg before | mean ms | p99 ms | live heap B/user | working set before → after |");
+Console.WriteLine($"| {users:N0} | {options.Concurrency} | {(options.DiscardStorage ? "discard" : "memory")} | {elapsed.TotalSeconds:F2} | {joinsPerSecond:N0} | " +
+    $"{cpuUsed.TotalSeconds / elapsed.TotalSeconds / Environment.ProcessorCount:P0} | {loadBefore.Split(' ')[0]} | {Ms((long)latencyTicks.Average())} | " +
+    $"{Ms(Percentile(latencyTicks, 0.99))} | {(double)liveDelta / users:F1} | {MemorySnapshot.Mib(before.WorkingSetBytes)} → {MemorySnapshot.Mib(after.WorkingSetBytes)} |");
+
+// On a single-silo shutdown the in-memory storage grains can be deactivated before the queue grains'
+// OnDeactivateAsync writes reach them; Orleans then logs placement errors for writes that have nowhere
+// to go. That happens after every figure above was taken, so it is kept out of the report.
+Console.WriteLine();
+Console.WriteLine("Stopping the silo (warnings and errors logged during shutdown are not shown; see docs/performance.md).");
+ShutdownLogging.Quiet = true;
+await host.StopAsync();
+return ok ? 0 : 1;
+
+static Guid[] RandomUsers(int count, Random random)
+{
+    var ids = new Guid[count];
+    var distinct = new HashSet<Guid>(count);
+    Span<byte> bytes = stackalloc byte[16];
+    for (var i = 0; i < count; i++)
+    {
+        do
+        {
+            random.NextBytes(bytes);
+            bytes[7] = (byte)((bytes[7] & 0x0F) | 0x40); // version 4
+            bytes[8] = (byte)((bytes[8] & 0x3F) | 0x80); // RFC 4122 variant
+            ids[i] = new Guid(bytes);
+        }
+        while (!distinct.Add(ids[i]));
+    }
+
+    return ids;
+}
+
+// A user id that lands in the given shard (ShardOf reads the first four bytes), for activating shards
+// without joining.
+static Guid ProbeUserFor(int shard)
+{
+    Span<byte> bytes = stackalloc byte[16];
+    bytes.Fill(0xEE);
+    BitConverter.TryWriteBytes(bytes, (uint)shard);
+    var probe = new Guid(bytes);
+    return QueueShards.ShardOf(probe) == shard ? probe : throw new InvalidOperationException("Probe user lands in the wrong shard.");
+}
+
+static EventDefinition BenchmarkEvent(string eventId)
+{
+    var now = DateTimeOffset.UtcNow;
+    return new EventDefinition(eventId, $"Join benchmark {eventId}", "Benchmark Hall",
+        StartsAt: now.AddDays(30), SalesOpenAt: now.AddMinutes(-1), "KRW", TicketLimitPerUser: 4,
+        Blocks: [new SeatBlockDefinition("ga", "General admission", Rows: 10, SeatsPerRow: 10, Price: 10000m)],
+        // One admission a minute and one shopper at a time: admission barely moves while we measure joins.
+        new QueueSettings(AdmissionsPerMinute: 1, MaxActiveShoppers: 1,
+            ClaimWindow: TimeSpan.FromMinutes(2), ShoppingSession: TimeSpan.FromMinutes(10), HoldDuration: TimeSpan.FromMinutes(5)));
+}
+
+static async Task<(long Count, Exception? First)> RunJoins(
+    IGrainFactory grains, string eventId, Guid[] ids, long[] tickets, long[] latencyTicks, int concurrency, bool progress)
+{
+    var next = -1;
+    long failed = 0;
+    Exception? first = null;
+    using var done = new CancellationTokenSource();
+    var reporter = progress ? Report(done.Token) : Task.CompletedTask;
+
+    async Task Worker()
+    {
+        while (true)
+        {
+            var i = Interlocked.Increment(ref next);
+            if (i >= ids.Length)
+            {
+                return;
+            }
+
+            var userId = ids[i];
+            var started = Stopwatch.GetTimestamp();
+            try
+            {
+                var status = await QueueShards.For(grains, eventId, userId).Join(userId);
+                tickets[i] = status.TicketNumber ?? -1;
+            }
+            catch (Exception e)
+            {
+                tickets[i] = -1;
+                if (Interlocked.Increment(ref failed) == 1)
+                {
+                    first = e;
+                }
+            }
+
+            latencyTicks[i] = Stopwatch.GetTimestamp() - started;
+        }
+    }
+
+    async Task Report(CancellationToken token)
+    {
+        var watch = Stopwatch.StartNew();
+        try
+        {
+            while (true)
+            {
+                await Task.Delay(TimeSpan.FromSeconds(10), token);
+                var joined = Math.Min(Volatile.Read(ref next), ids.Length);
+                Console.Error.WriteLine($"  ... {joined:N0} joins started after {watch.Elapsed.TotalSeconds:F0} s");
+            }
+        }
+        catch (OperationCanceledException)
+        {
+        }
+    }
+
+    var workers = new Task[Math.Min(concurrency, Math.Max(1, ids.Length))];
+    for (var w = 0; w < workers.Length; w++)
+    {
+        workers[w] = Task.Run(Worker);
+    }
+
+    await Task.WhenAll(workers);
+    await done.CancelAsync();
+    await reporter;
+    return (failed, first);
+}
+
+static async Task<QueueStatus?[]> RunStatusReads(IGrainFactory grains, string eventId, Guid[] ids, int[] indexes, int concurrency)
+{
+    var results = new QueueStatus?[indexes.Length];
+    var next = -1;
+
+    async Task Worker()
+    {
+        while (true)
+        {
+            var j = Interlocked.Increment(ref next);
+            if (j >= indexes.Length)
+            {
+                return;
+            }
+
+            var userId = ids[indexes[j]];
+            results[j] = await QueueShards.For(grains, eventId, userId).GetStatus(userId);
+        }
+    }
+
+    var workers = new Task[Math.Min(concurrency, Math.Max(1, indexes.Length))];
+    for (var w = 0; w < workers.Length; w++)
+    {
+        workers[w] = Task.Run(Worker);
+    }
+
+    await Task.WhenAll(workers);
+    return results;
+}
+
+static (bool Ok, string Problem) CheckOneToN(long[] numbers, int n)
+{
+    var seen = new bool[n + 1];
+    long duplicates = 0, outOfRange = 0;
+    foreach (var number in numbers)
+    {
+        if (number < 1 || number > n)
+        {
+            outOfRange++;
+        }
+        else if (seen[number])
+        {
+            duplicates++;
+        }
+        else
+        {
+            seen[number] = true;
+        }
+    }
+
+    return duplicates == 0 && outOfRange == 0
+        ? (true, "")
+        : (false, $"{duplicates:N0} duplicate numbers, {outOfRange:N0} outside 1..{n:N0}");
+}
+
+static long Percentile(long[] sorted, double p) =>
+    sorted.Length == 0 ? 0 : sorted[Math.Clamp((int)Math.Ceiling(p * sorted.Length) - 1, 0, sorted.Length - 1)];
+
+static string Ms(long ticks) => (ticks * 1000.0 / Stopwatch.Frequency).ToString("F2", CultureInfo.InvariantCulture);
+
+// Waits for the shards' flush timers, then takes snapshots a second apart until the live heap stops
+// moving (a flush of a large shard can outlast the first wait).
+static async Task<MemorySnapshot> Settled(TimeSpan delay)
+{
+    await Task.Delay(delay);
+    var snapshot = MemorySnapshot.Take();
+    for (var attempt = 0; attempt < 10; attempt++)
+    {
+        await Task.Delay(TimeSpan.FromSeconds(1));
+        var next = MemorySnapshot.Take();
+        var moved = Math.Abs(next.LiveBytes - snapshot.LiveBytes);
+        snapshot = next;
+        if (moved < 256 * 1024)
+        {
+            break;
+        }
+    }
+
+    return snapshot;
+}
+
+static int[] RandomSample(int count, int size)
+{
+    var all = Enumerable.Range(0, count).ToArray();
+    Random.Shared.Shuffle(all);
+    return all[..Math.Min(size, count)];
+}
+
+static TimeSpan ProcessCpu()
+{
+    using var process = Process.GetCurrentProcess();
+    return process.TotalProcessorTime;
+}
+
+static string LoadAverage()
+{
+    try
+    {
+        var fields = File.ReadAllText("/proc/loadavg").Split(' ');
+        return $"{fields[0]} {fields[1]} {fields[2]}";
+    }
+    catch (IOException)
+    {
+        return "n/a";
+    }
+    catch (UnauthorizedAccessException)
+    {
+        return "n/a";
+    }
+}
+
+static int FreePort()
+{
+    using var listener = new TcpListener(IPAddress.Loopback, 0);
+    listener.Start();
+    return ((IPEndPoint)listener.LocalEndpoint).Port;
+}

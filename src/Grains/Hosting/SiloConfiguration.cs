@@ -39,6 +39,11 @@ public static class SiloConfiguration
     public static ISiloBuilder AddTicketQueueGrains(this ISiloBuilder silo, IConfiguration configuration)
     {
         silo.AddMemoryGrainStorage(StorageNames.Default);
+        // Grain state is stored in Orleans' own binary format: every state type is [GenerateSerializer]
+        // with stable [Id]s, so it is version tolerant, and it is several times smaller and faster than
+        // the default JSON (which matters for the queue shards, whose state grows with the crowd).
+        silo.Services.AddOptions<Orleans.Configuration.MemoryGrainStorageOptions>(StorageNames.Default)
+            .Configure<Orleans.Serialization.Serializer>((o, serializer) => o.GrainStorageSerializer = new Orleans.Storage.OrleansGrainStorageSerializer(serializer));
         silo.UseInMemoryReminderService();
 
         silo.Services.TryAddSingleton(TimeProvider.System);

@@ -74,22 +74,9 @@ public static class GatewayHosting
                 OnChallenge = async context =>
                 {
                     context.HandleResponse();
-                    context.Response.StatusCode = StatusCodes.Status401Unauthorized;
-                    await context.HttpContext.RequestServices.GetRequiredService<IProblemDetailsService>().WriteAsync(new ProblemDetailsContext
-                    {
-                        HttpContext = context.HttpContext,
-                        ProblemDetails = ProblemExceptionHandler.Create(401, "unauthenticated", "Send a valid access token: Authorization: Bearer <token>.", null),
-                    });
+                    await WriteProblem(context.HttpContext, 401, "unauthenticated", "Send a valid access token: Authorization: Bearer <token>.");
                 },
-                OnForbidden = async context =>
-                {
-                    context.Response.StatusCode = StatusCodes.Status403Forbidden;
-                    await context.HttpContext.RequestServices.GetRequiredService<IProblemDetailsService>().WriteAsync(new ProblemDetailsContext
-                    {
-                        HttpContext = context.HttpContext,
-                        ProblemDetails = ProblemExceptionHandler.Create(403, "forbidden", "Your account may not do this.", null),
-                    });
-                },
+                OnForbidden = context => WriteProblem(context.HttpContext, 403, "forbidden", "Your account may not do this."),
             };
         });
         builder.Services.AddAuthorizationBuilder().AddPolicy(Roles.AdminPolicy, p => p.RequireRole(Roles.Admin));
@@ -101,16 +88,20 @@ public static class GatewayHosting
             o.AddPolicy(RateLimits.Auth, http => RateLimitPartition.GetFixedWindowLimiter(
                 http.Connection.RemoteIpAddress?.ToString() ?? "unknown",
                 _ => new FixedWindowRateLimiterOptions { PermitLimit = permitsPerMinute, Window = TimeSpan.FromMinutes(1) }));
-            o.OnRejected = async (context, cancellationToken) =>
-            {
-                await context.HttpContext.RequestServices.GetRequiredService<IProblemDetailsService>().WriteAsync(new ProblemDetailsContext
-                {
-                    HttpContext = context.HttpContext,
-                    ProblemDetails = ProblemExceptionHandler.Create(429, "too-many-requests", "Too many sign-in attempts; wait a minute.", null),
-                });
-            };
+            o.OnRejected = (context, _) =>
+                new ValueTask(WriteProblem(context.HttpContext, 429, "too-many-requests", "Too many sign-in attempts; wait a minute."));
         });
         return builder;
+    }
+
+    private static Task WriteProblem(HttpContext http, int status, string code, string detail)
+    {
+        http.Response.StatusCode = status;
+        return http.RequestServices.GetRequiredService<IProblemDetailsService>().WriteAsync(new ProblemDetailsContext
+        {
+            HttpContext = http,
+            ProblemDetails = ProblemExceptionHandler.Create(status, code, detail, null),
+        }).AsTask();
     }
 
     public static WebApplicationBuilder AddTicketQueueApi(this WebApplicationBuilder builder)

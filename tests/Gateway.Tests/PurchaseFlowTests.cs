@@ -75,11 +75,7 @@ public sealed class PurchaseFlowTests(GatewayFixture fixture)
     public async Task A_payment_made_at_the_sandbox_checkout_confirms_the_reservation()
     {
         var ct = TestContext.Current.CancellationToken;
-        var spec = new EventSpec();
-        await Api.CreateEvent(spec, ct);
-        var buyer = await Api.Register(ct);
-        var admission = await buyer.JoinAndAwaitAdmission(spec.EventId, ct);
-        var reservation = await buyer.ReserveOk(spec.EventId, admission, new { blockId = spec.BlockId, quantity = 1 }, ct);
+        var (spec, buyer, reservation) = await PendingReservation(ct);
 
         var checkout = await buyer.SandboxCheckout(reservation.ReservationId, ct);
         Assert.False(string.IsNullOrEmpty(checkout.PaymentId));
@@ -99,11 +95,7 @@ public sealed class PurchaseFlowTests(GatewayFixture fixture)
     public async Task Checking_out_twice_at_the_sandbox_charges_once()
     {
         var ct = TestContext.Current.CancellationToken;
-        var spec = new EventSpec();
-        await Api.CreateEvent(spec, ct);
-        var buyer = await Api.Register(ct);
-        var admission = await buyer.JoinAndAwaitAdmission(spec.EventId, ct);
-        var reservation = await buyer.ReserveOk(spec.EventId, admission, new { blockId = spec.BlockId, quantity = 1 }, ct);
+        var (spec, buyer, reservation) = await PendingReservation(ct);
 
         var first = await buyer.SandboxCheckout(reservation.ReservationId, ct);
         var doubleClick = await buyer.SandboxCheckout(reservation.ReservationId, ct);
@@ -115,15 +107,21 @@ public sealed class PurchaseFlowTests(GatewayFixture fixture)
     public async Task A_cancelled_reservation_cannot_be_checked_out()
     {
         var ct = TestContext.Current.CancellationToken;
-        var spec = new EventSpec();
-        await Api.CreateEvent(spec, ct);
-        var buyer = await Api.Register(ct);
-        var admission = await buyer.JoinAndAwaitAdmission(spec.EventId, ct);
-        var reservation = await buyer.ReserveOk(spec.EventId, admission, new { blockId = spec.BlockId, quantity = 1 }, ct);
+        var (spec, buyer, reservation) = await PendingReservation(ct);
         await (await buyer.Http.PostAsync($"/api/reservations/{reservation.ReservationId}/cancel", null, ct)).ShouldBe(HttpStatusCode.OK);
 
         var checkout = await buyer.Http.PostAsJsonAsync("/api/payments/sandbox/checkout", new { reservationId = reservation.ReservationId }, TestApi.Json, ct);
         await checkout.ShouldBeProblem(409, "reservation-cancelled");
+    }
+
+    /// <summary>A new event and buyer, admitted, holding one seat that awaits payment.</summary>
+    private async Task<(EventSpec Spec, TestUser Buyer, Reservations.ReservationResponse Reservation)> PendingReservation(CancellationToken ct)
+    {
+        var spec = new EventSpec();
+        await Api.CreateEvent(spec, ct);
+        var buyer = await Api.Register(ct);
+        var admission = await buyer.JoinAndAwaitAdmission(spec.EventId, ct);
+        return (spec, buyer, await buyer.ReserveOk(spec.EventId, admission, new { blockId = spec.BlockId, quantity = 1 }, ct));
     }
 
     private static async Task<List<SeatView>> SeatsOf(TestUser user, EventSpec spec, Reservations.ReservationResponse reservation, CancellationToken ct)

@@ -25,10 +25,35 @@ public static class GatewayHosting
 {
     /// <summary>
     /// Embedded mode (the default): this process hosts a silo too, configured exactly like src/Silo.
+    /// Cluster mode: this process is an Orleans client that finds the silos through Redis, and SignalR
+    /// messages cross gateways through the same Redis.
     /// </summary>
     public static WebApplicationBuilder AddTicketQueueOrleans(this WebApplicationBuilder builder)
     {
-        builder.UseOrleans(silo => silo.AddTicketQueue(builder.Configuration));
+        var configuration = builder.Configuration;
+        if (ClusterSettings.Mode(configuration) == HostingMode.Embedded)
+        {
+            builder.UseOrleans(silo => silo.AddTicketQueue(configuration));
+            return builder;
+        }
+
+        var redis = StackExchange.Redis.ConfigurationOptions.Parse(ClusterSettings.Redis(configuration));
+        builder.UseOrleansClient(client =>
+        {
+            client.Configure<Orleans.Configuration.ClusterOptions>(o => ClusterSettings.ConfigureIdentity(o, configuration));
+            client.UseRedisClustering(o => o.ConfigurationOptions = redis);
+            // A gateway may start before any silo: keep trying, and report not ready until connected.
+            client.UseConnectionRetryFilter(async (_, cancellationToken) =>
+            {
+                await Task.Delay(TimeSpan.FromSeconds(1), cancellationToken);
+                return true;
+            });
+        });
+        builder.Services.AddSignalR().AddStackExchangeRedis(o =>
+        {
+            o.Configuration = redis.Clone();
+            o.Configuration.ChannelPrefix = StackExchange.Redis.RedisChannel.Literal("ticketqueue-signalr");
+        });
         return builder;
     }
 
@@ -113,6 +138,7 @@ public static class GatewayHosting
         builder.Services.AddOpenApi();
         builder.Services.TryAddSingletonTimeProvider();
         builder.Services.AddSingleton<EventCache>();
+        builder.Services.AddSingleton<IUserIdProvider, SubjectUserIdProvider>();
         builder.Services.AddSingleton<QueueFanout>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<QueueFanout>());
         builder.Services.AddSignalR(o => o.AddFilter<ProblemHubFilter>()).AddJsonProtocol(o => ConfigureJson(o.PayloadSerializerOptions));

@@ -37,6 +37,8 @@ public sealed class ProblemExceptionHandler(IProblemDetailsService problems, ILo
                 Type = "https://ticketqueue.dev/problems/unavailable",
             };
             problem.Extensions["code"] = "unavailable";
+            // Storage or a silo is out of reach for a moment (a restart, a failover): retrying is right.
+            http.Response.Headers.RetryAfter = "1";
         }
 
         http.Response.StatusCode = problem.Status!.Value;

@@ -12,6 +12,12 @@ namespace TicketQueue.Gateway.Queue;
 /// "admitted" messages only to the followers the move just admitted, found by a range lookup over the
 /// followers sorted by ticket number. Cost per tick: O(log followers + newly admitted).
 /// </summary>
+/// <remarks>
+/// With several gateways every one of them observes the queue, so each sends the cursor only to its own
+/// followers, through a group of its own; over the Redis backplane a shared group would reach each browser
+/// once per gateway. Personal messages go to the user, not the connection: through the backplane they
+/// reach that user's browsers on every gateway, whichever gateway's observer fired.
+/// </remarks>
 public sealed class QueueFanout(IGrainFactory grains, IHubContext<QueueHub, IQueueClient> hub, QueueTokens tokens, ILogger<QueueFanout> logger)
     : IQueueObserver, IHostedService, IDisposable
 {
@@ -28,7 +34,10 @@ public sealed class QueueFanout(IGrainFactory grains, IHubContext<QueueHub, IQue
     private IQueueObserver? _reference;
     private Task? _resubscribeLoop;
 
-    public static string GroupName(string eventId) => "event:" + eventId;
+    private readonly string _instance = Guid.NewGuid().ToString("N");
+
+    /// <summary>The SignalR group of this gateway's followers of an event.</summary>
+    public string GroupName(string eventId) => $"event:{eventId}:{_instance}";
 
     public async Task Follow(string eventId, string connectionId, Guid userId, QueueStatus status)
     {
@@ -111,7 +120,7 @@ public sealed class QueueFanout(IGrainFactory grains, IHubContext<QueueHub, IQue
 
             foreach (var (follower, ticket) in assigned)
             {
-                await hub.Clients.Client(follower.ConnectionId).TicketAssigned(
+                await hub.Clients.User(follower.UserId.ToString()).TicketAssigned(
                     new TicketAssignedMessage(update.EventId, ticket, Math.Max(0, ticket - update.ServingCursor)));
             }
 
@@ -124,7 +133,7 @@ public sealed class QueueFanout(IGrainFactory grains, IHubContext<QueueHub, IQue
                     var status = await QueueShards.For(grains, update.EventId, follower.UserId).Claim(follower.UserId);
                     if (status is { Status: QueueStatusKind.Admitted } && status.Place == follower.Place)
                     {
-                        await hub.Clients.Client(follower.ConnectionId).Admitted(new AdmittedMessage(
+                        await hub.Clients.User(follower.UserId.ToString()).Admitted(new AdmittedMessage(
                             update.EventId, ticket, tokens.SignAdmission(update.EventId, follower.UserId, expiresAt), expiresAt));
                     }
                 }

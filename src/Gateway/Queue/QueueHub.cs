@@ -51,11 +51,11 @@ public sealed class QueueHub(QueueFanout fanout, EventCache events, IGrainFactor
         // One connection follows one event: following another leaves the first one's group.
         if (Context.Items.TryGetValue(FollowedEventKey, out var previous) && previous is string previousEvent && previousEvent != e.EventId)
         {
-            await Groups.RemoveFromGroupAsync(Context.ConnectionId, QueueFanout.GroupName(previousEvent));
+            await Groups.RemoveFromGroupAsync(Context.ConnectionId, fanout.GroupName(previousEvent));
         }
 
         Context.Items[FollowedEventKey] = e.EventId;
-        await Groups.AddToGroupAsync(Context.ConnectionId, QueueFanout.GroupName(e.EventId));
+        await Groups.AddToGroupAsync(Context.ConnectionId, fanout.GroupName(e.EventId));
         await fanout.Follow(e.EventId, Context.ConnectionId, userId, status);
         if (status.Status is QueueStatusKind.Waiting or QueueStatusKind.PreQueue)
         {
@@ -69,7 +69,7 @@ public sealed class QueueHub(QueueFanout fanout, EventCache events, IGrainFactor
 
     public async Task Unfollow(string? eventId)
     {
-        await Groups.RemoveFromGroupAsync(Context.ConnectionId, QueueFanout.GroupName(eventId ?? ""));
+        await Groups.RemoveFromGroupAsync(Context.ConnectionId, fanout.GroupName(eventId ?? ""));
         fanout.Unfollow(Context.ConnectionId);
     }
 

@@ -10,7 +10,7 @@ public sealed class AccountState
 }
 
 public sealed class AccountGrain(
-    [PersistentState("account", StorageNames.Default)] IPersistentState<AccountState> state)
+    [PersistentState("account", StorageNames.Accounts)] IPersistentState<AccountState> state)
     : Grain, IAccountGrain
 {
     public async Task<bool> Register(Account account)
@@ -39,7 +39,7 @@ public sealed class UserSessionsState
 }
 
 public sealed class UserSessionsGrain(
-    [PersistentState("sessions", StorageNames.Default)] IPersistentState<UserSessionsState> state,
+    [PersistentState("sessions", StorageNames.Accounts)] IPersistentState<UserSessionsState> state,
     TimeProvider time)
     : Grain, IUserSessionsGrain
 {

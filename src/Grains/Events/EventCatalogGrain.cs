@@ -9,7 +9,7 @@ public sealed class EventCatalogState
 }
 
 public sealed class EventCatalogGrain(
-    [PersistentState("catalog", StorageNames.Default)] IPersistentState<EventCatalogState> state)
+    [PersistentState("catalog", StorageNames.Events)] IPersistentState<EventCatalogState> state)
     : Grain, IEventCatalogGrain
 {
     public async Task<EventDefinition> Create(EventDefinition definition)

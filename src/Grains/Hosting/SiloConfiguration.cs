@@ -1,6 +1,12 @@
+using System.Net;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Hosting;
+using Npgsql;
+using Orleans.Configuration;
+using Orleans.Storage;
+using StackExchange.Redis;
 using TicketQueue.Grains.Payments;
 using TicketQueue.Grains.Queue;
 
@@ -8,7 +14,8 @@ namespace TicketQueue.Grains.Hosting;
 
 /// <summary>
 /// The one place that configures a TicketQueue silo: the standalone silo host and the gateway's
-/// embedded silo both call <see cref="AddTicketQueue"/>.
+/// embedded silo both call <see cref="AddTicketQueue"/>. <c>TicketQueue:Mode</c> chooses between the
+/// embedded stack (memory) and the cluster stack (Redis and PostgreSQL); nothing else differs.
 /// </summary>
 public static class SiloConfiguration
 {
@@ -17,34 +24,54 @@ public static class SiloConfiguration
         silo.AddTicketQueueClustering(configuration).AddTicketQueueGrains(configuration);
 
     /// <summary>
-    /// Cluster identity and membership (localhost clustering on the configured ports). Kept apart from
-    /// <see cref="AddTicketQueueGrains"/> so a host with clustering of its own, such as the Orleans
-    /// TestingHost, can take the grains without it.
+    /// Cluster identity, endpoints and membership. Kept apart from <see cref="AddTicketQueueGrains"/> so a
+    /// host with clustering of its own, such as the Orleans TestingHost, can take the grains without it.
     /// </summary>
     public static ISiloBuilder AddTicketQueueClustering(this ISiloBuilder silo, IConfiguration configuration)
     {
         var orleans = configuration.GetSection("Orleans");
-        silo.Configure<Orleans.Configuration.ClusterOptions>(o =>
+        silo.Configure<ClusterOptions>(o => ClusterSettings.ConfigureIdentity(o, configuration));
+        var siloPort = orleans.GetValue("SiloPort", 11111);
+        var gatewayPort = orleans.GetValue("GatewayPort", 30000);
+
+        if (ClusterSettings.Mode(configuration) == HostingMode.Embedded)
         {
-            o.ClusterId = orleans["ClusterId"] ?? "ticketqueue";
-            o.ServiceId = orleans["ServiceId"] ?? "ticketqueue";
-        });
-        silo.UseLocalhostClustering(
-            siloPort: orleans.GetValue("SiloPort", 11111),
-            gatewayPort: orleans.GetValue("GatewayPort", 30000));
+            silo.UseLocalhostClustering(siloPort, gatewayPort);
+            return silo;
+        }
+
+        // Other silos and gateways reach this one at the advertised address: set Orleans:AdvertisedIP
+        // where the host's own name does not resolve to it (several silos on one machine use 127.0.0.1).
+        if (orleans["AdvertisedIP"] is { Length: > 0 } advertised)
+        {
+            if (!IPAddress.TryParse(advertised, out var address))
+            {
+                throw new InvalidOperationException($"Orleans:AdvertisedIP is '{advertised}', which is not an IP address.");
+            }
+
+            silo.ConfigureEndpoints(address, siloPort, gatewayPort, listenOnAnyHostAddress: true);
+        }
+        else
+        {
+            silo.ConfigureEndpoints(siloPort, gatewayPort, listenOnAnyHostAddress: true);
+        }
+
+        var redis = ConfigurationOptions.Parse(ClusterSettings.Redis(configuration));
+        silo.UseRedisClustering(o => o.ConfigurationOptions = redis);
         return silo;
     }
 
     /// <summary>What the grains need: storage, reminders, the clock, queue options and payment providers.</summary>
     public static ISiloBuilder AddTicketQueueGrains(this ISiloBuilder silo, IConfiguration configuration)
     {
-        silo.AddMemoryGrainStorage(StorageNames.Default);
-        // Grain state is stored in Orleans' own binary format: every state type is [GenerateSerializer]
-        // with stable [Id]s, so it is version tolerant, and it is several times smaller and faster than
-        // the default JSON (which matters for the queue shards, whose state grows with the crowd).
-        silo.Services.AddOptions<Orleans.Configuration.MemoryGrainStorageOptions>(StorageNames.Default)
-            .Configure<Orleans.Serialization.Serializer>((o, serializer) => o.GrainStorageSerializer = new Orleans.Storage.OrleansGrainStorageSerializer(serializer));
-        silo.UseInMemoryReminderService();
+        if (ClusterSettings.Mode(configuration) == HostingMode.Cluster)
+        {
+            AddClusterStorage(silo, configuration);
+        }
+        else
+        {
+            AddMemoryStorage(silo);
+        }
 
         silo.Services.TryAddSingleton(TimeProvider.System);
         silo.Services.Configure<QueueOptions>(configuration.GetSection("TicketQueue:Queue"));
@@ -59,4 +86,45 @@ public static class SiloConfiguration
 
         return silo;
     }
+
+    private static void AddMemoryStorage(ISiloBuilder silo)
+    {
+        foreach (var name in StorageNames.Schemas.Keys)
+        {
+            silo.AddMemoryGrainStorage(name);
+            silo.Services.AddOptions<MemoryGrainStorageOptions>(name)
+                .Configure<Orleans.Serialization.Serializer>((o, serializer) => o.GrainStorageSerializer = BinaryFormat(serializer));
+        }
+
+        silo.Services.TryAddSingleton<IQueueEntryStore, MemoryQueueEntryStore>();
+        silo.UseInMemoryReminderService();
+    }
+
+    private static void AddClusterStorage(ISiloBuilder silo, IConfiguration configuration)
+    {
+        var postgres = ClusterSettings.Postgres(configuration);
+        foreach (var (name, schema) in StorageNames.Schemas)
+        {
+            // Every provider runs the same queries (init-db.sql); the search path sends them to the
+            // grain_state table of the provider's own schema.
+            var connectionString = new NpgsqlConnectionStringBuilder(postgres) { SearchPath = $"{schema},public" }.ConnectionString;
+            silo.AddAdoNetGrainStorage(name, o =>
+            {
+                o.Invariant = "Npgsql";
+                o.ConnectionString = connectionString;
+            });
+            silo.Services.AddOptions<AdoNetGrainStorageOptions>(name)
+                .Configure<Orleans.Serialization.Serializer>((o, serializer) => o.GrainStorageSerializer = BinaryFormat(serializer));
+        }
+
+        silo.Services.TryAddSingleton(_ => NpgsqlDataSource.Create(postgres));
+        silo.Services.TryAddSingleton<IQueueEntryStore, PostgresQueueEntryStore>();
+
+        var redis = ConfigurationOptions.Parse(ClusterSettings.Redis(configuration));
+        silo.UseRedisReminderService(o => o.ConfigurationOptions = redis);
+    }
+
+    // Grain state is stored in Orleans' own binary format: every state type is [GenerateSerializer] with
+    // stable [Id]s, so it is version tolerant, and it is several times smaller and faster than JSON.
+    private static OrleansGrainStorageSerializer BinaryFormat(Orleans.Serialization.Serializer serializer) => new(serializer);
 }

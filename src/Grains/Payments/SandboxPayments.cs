@@ -50,7 +50,7 @@ public sealed class SandboxPaymentState
 }
 
 public sealed class SandboxPaymentGrain(
-    [PersistentState("sandboxPayment", StorageNames.Default)] IPersistentState<SandboxPaymentState> state,
+    [PersistentState("sandboxPayment", StorageNames.Payments)] IPersistentState<SandboxPaymentState> state,
     TimeProvider time)
     : Grain, ISandboxPaymentGrain
 {

@@ -27,7 +27,7 @@ public sealed class EventQueueGrain : Grain, IEventQueueGrain, IRemindable
     private bool _started;
 
     public EventQueueGrain(
-        [PersistentState("queue", StorageNames.Default)] IPersistentState<EventQueueState> state,
+        [PersistentState("queue", StorageNames.Events)] IPersistentState<EventQueueState> state,
         TimeProvider time,
         IOptions<QueueOptions> options,
         ILogger<EventQueueGrain> logger)

@@ -12,6 +12,4 @@ public sealed class QueueOptions
     /// </summary>
     public int TicketBlockSize { get; set; } = 100;
 
-    /// <summary>How often a queue shard writes its changed per-user records.</summary>
-    public TimeSpan ShardFlushInterval { get; set; } = TimeSpan.FromSeconds(1);
 }

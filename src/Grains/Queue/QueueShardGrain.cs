@@ -1,14 +1,8 @@
-using Microsoft.Extensions.Options;
+using Orleans.Concurrency;
+using Orleans.Storage;
 using TicketQueue.Grains.Abstractions.Queue;
-using TicketQueue.Grains.Hosting;
 
 namespace TicketQueue.Grains.Queue;
-
-[GenerateSerializer, Alias("tq.QueueShardState")]
-public sealed class QueueShardState
-{
-    [Id(0)] public Dictionary<Guid, QueueEntry> Entries { get; set; } = [];
-}
 
 /// <summary>One user's place in one event's line: 16 bytes, kept in the user's shard.</summary>
 [GenerateSerializer, Alias("tq.QueueEntry")]
@@ -36,84 +30,97 @@ public enum QueueEntryFlags : byte
 /// Per-user queue records of one slice of an event's users (key "{eventId}#{shard}"). Joins for
 /// different users land on different shards, so the only shared step is the queue grain's counter.
 /// </summary>
-public sealed class QueueShardGrain : Grain, IQueueShardGrain
+/// <remarks>
+/// Records are written by group commit: a change waits for the next save of its shard, and every change
+/// made while a save runs goes into the one after it. Nothing is answered before the record it reveals is
+/// durable, so a place a user was told about survives a crash; a save costs one round trip however many
+/// joined. The grain is reentrant so callers can wait together; calls about the same user still run one
+/// at a time.
+/// </remarks>
+[Reentrant]
+public sealed class QueueShardGrain(IQueueEntryStore store) : Grain, IQueueShardGrain
 {
-    private readonly IPersistentState<QueueShardState> _state;
-    private readonly QueueOptions _options;
-    private bool _dirty;
+    private static readonly TimeSpan DeactivationSaveTimeout = TimeSpan.FromSeconds(5);
 
-    public QueueShardGrain(
-        [PersistentState("queueShard", StorageNames.Default)] IPersistentState<QueueShardState> state,
-        IOptions<QueueOptions> options)
-    {
-        _state = state;
-        _options = options.Value;
-    }
+    private Dictionary<Guid, QueueEntry> _entries = [];
+    private long _version;
 
-    private string EventId
-    {
-        get
-        {
-            var key = this.GetPrimaryKeyString();
-            return key[..key.LastIndexOf('#')];
-        }
-    }
+    // Changes not yet handed to a save, and the save that will make them durable.
+    private Dictionary<Guid, QueueEntry?> _unsaved = [];
+    private TaskCompletionSource? _nextSave;
+    private bool _saving;
+
+    // The save each user's latest change waits for, until it is durable.
+    private readonly Dictionary<Guid, Task> _undurable = [];
+    private readonly Dictionary<Guid, Task> _busy = [];
+
+    private string Key => this.GetPrimaryKeyString();
+
+    private string EventId => Key[..Key.LastIndexOf('#')];
 
     private IEventQueueGrain Queue => GrainFactory.GetGrain<IEventQueueGrain>(EventId);
 
-    private Dictionary<Guid, QueueEntry> Entries => _state.State.Entries;
-
-    public override Task OnActivateAsync(CancellationToken cancellationToken)
+    public override async Task OnActivateAsync(CancellationToken cancellationToken)
     {
-        // Records are written in batches: one storage write per interval however many joined.
-        this.RegisterGrainTimer(FlushIfDirty, new GrainTimerCreationOptions
-        {
-            DueTime = _options.ShardFlushInterval,
-            Period = _options.ShardFlushInterval,
-            Interleave = false,
-            KeepAlive = false,
-        });
-        return Task.CompletedTask;
+        var snapshot = await store.Load(Key, cancellationToken);
+        _entries = snapshot.Entries;
+        _version = snapshot.Version;
     }
 
-    public override Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken) =>
-        FlushIfDirty(cancellationToken);
-
-    public async Task<QueueStatus> Join(Guid userId)
+    public override async Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
     {
-        if (Entries.TryGetValue(userId, out var entry) && !entry.Has(QueueEntryFlags.Finished))
+        if (_unsaved.Count == 0 && !_saving)
+        {
+            return;
+        }
+
+        try
+        {
+            // Changes still unsaved were never acknowledged to anyone, so losing them is safe; saving them
+            // spares their users a retry.
+            await SaveAll().WaitAsync(DeactivationSaveTimeout, cancellationToken);
+        }
+        catch (Exception e) when (e is TimeoutException or OperationCanceledException or OrleansException or InconsistentStateException)
+        {
+        }
+    }
+
+    public Task<QueueStatus> Join(Guid userId) => OneAtATime(userId, async () =>
+    {
+        if (_entries.TryGetValue(userId, out var entry) && !entry.Has(QueueEntryFlags.Finished))
         {
             var current = await Queue.Describe(entry.Place);
             if (current.Status != QueueStatusKind.Expired)
             {
+                await Durable(userId);
                 return current;
             }
         }
 
         // New, finished or expired: a fresh place at the back of the line.
         var status = await Queue.Issue();
-        Entries[userId] = new QueueEntry
+        await Record(userId, new QueueEntry
         {
             Number = status.Place.Number,
             Flags = status.Place.PreQueue ? QueueEntryFlags.PreQueue : QueueEntryFlags.None,
-        };
-        _dirty = true;
+        });
         return status;
-    }
+    });
 
-    public async Task<QueueStatus?> GetStatus(Guid userId)
+    public Task<QueueStatus?> GetStatus(Guid userId) => OneAtATime(userId, async () =>
     {
-        if (!Entries.TryGetValue(userId, out var entry))
+        if (!_entries.TryGetValue(userId, out var entry))
         {
             return null;
         }
 
-        return AsSeenBy(entry, await Queue.Describe(entry.Place));
-    }
+        await Durable(userId);
+        return (QueueStatus?)AsSeenBy(entry, await Queue.Describe(entry.Place));
+    });
 
-    public async Task<QueueStatus?> Claim(Guid userId)
+    public Task<QueueStatus?> Claim(Guid userId) => OneAtATime(userId, async () =>
     {
-        if (!Entries.TryGetValue(userId, out var entry))
+        if (!_entries.TryGetValue(userId, out var entry))
         {
             return null;
         }
@@ -128,16 +135,19 @@ public sealed class QueueShardGrain : Grain, IQueueShardGrain
             await Queue.Claim(batchId);
             entry.BatchId = batchId;
             entry.Flags |= QueueEntryFlags.Claimed;
-            Entries[userId] = entry;
-            _dirty = true;
+            await Record(userId, entry);
+        }
+        else
+        {
+            await Durable(userId);
         }
 
-        return AsSeenBy(entry, status);
-    }
+        return (QueueStatus?)AsSeenBy(entry, status);
+    });
 
-    public async Task<bool> Leave(Guid userId)
+    public Task<bool> Leave(Guid userId) => OneAtATime(userId, async () =>
     {
-        if (!Entries.TryGetValue(userId, out var entry))
+        if (!_entries.TryGetValue(userId, out var entry))
         {
             return false;
         }
@@ -147,16 +157,15 @@ public sealed class QueueShardGrain : Grain, IQueueShardGrain
             await FinishAdmitted(entry, await Queue.Describe(entry.Place));
         }
 
-        Entries.Remove(userId);
-        _dirty = true;
+        await Record(userId, null);
         return true;
-    }
+    });
 
-    public async Task Finish(Guid userId)
+    public Task Finish(Guid userId) => OneAtATime(userId, async () =>
     {
-        if (!Entries.TryGetValue(userId, out var entry) || entry.Has(QueueEntryFlags.Finished))
+        if (!_entries.TryGetValue(userId, out var entry) || entry.Has(QueueEntryFlags.Finished))
         {
-            return;
+            return true;
         }
 
         var status = await Queue.Describe(entry.Place);
@@ -164,14 +173,14 @@ public sealed class QueueShardGrain : Grain, IQueueShardGrain
         {
             // A purchase from an earlier admission completed while the user waits in line again (a hold
             // can outlast the session): that place has no slot to free and must not be given up.
-            return;
+            return true;
         }
 
         await FinishAdmitted(entry, status);
         entry.Flags |= QueueEntryFlags.Finished;
-        Entries[userId] = entry;
-        _dirty = true;
-    }
+        await Record(userId, entry);
+        return true;
+    });
 
     /// <summary>
     /// A shopper who finished (bought) has ended their session: their admission no longer lets them
@@ -191,12 +200,144 @@ public sealed class QueueShardGrain : Grain, IQueueShardGrain
         }
     }
 
-    private async Task FlushIfDirty(CancellationToken cancellationToken)
+    // Calls about one user run one at a time (a join must not race another join of the same user);
+    // calls about different users interleave, which is what lets them share a save.
+    private async Task<T> OneAtATime<T>(Guid userId, Func<Task<T>> work)
     {
-        if (_dirty)
+        while (_busy.TryGetValue(userId, out var running))
         {
-            _dirty = false;
-            await _state.WriteStateAsync(cancellationToken);
+            await running.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing | ConfigureAwaitOptions.ContinueOnCapturedContext);
         }
+
+        var done = new TaskCompletionSource();
+        _busy[userId] = done.Task;
+        try
+        {
+            return await work();
+        }
+        finally
+        {
+            _busy.Remove(userId);
+            done.SetResult();
+        }
+    }
+
+    /// <summary>Applies a change now and waits until it is durable (<c>null</c>: the user left).</summary>
+    private Task Record(Guid userId, QueueEntry? entry)
+    {
+        if (entry is { } kept)
+        {
+            _entries[userId] = kept;
+        }
+        else
+        {
+            _entries.Remove(userId);
+        }
+
+        _unsaved[userId] = entry;
+        var save = NextSave();
+        _undurable[userId] = save;
+        StartSaving();
+        return save;
+    }
+
+    /// <summary>Waits until the user's record, as this activation holds it, is durable.</summary>
+    private Task Durable(Guid userId)
+    {
+        if (!_undurable.TryGetValue(userId, out var save))
+        {
+            return Task.CompletedTask;
+        }
+
+        // A save that failed left the change unsaved: this call tries again.
+        StartSaving();
+        return save;
+    }
+
+    private Task SaveAll()
+    {
+        var save = _unsaved.Count > 0 ? NextSave() : Task.CompletedTask;
+        StartSaving();
+        return save;
+    }
+
+    private Task NextSave() =>
+        (_nextSave ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).Task;
+
+    private void StartSaving()
+    {
+        if (!_saving && _unsaved.Count > 0)
+        {
+            _ = SaveLoop();
+        }
+    }
+
+    // Runs on the grain's scheduler like any grain code; one save at a time, each taking every change
+    // made while the previous one ran.
+    private async Task SaveLoop()
+    {
+        _saving = true;
+        try
+        {
+            while (_unsaved.Count > 0)
+            {
+                var changes = _unsaved;
+                var save = _nextSave!;
+                _unsaved = [];
+                _nextSave = null;
+                try
+                {
+                    _version = await store.Save(Key, _version, changes.Select(c => new QueueEntryChange(c.Key, c.Value)).ToList(), CancellationToken.None);
+                }
+                catch (Exception e)
+                {
+                    Failed(changes, save, e);
+                    return;
+                }
+
+                foreach (var userId in changes.Keys)
+                {
+                    if (_undurable.TryGetValue(userId, out var waiting) && waiting == save.Task)
+                    {
+                        _undurable.Remove(userId);
+                    }
+                }
+
+                save.SetResult();
+            }
+        }
+        finally
+        {
+            _saving = false;
+        }
+    }
+
+    private void Failed(Dictionary<Guid, QueueEntry?> changes, TaskCompletionSource save, Exception error)
+    {
+        if (error is InconsistentStateException)
+        {
+            // Another activation saved this shard: this one's picture is stale, so it must go and be
+            // loaded afresh. Everything waiting here fails; their callers retry against the new activation.
+            _nextSave?.TrySetException(error);
+            _nextSave = null;
+            _unsaved.Clear();
+            _undurable.Clear();
+            _entries.Clear();
+            DeactivateOnIdle();
+        }
+        else
+        {
+            // Storage is unreachable. The changes stay in memory, unsaved: the next save retries them
+            // (a newer change of the same user wins), and until then nobody is told about them.
+            foreach (var (userId, entry) in changes)
+            {
+                if (_unsaved.TryAdd(userId, entry))
+                {
+                    _undurable[userId] = NextSave();
+                }
+            }
+        }
+
+        save.SetException(error);
     }
 }

@@ -17,7 +17,7 @@ public sealed class ReservationState
 /// block is the authority on seats: this grain only sells what the block confirms it still holds.
 /// </summary>
 public sealed class ReservationGrain(
-    [PersistentState("reservation", StorageNames.Default)] IPersistentState<ReservationState> state,
+    [PersistentState("reservation", StorageNames.Reservations)] IPersistentState<ReservationState> state,
     PaymentProviders payments,
     TimeProvider time)
     : Grain, IReservationGrain

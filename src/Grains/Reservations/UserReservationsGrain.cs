@@ -28,7 +28,7 @@ public sealed record IdempotentReservation([property: Id(0)] string Fingerprint,
 /// per-event ticket limit holds even when they fire many requests at once.
 /// </summary>
 public sealed class UserReservationsGrain(
-    [PersistentState("userReservations", StorageNames.Default)] IPersistentState<UserReservationsState> state)
+    [PersistentState("userReservations", StorageNames.Reservations)] IPersistentState<UserReservationsState> state)
     : Grain, IUserReservationsGrain
 {
     public const int HistoryKept = 100;

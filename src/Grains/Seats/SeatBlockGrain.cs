@@ -31,7 +31,7 @@ public struct SeatSlot
 }
 
 public sealed class SeatBlockGrain(
-    [PersistentState("seatBlock", StorageNames.Default)] IPersistentState<SeatBlockState> state,
+    [PersistentState("seatBlock", StorageNames.Reservations)] IPersistentState<SeatBlockState> state,
     TimeProvider time)
     : Grain, ISeatBlockGrain
 {

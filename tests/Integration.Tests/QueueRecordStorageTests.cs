@@ -1,0 +1,127 @@
+using Microsoft.Extensions.DependencyInjection;
+using Npgsql;
+using Orleans.Storage;
+using TicketQueue.Grains.Abstractions.Events;
+using TicketQueue.Grains.Abstractions.Queue;
+using TicketQueue.Grains.Queue;
+using TicketQueue.Integration.Tests.Infrastructure;
+
+namespace TicketQueue.Integration.Tests;
+
+/// <summary>
+/// Places in line in PostgreSQL: the row store the queue shards save to, and the queue as a whole
+/// surviving the loss of every activation.
+/// </summary>
+[Collection(DatabaseCollection.Name)]
+public sealed class QueueRecordStorageTests(DatabaseFixture db)
+{
+    private IQueueEntryStore Store => db.SiloServices.GetRequiredService<IQueueEntryStore>();
+
+    private static string NewShard() => $"store-{Guid.NewGuid():N}#7";
+
+    [Fact]
+    public void The_cluster_silo_saves_queue_records_in_PostgreSQL()
+    {
+        Assert.IsType<PostgresQueueEntryStore>(Store);
+    }
+
+    [Fact]
+    public async Task Saved_changes_load_back_and_removals_delete_rows()
+    {
+        var shard = NewShard();
+        var (alice, bob) = (Guid.NewGuid(), Guid.NewGuid());
+        var version = await Store.Save(shard, 0, [
+            new(alice, new QueueEntry { Number = 1 }),
+            new(bob, new QueueEntry { Number = 2, Flags = QueueEntryFlags.PreQueue }),
+        ], TestContext.Current.CancellationToken);
+        version = await Store.Save(shard, version, [
+            new(alice, new QueueEntry { Number = 1, BatchId = 3, Flags = QueueEntryFlags.Claimed | QueueEntryFlags.Finished }),
+            new(bob, null),
+        ], TestContext.Current.CancellationToken);
+
+        var loaded = await Store.Load(shard, TestContext.Current.CancellationToken);
+
+        Assert.Equal(version, loaded.Version);
+        var entry = Assert.Single(loaded.Entries);
+        Assert.Equal(alice, entry.Key);
+        Assert.Equal(1, entry.Value.Number);
+        Assert.Equal(3, entry.Value.BatchId);
+        Assert.Equal(QueueEntryFlags.Claimed | QueueEntryFlags.Finished, entry.Value.Flags);
+    }
+
+    [Fact]
+    public async Task A_save_from_a_stale_version_is_rejected_and_writes_nothing()
+    {
+        var shard = NewShard();
+        var first = await Store.Save(shard, 0, [new(Guid.NewGuid(), new QueueEntry { Number = 1 })], TestContext.Current.CancellationToken);
+        await Store.Save(shard, first, [new(Guid.NewGuid(), new QueueEntry { Number = 2 })], TestContext.Current.CancellationToken);
+
+        var intruder = Guid.NewGuid();
+        await Assert.ThrowsAsync<InconsistentStateException>(() =>
+            Store.Save(shard, first, [new(intruder, new QueueEntry { Number = 99 })], TestContext.Current.CancellationToken));
+        await Assert.ThrowsAsync<InconsistentStateException>(() =>
+            Store.Save(shard, 0, [new(intruder, new QueueEntry { Number = 99 })], TestContext.Current.CancellationToken));
+
+        var loaded = await Store.Load(shard, TestContext.Current.CancellationToken);
+        Assert.Equal(2, loaded.Entries.Count);
+        Assert.DoesNotContain(intruder, loaded.Entries.Keys);
+    }
+
+    [Fact]
+    public async Task Places_in_line_survive_every_activation_being_lost()
+    {
+        var eventId = await CreateEvent();
+        var users = Enumerable.Range(0, 200).Select(_ => Guid.NewGuid()).ToList();
+        var joined = await Task.WhenAll(users.Select(u => QueueShards.For(db.Grains, eventId, u).Join(u)));
+
+        await db.DeactivateAll();
+
+        foreach (var (user, status) in users.Zip(joined))
+        {
+            var now = await QueueShards.For(db.Grains, eventId, user).GetStatus(user);
+            Assert.NotNull(now);
+            Assert.Equal(status.Place, now.Place);
+        }
+
+        Assert.Equal(Enumerable.Range(1, 200).Select(n => (long)n), joined.Select(s => s.Place.Number).Order());
+        Assert.Equal(200, await CountRows(eventId));
+
+        // The queue grain starts above its last reserved block, so a new join never reuses a number.
+        var late = Guid.NewGuid();
+        var lateStatus = await QueueShards.For(db.Grains, eventId, late).Join(late);
+        Assert.True(lateStatus.Place.Number > 200);
+    }
+
+    [Fact]
+    public async Task Joining_again_after_a_reload_keeps_the_same_place()
+    {
+        var eventId = await CreateEvent();
+        var user = Guid.NewGuid();
+        var first = await QueueShards.For(db.Grains, eventId, user).Join(user);
+
+        await db.DeactivateAll();
+        var again = await QueueShards.For(db.Grains, eventId, user).Join(user);
+
+        Assert.Equal(first.Place, again.Place);
+        Assert.Equal(1, await CountRows(eventId));
+    }
+
+    private async Task<string> CreateEvent()
+    {
+        var eventId = $"pg-{Guid.NewGuid():N}";
+        await db.Grains.GetGrain<IEventCatalogGrain>(EventCatalog.Key).Create(new EventDefinition(
+            eventId, "Storage test", "Hall", DateTimeOffset.UtcNow.AddDays(30), DateTimeOffset.UtcNow.AddMinutes(-1),
+            "KRW", 4, [new SeatBlockDefinition("floor", "Floor", 2, 10, 10_000m)],
+            new QueueSettings(0, 100, TimeSpan.FromMinutes(2), TimeSpan.FromMinutes(10), TimeSpan.FromMinutes(5))));
+        return eventId;
+    }
+
+    private async Task<long> CountRows(string eventId)
+    {
+        await using var connection = new NpgsqlConnection(db.ConnectionString);
+        await connection.OpenAsync(TestContext.Current.CancellationToken);
+        await using var command = new NpgsqlCommand("SELECT count(*) FROM queue_service.queue_entries WHERE shard_key LIKE $1", connection);
+        command.Parameters.AddWithValue(eventId + "#%");
+        return (long)(await command.ExecuteScalarAsync(TestContext.Current.CancellationToken))!;
+    }
+}

@@ -24,6 +24,7 @@ public sealed class ApiDescriptionTests(GatewayFixture fixture)
         { "/api/admin/events", "post" },
         { "/api/admin/events/{eventId}/queue", "put" },
         { "/api/admin/events/{eventId}/stats", "get" },
+        { "/api/admin/cluster", "get" },
     };
 
     [Theory]

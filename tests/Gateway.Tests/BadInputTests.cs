@@ -302,6 +302,8 @@ public sealed class BadInputTests(BadInputFixture fixture)
         Add("create event: anonymous", new("POST", events, Caller.Anonymous, valid), 401, "unauthenticated");
         Add("create event: not an admin", new("POST", events, Caller.User, valid), 403, "forbidden");
         Add("create event: forged admin token", new("POST", events, Caller.ForeignJwt, valid), 401, "unauthenticated");
+        Add("cluster: anonymous", new("GET", "/api/admin/cluster", Caller.Anonymous), 401, "unauthenticated");
+        Add("cluster: not an admin", new("GET", "/api/admin/cluster", Caller.User), 403, "forbidden");
 
         void Create(string name, string body, int status, string code, string? field = null) =>
             Add("create event: " + name, new("POST", events, Caller.Admin, body), status, code, field);

@@ -22,6 +22,10 @@ public sealed record EventStats(
     string EventId, long Waiting, long Admitted, long ActiveShoppers, long Issued, long ServingCursor, long PreQueued,
     bool Opened, bool Paused, int AdmissionsPerMinute, int MaxActiveShoppers, int SeatsTotal, int SeatsHeld, int SeatsSold);
 
+public sealed record ClusterView(IReadOnlyList<SiloView> Silos);
+
+public sealed record SiloView(string Address, string Name, string Status, DateTimeOffset StartedAt);
+
 public static class AdminApi
 {
     private const int MaxSeatsPerBlock = 10_000;
@@ -32,7 +36,18 @@ public static class AdminApi
         admin.MapPost("/", CreateEvent).ProducesProblem(400).ProducesProblem(409);
         admin.MapPut("/{eventId}/queue", UpdateQueue).ProducesProblem(400).ProducesProblem(404);
         admin.MapGet("/{eventId}/stats", Stats).ProducesProblem(404);
+        routes.MapGet("/api/admin/cluster", Cluster).WithTags("Admin").RequireAuthorization(Roles.AdminPolicy);
         return routes;
+    }
+
+    /// <summary>The silos of the cluster as its membership table has them: which are active, which are dead.</summary>
+    private static async Task<Ok<ClusterView>> Cluster(IGrainFactory grains)
+    {
+        var hosts = await grains.GetGrain<IManagementGrain>(0).GetDetailedHosts(onlyActive: false);
+        return TypedResults.Ok(new ClusterView(hosts
+            .OrderBy(h => h.StartTime)
+            .Select(h => new SiloView(h.SiloAddress.Endpoint.ToString(), h.SiloName, h.Status.ToString(), new DateTimeOffset(h.StartTime, TimeSpan.Zero)))
+            .ToList()));
     }
 
     private static async Task<Created<EventDetail>> CreateEvent(CreateEventRequest? body, IGrainFactory grains, EventCache events, TimeProvider time)

@@ -58,6 +58,9 @@ public static class SiloConfiguration
 
         var redis = ConfigurationOptions.Parse(ClusterSettings.Redis(configuration));
         silo.UseRedisClustering(o => o.ConfigurationOptions = redis);
+        // How fast a dead silo is noticed and how long a call waits: Orleans' defaults unless configured.
+        silo.Configure<ClusterMembershipOptions>(orleans.GetSection("Membership"));
+        silo.Configure<SiloMessagingOptions>(orleans.GetSection("Messaging"));
         return silo;
     }
 

@@ -1,0 +1,177 @@
+using System.Globalization;
+using System.Net.Http.Headers;
+
+namespace TicketQueue.Integration.Tests.Infrastructure;
+
+/// <summary>
+/// Cluster mode for real: a throwaway PostgreSQL and Redis, silos (src/Silo) and gateways (src/Gateway)
+/// as separate OS processes configured only through environment variables, as an operator would.
+/// </summary>
+public sealed class ProcessCluster : IAsyncDisposable
+{
+    private readonly List<SiloProcess> _silos = [];
+    private readonly List<GatewayProcess> _gateways = [];
+    private readonly string _clusterId = "it-" + Guid.NewGuid().ToString("N")[..8];
+
+    private ProcessCluster(PostgresServer postgres, RedisServer redis, string database)
+    {
+        Postgres = postgres;
+        Redis = redis;
+        DatabaseConnectionString = database;
+    }
+
+    public PostgresServer Postgres { get; }
+
+    public RedisServer Redis { get; }
+
+    public string DatabaseConnectionString { get; }
+
+    public IReadOnlyList<SiloProcess> Silos => _silos;
+
+    public IReadOnlyList<GatewayProcess> Gateways => _gateways;
+
+    public static async Task<ProcessCluster> Start(int silos, int gateways)
+    {
+        var postgres = await PostgresServer.Start();
+        var redis = await RedisServer.Start();
+        var database = await postgres.CreateDatabase("ticketqueue");
+        var cluster = new ProcessCluster(postgres, redis, database);
+        try
+        {
+            for (var i = 0; i < silos; i++)
+            {
+                await cluster.StartSilo();
+            }
+
+            for (var i = 0; i < gateways; i++)
+            {
+                await cluster.StartGateway();
+            }
+        }
+        catch
+        {
+            await cluster.DisposeAsync();
+            throw;
+        }
+
+        return cluster;
+    }
+
+    private Dictionary<string, string> Common() => new()
+    {
+        ["TicketQueue__Mode"] = "Cluster",
+        ["ConnectionStrings__Redis"] = Redis.ConnectionString,
+        ["Orleans__ClusterId"] = _clusterId,
+        ["Orleans__ServiceId"] = "ticketqueue-tests",
+        ["DOTNET_ENVIRONMENT"] = "Development",
+        ["ASPNETCORE_ENVIRONMENT"] = "Development",
+        ["Logging__LogLevel__Default"] = "Warning",
+    };
+
+    /// <summary>Starts a silo, on the given ports when it replaces one that was killed.</summary>
+    public async Task<SiloProcess> StartSilo(int? siloPort = null, int? gatewayPort = null)
+    {
+        var ports = (Silo: siloPort ?? ExternalProcess.FreePort(), Gateway: gatewayPort ?? ExternalProcess.FreePort());
+        var environment = Common();
+        environment["ConnectionStrings__Postgres"] = DatabaseConnectionString;
+        environment["Orleans__SiloPort"] = ports.Silo.ToString(CultureInfo.InvariantCulture);
+        environment["Orleans__GatewayPort"] = ports.Gateway.ToString(CultureInfo.InvariantCulture);
+        environment["Orleans__AdvertisedIP"] = "127.0.0.1";
+        environment["TicketQueue__SeedDemoData"] = "false";
+        environment["TicketQueue__Queue__TickInterval"] = "00:00:00.200";
+
+        var dll = RepositoryPaths.Built("Silo");
+        var process = ExternalProcess.Start($"silo-{_silos.Count}", "dotnet", [dll], environment, Path.GetDirectoryName(dll));
+        var silo = new SiloProcess(process, ports.Silo, ports.Gateway);
+        _silos.Add(silo);
+        await ExternalProcess.WaitForPort(ports.Gateway, TimeSpan.FromSeconds(60), () => process.Tail());
+        return silo;
+    }
+
+    public async Task<GatewayProcess> StartGateway()
+    {
+        var port = ExternalProcess.FreePort();
+        var environment = Common();
+        environment["Urls"] = $"http://127.0.0.1:{port}";
+        environment["TicketQueue__RateLimits__AuthPerMinute"] = "100000";
+
+        var dll = RepositoryPaths.Built("Gateway");
+        var process = ExternalProcess.Start($"gateway-{_gateways.Count}", "dotnet", [dll], environment, Path.GetDirectoryName(dll));
+        var gateway = new GatewayProcess(process, new Uri($"http://127.0.0.1:{port}"));
+        _gateways.Add(gateway);
+        await gateway.WaitUntilReady(TimeSpan.FromSeconds(90));
+        return gateway;
+    }
+
+    /// <summary>What every process printed, for a failure message.</summary>
+    public string Logs() => string.Join("\n", _silos.Select(s => s.Process).Concat(_gateways.Select(g => g.Process))
+        .Select(p => $"--- {p.Name} ---\n{p.Tail(30)}"));
+
+    public async ValueTask DisposeAsync()
+    {
+        foreach (var gateway in _gateways)
+        {
+            gateway.Process.Dispose();
+        }
+
+        foreach (var silo in _silos)
+        {
+            silo.Process.Dispose();
+        }
+
+        await Redis.DisposeAsync();
+        await Postgres.DisposeAsync();
+    }
+}
+
+public sealed record SiloProcess(ExternalProcess Process, int SiloPort, int GatewayPort);
+
+public sealed class GatewayProcess(ExternalProcess process, Uri address)
+{
+    public ExternalProcess Process { get; } = process;
+
+    public Uri Address { get; } = address;
+
+    public HttpClient Client(string? accessToken = null)
+    {
+        var client = new HttpClient { BaseAddress = Address, Timeout = TimeSpan.FromSeconds(30) };
+        if (accessToken is not null)
+        {
+            client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", accessToken);
+        }
+
+        return client;
+    }
+
+    public async Task WaitUntilReady(TimeSpan timeout)
+    {
+        using var client = Client();
+        var deadline = DateTime.UtcNow + timeout;
+        while (true)
+        {
+            if (Process.HasExited)
+            {
+                throw new InvalidOperationException($"{Process.Name} exited:\n{Process.Tail()}");
+            }
+
+            try
+            {
+                using var response = await client.GetAsync("/health/ready");
+                if (response.IsSuccessStatusCode)
+                {
+                    return;
+                }
+            }
+            catch (HttpRequestException)
+            {
+            }
+
+            if (DateTime.UtcNow > deadline)
+            {
+                throw new TimeoutException($"{Process.Name} was not ready within {timeout}:\n{Process.Tail()}");
+            }
+
+            await Task.Delay(200);
+        }
+    }
+}

@@ -1,0 +1,123 @@
+using System.Collections.Concurrent;
+using TicketQueue.Integration.Tests.Infrastructure;
+
+namespace TicketQueue.Integration.Tests;
+
+/// <summary>
+/// PostgreSQL and Redis restarted under a running cluster: what users see meanwhile (a clear, retryable
+/// problem or a normal answer, never a 500) and that nothing acknowledged is lost.
+/// </summary>
+[Collection(ProcessClusterCollection.Name)]
+public sealed class InfrastructureRestartTests
+{
+    [Fact]
+    public async Task A_PostgreSQL_restart_answers_503_problems_then_recovers_with_every_acknowledged_place()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        await using var cluster = await ProcessCluster.Start(silos: 2, gateways: 1);
+        var gateway = cluster.Gateways[0];
+        var api = new ShopperApi(gateway);
+        var admin = await api.Admin(ct);
+        var eventId = await admin.CreateEvent(rows: 2, seatsPerRow: 10, ct);
+        await admin.SetQueue(eventId, new() { ["paused"] = true }, ct);
+        var before = await RegisterAndJoin(api, eventId, 10, ct);
+        var newcomer = await api.Register(ct);
+
+        await cluster.Postgres.Stop();
+
+        // A first place in line must be durable before it is given, so the newcomer is told to retry.
+        using (var client = gateway.Client(newcomer.AccessToken))
+        using (var response = await client.PostAsync($"/api/events/{eventId}/queue", null, ct))
+        {
+            await ShouldBeRetryable(response);
+        }
+
+        // So is a new account.
+        using (var client = gateway.Client())
+        using (var response = await client.PostAsJsonAsync("/api/auth/register",
+            new { email = $"late-{Guid.NewGuid():N}@example.com", password = "correct horse battery", displayName = "Late" }, ct))
+        {
+            await ShouldBeRetryable(response);
+        }
+
+        // Those already in line are told their place from memory, or asked to retry; never a 500.
+        foreach (var (shopper, ticket) in before.Take(3))
+        {
+            using var client = gateway.Client(shopper.AccessToken);
+            using var response = await client.GetAsync($"/api/events/{eventId}/queue/me", ct);
+            if (response.StatusCode == HttpStatusCode.OK)
+            {
+                var me = await response.Content.ReadFromJsonAsync<JsonElement>(ct);
+                Assert.Equal(ticket, me.GetProperty("ticketNumber").GetInt64());
+            }
+            else
+            {
+                await ShouldBeRetryable(response);
+            }
+        }
+
+        await cluster.Postgres.StartServer();
+
+        // Retried, the newcomer's join succeeds, and everyone who had a place still has it.
+        var joined = await newcomer.Join(eventId, ct);
+        Assert.DoesNotContain(joined["ticketNumber"]!.GetValue<long>(), before.Values);
+        foreach (var (shopper, ticket) in before)
+        {
+            Assert.Equal(ticket, (await shopper.Me(eventId, ct))["ticketNumber"]!.GetValue<long>());
+        }
+    }
+
+    [Fact]
+    public async Task A_Redis_restart_keeps_the_cluster_serving_and_loses_nothing()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        await using var cluster = await ProcessCluster.Start(silos: 2, gateways: 1);
+        var api = new ShopperApi(cluster.Gateways[0]);
+        var admin = await api.Admin(ct);
+        var eventId = await admin.CreateEvent(rows: 2, seatsPerRow: 10, ct);
+        await admin.SetQueue(eventId, new() { ["paused"] = true }, ct);
+        var before = await RegisterAndJoin(api, eventId, 5, ct);
+
+        // Membership and reminders live in Redis, grain state does not: with Redis down, silos keep the
+        // membership they know and users keep joining.
+        await cluster.Redis.Stop();
+        var during = await RegisterAndJoin(api, eventId, 5, ct);
+        await cluster.Redis.StartServer();
+
+        var after = await RegisterAndJoin(api, eventId, 5, ct);
+        var all = before.Concat(during).Concat(after).ToList();
+        foreach (var (shopper, ticket) in all)
+        {
+            Assert.Equal(ticket, (await shopper.Me(eventId, ct))["ticketNumber"]!.GetValue<long>());
+        }
+
+        Assert.Equal(all.Count, all.Select(a => a.Value).Distinct().Count());
+
+        // The membership written before the restart is still there: a new gateway finds the silos through it.
+        var second = await cluster.StartGateway();
+        var viaSecond = new ShopperApi(second);
+        var late = await viaSecond.Register(ct);
+        var lateTicket = (await late.Join(eventId, ct))["ticketNumber"]!.GetValue<long>();
+        Assert.DoesNotContain(lateTicket, all.Select(a => a.Value));
+    }
+
+    private static async Task ShouldBeRetryable(HttpResponseMessage response)
+    {
+        var body = await response.Content.ReadAsStringAsync();
+        Assert.True(response.StatusCode == HttpStatusCode.ServiceUnavailable, $"{response.RequestMessage?.RequestUri}: {(int)response.StatusCode} {body}");
+        Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
+        Assert.Equal("unavailable", JsonDocument.Parse(body).RootElement.GetProperty("code").GetString());
+        Assert.Equal("1", response.Headers.RetryAfter?.ToString());
+    }
+
+    private static async Task<Dictionary<Shopper, long>> RegisterAndJoin(ShopperApi api, string eventId, int count, CancellationToken ct)
+    {
+        var joined = new ConcurrentDictionary<Shopper, long>();
+        await Parallel.ForAsync(0, count, new ParallelOptions { MaxDegreeOfParallelism = 4, CancellationToken = ct }, async (_, token) =>
+        {
+            var shopper = await api.Register(token);
+            joined[shopper] = (await shopper.Join(eventId, token))["ticketNumber"]!.GetValue<long>();
+        });
+        return new Dictionary<Shopper, long>(joined);
+    }
+}

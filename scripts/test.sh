@@ -4,6 +4,20 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
+# The integration tests start a throwaway PostgreSQL and redis-server of their own (loopback, free
+# ports, temporary folders); they need the server packages, which a fresh Debian machine lacks.
+need=()
+compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || need+=(postgresql)
+command -v psql >/dev/null || need+=(postgresql-client)
+command -v redis-server >/dev/null || need+=(redis-server)
+if [ ${#need[@]} -gt 0 ]; then
+    echo "Installing ${need[*]} for the integration tests"
+    sudo_cmd=""
+    [ "$(id -u)" -ne 0 ] && sudo_cmd="sudo"
+    $sudo_cmd apt-get update -qq && DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq "${need[@]}" >/dev/null \
+        || { echo "Could not install ${need[*]}"; echo "0 passed, 1 failed"; exit 1; }
+fi
+
 results="$(pwd)/artifacts/test-results"
 rm -rf "$results"
 mkdir -p "$results"

@@ -5,6 +5,8 @@ using Microsoft.Extensions.Time.Testing;
 using Orleans.Runtime;
 using Orleans.TestingHost;
 using TicketQueue.Grains.Hosting;
+using TicketQueue.Grains.Queue;
+using TicketQueue.Grains.Tests.Queue;
 
 namespace TicketQueue.Grains.Tests;
 
@@ -25,6 +27,9 @@ public sealed class ClusterFixture : IAsyncLifetime
     private InProcessTestCluster? _cluster;
 
     public FakeTimeProvider Clock { get; } = new(new DateTimeOffset(2030, 1, 1, 9, 0, 0, TimeSpan.Zero));
+
+    /// <summary>Where the queue shards save places in line; tests can make its saves fail.</summary>
+    public ControllableQueueEntryStore QueueRecords { get; } = new();
 
     public InProcessTestCluster Cluster => _cluster ?? throw new InvalidOperationException("The cluster is not deployed.");
 
@@ -47,6 +52,7 @@ public sealed class ClusterFixture : IAsyncLifetime
             // follow this clock; Orleans' own machinery (membership, response timeouts, activation
             // collection, reminders) stays on real time, or a jump of the clock would time out calls.
             silo.Services.AddSingleton<TimeProvider>(Clock);
+            silo.Services.AddSingleton<IQueueEntryStore>(QueueRecords);
             silo.Services.UseTimeProviderForBackgroundAreas(TimeProvider.System);
             // The TestingHost brings its own membership and ports: AddTicketQueue's localhost
             // clustering would fight it, so only the grains part is added.

@@ -1,0 +1,91 @@
+using Orleans.Storage;
+using TicketQueue.Grains.Abstractions.Queue;
+using TicketQueue.Grains.Queue;
+
+namespace TicketQueue.Grains.Tests.Queue;
+
+/// <summary>
+/// A place in line is told only once it is saved: the shard's group commit, a storage outage, and a
+/// second activation of the same shard.
+/// </summary>
+[Collection(ClusterCollection.Name)]
+public sealed class QueueDurabilityTests(ClusterFixture fixture)
+{
+    [Fact]
+    public async Task A_join_whose_record_cannot_be_saved_is_not_answered_and_succeeds_with_the_same_place_later()
+    {
+        var queue = await QueueUnderTest.Create(fixture, TestEvents.Settings(admissionsPerMinute: 1));
+        var user = Guid.NewGuid();
+        fixture.QueueRecords.FailSaves(queue.EventId, true);
+
+        await Assert.ThrowsAnyAsync<Exception>(() => queue.Join(user));
+        await Assert.ThrowsAnyAsync<Exception>(() => queue.Shard(user).GetStatus(user));
+
+        fixture.QueueRecords.FailSaves(queue.EventId, false);
+        var joined = await queue.Join(user);
+        Assert.Equal(1, joined.TicketNumber);
+
+        await fixture.Cluster.DeactivateAsync(queue.Shard(user));
+        Assert.Equal(1, (await queue.Status(user)).TicketNumber);
+    }
+
+    [Fact]
+    public async Task Joins_into_one_shard_at_once_are_all_saved()
+    {
+        var queue = await QueueUnderTest.Create(fixture, TestEvents.Settings());
+        var users = UsersOfOneShard(40);
+
+        var joined = await Task.WhenAll(users.Select(queue.Join));
+        await fixture.Cluster.DeactivateAsync(queue.Shard(users[0]));
+
+        var snapshot = await fixture.QueueRecords.Inner.Load(QueueShards.KeyFor(queue.EventId, users[0]), TestContext.Current.CancellationToken);
+        Assert.Equal(users.Count, snapshot.Entries.Count);
+        foreach (var (user, status) in users.Zip(joined))
+        {
+            Assert.Equal(status.Place.Number, snapshot.Entries[user].Number);
+            Assert.Equal(status.TicketNumber, (await queue.Status(user)).TicketNumber);
+        }
+
+        Assert.Equal(Enumerable.Range(1, users.Count).Select(n => (long)n), joined.Select(j => j.TicketNumber!.Value).Order());
+    }
+
+    [Fact]
+    public async Task A_shard_that_lost_a_save_race_reloads_instead_of_overwriting()
+    {
+        var queue = await QueueUnderTest.Create(fixture, TestEvents.Settings());
+        var users = UsersOfOneShard(3);
+        var shardKey = QueueShards.KeyFor(queue.EventId, users[0]);
+        await queue.Join(users[0]);
+
+        // Another activation of the same shard (as during a failover) gives a user a place and saves first.
+        var issued = await queue.Queue.Issue();
+        var stored = await fixture.QueueRecords.Inner.Load(shardKey, TestContext.Current.CancellationToken);
+        await fixture.QueueRecords.Inner.Save(shardKey, stored.Version,
+            [new QueueEntryChange(users[1], new QueueEntry { Number = issued.Place.Number })], TestContext.Current.CancellationToken);
+
+        await Assert.ThrowsAsync<InconsistentStateException>(() => queue.Join(users[2]));
+
+        // The stale activation went away: the next one sees both saves and takes the join.
+        Assert.Equal(1, (await queue.Status(users[0])).TicketNumber);
+        Assert.Equal(issued.Place, (await queue.Shard(users[1]).GetStatus(users[1]))!.Place);
+        var retried = await queue.Join(users[2]);
+        Assert.NotNull(retried.TicketNumber);
+        var after = await fixture.QueueRecords.Inner.Load(shardKey, TestContext.Current.CancellationToken);
+        Assert.Equal(3, after.Entries.Count);
+    }
+
+    private static List<Guid> UsersOfOneShard(int count)
+    {
+        var users = new List<Guid>();
+        while (users.Count < count)
+        {
+            var user = Guid.NewGuid();
+            if (QueueShards.ShardOf(user) == 5)
+            {
+                users.Add(user);
+            }
+        }
+
+        return users;
+    }
+}

@@ -1,12 +1,27 @@
 namespace TicketQueue.JoinBenchmark;
 
+/// <summary>Where the silo keeps grain state and queue records during the benchmark.</summary>
+public enum BenchmarkStorage
+{
+    /// <summary>As AddTicketQueue configures an embedded silo: in-memory grain storage and queue records.</summary>
+    Memory,
+
+    /// <summary>Nothing is kept anywhere: a diagnostic that shows the grains' own state alone.</summary>
+    Discard,
+
+    /// <summary>The cluster stack's storage: grain state and queue records in PostgreSQL.</summary>
+    Postgres,
+}
+
 /// <summary>What the command line asked for. Unknown arguments are an error, not a silent default.</summary>
 public sealed record BenchmarkOptions(
     int Users,
     int Concurrency,
     int WarmupUsers,
     int? VerifySample,
-    bool DiscardStorage,
+    BenchmarkStorage Storage,
+    string? Postgres,
+    int? TicketBlock,
     int Seed)
 {
     public const string Usage =
@@ -15,19 +30,26 @@ public sealed record BenchmarkOptions(
           --users N          joins into one event, each by a distinct random user (default 100000)
           --concurrency C    joins in flight at once (default 256)
           --warmup N         joins into a separate warm-up event before measuring (default 20000)
-          --verify all|none|K  read back the queue records of all users, none, or a random K of them (default all)
-          --storage memory|discard
-                             memory: the silo exactly as configured by AddTicketQueue (in-memory grain storage,
-                             which keeps a serialized copy of every shard's state in the same process);
-                             discard: replace that storage with one that keeps nothing, to see the grain state alone
+          --verify all|none|K  read back the queue records of all users, none, or a random K of them (default all);
+                             with postgres storage, unless none, also check the rows in queue_service.queue_entries
+          --storage memory|discard|postgres
+                             memory: the silo exactly as configured by AddTicketQueue (in-memory grain storage and
+                             queue records, kept in the same process);
+                             discard: replace that storage with one that keeps nothing, to see the grain state alone;
+                             postgres: the cluster stack's storage (ADO.NET grain storage and queue records in
+                             PostgreSQL, see init-db.sql) with localhost clustering and in-memory reminders
                              (default memory)
+          --postgres CS      the PostgreSQL connection string, required by --storage postgres, e.g.
+                             "Host=127.0.0.1;Port=5432;Username=postgres;Database=ticketqueue"
+          --ticket-block N   ticket numbers the queue grain reserves per write of its state (default: QueueOptions'
+                             default); a diagnostic, to see what those writes cost
           --seed S           seed of the random user ids (default 20250101)
         """;
 
     public static BenchmarkOptions Parse(string[] args)
     {
         var options = new BenchmarkOptions(Users: 100_000, Concurrency: 256, WarmupUsers: 20_000, VerifySample: null,
-            DiscardStorage: false, Seed: 20250101);
+            Storage: BenchmarkStorage.Memory, Postgres: null, TicketBlock: null, Seed: 20250101);
         for (var i = 0; i < args.Length; i++)
         {
             var name = args[i];
@@ -53,19 +75,27 @@ public sealed record BenchmarkOptions(
                 },
                 "--storage" => options with
                 {
-                    DiscardStorage = value switch
+                    Storage = value switch
                     {
-                        "memory" => false,
-                        "discard" => true,
-                        _ => throw new ArgumentException($"--storage must be memory or discard, not '{value}'."),
+                        "memory" => BenchmarkStorage.Memory,
+                        "discard" => BenchmarkStorage.Discard,
+                        "postgres" => BenchmarkStorage.Postgres,
+                        _ => throw new ArgumentException($"--storage must be memory, discard or postgres, not '{value}'."),
                     },
                 },
+                "--postgres" => options with { Postgres = value },
+                "--ticket-block" => options with { TicketBlock = Positive(name, value) },
                 "--seed" => options with { Seed = NonNegative(name, value) },
                 _ => throw new ArgumentException($"Unknown option '{name}'.\n{Usage}"),
             };
         }
 
-        return options;
+        return (options.Storage, options.Postgres) switch
+        {
+            (BenchmarkStorage.Postgres, null or "") => throw new ArgumentException("--storage postgres needs --postgres \"<connection string>\"."),
+            (not BenchmarkStorage.Postgres, not null) => throw new ArgumentException("--postgres is only used with --storage postgres."),
+            _ => options,
+        };
     }
 
     private static int Positive(string name, string value) =>

@@ -5,7 +5,7 @@ namespace TicketQueue.JoinBenchmark;
 
 /// <summary>
 /// Grain storage that keeps nothing: reads find no record, writes succeed. Only for separating the
-/// memory of the grains' own state from the copy the in-memory storage provider keeps.
+/// memory of the grains' own state from the copy a storage provider keeps.
 /// </summary>
 internal sealed class DiscardGrainStorage : IGrainStorage
 {

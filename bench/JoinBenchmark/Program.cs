@@ -7,8 +7,8 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
+using Npgsql;
 using Orleans;
-using Orleans.Configuration;
 using Orleans.Hosting;
 using Orleans.Storage;
 using TicketQueue.Grains.Abstractions.Events;
@@ -18,8 +18,9 @@ using TicketQueue.Grains.Queue;
 using TicketQueue.JoinBenchmark;
 
 // Drives N joins into one event through the real grains, in one process with a silo configured by
-// AddTicketQueue (the same call src/Silo and the embedded gateway make). Callers use the silo's own
-// IGrainFactory, so this measures the grain path (shard grain -> queue grain -> storage), not a network.
+// AddTicketQueue (the same call src/Silo and the embedded gateway make), or with --storage postgres by
+// its two halves: embedded clustering, cluster storage. Callers use the silo's own IGrainFactory, so this
+// measures the grain path (shard grain -> queue grain -> storage), not a network.
 
 if (args is ["-h"] or ["--help"])
 {
@@ -41,6 +42,13 @@ catch (ArgumentException e)
 CultureInfo.CurrentCulture = CultureInfo.InvariantCulture;
 var users = options.Users;
 
+// The benchmark's own connection to the database the silo will write to (postgres storage only).
+await using var database = options.Storage == BenchmarkStorage.Postgres ? await OpenDatabase(options.Postgres!) : null;
+if (options.Storage == BenchmarkStorage.Postgres && database is null)
+{
+    return 2;
+}
+
 // Everything the benchmark itself keeps per user is allocated before the "before" snapshot, so the
 // heap difference is what the silo keeps, not what the driver keeps.
 var userIds = RandomUsers(users, new Random(options.Seed));
@@ -58,34 +66,40 @@ builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
     ["Orleans:GatewayPort"] = FreePort().ToString(CultureInfo.InvariantCulture),
     ["TicketQueue:SeedDemoData"] = "false",
 });
+if (options.TicketBlock is { } ticketBlock)
+{
+    builder.Configuration["TicketQueue:Queue:TicketBlockSize"] = ticketBlock.ToString(CultureInfo.InvariantCulture);
+}
+
 // Warnings and up, until the figures are printed; a filter function overrides the minimum level, so it
 // states both.
 builder.Logging.AddConsole().AddFilter((_, _, level) =>
     level >= LogLevel.Critical || (level >= LogLevel.Warning && !ShutdownLogging.Quiet));
 builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(30));
-builder.UseOrleans(silo =>
-{
-    silo.AddTicketQueue(builder.Configuration);
-    if (options.DiscardStorage)
-    {
-        // The last keyed registration wins: every grain's IPersistentState now writes nowhere.
-        silo.Services.AddKeyedSingleton<IGrainStorage>(StorageNames.Default, (_, _) => new DiscardGrainStorage());
-    }
-});
+builder.UseOrleans(silo => silo.AddBenchmarkSilo(builder.Configuration, options));
 
 using var host = builder.Build();
 await host.StartAsync();
 var grains = host.Services.GetRequiredService<IGrainFactory>();
 var queueOptions = host.Services.GetRequiredService<IOptions<QueueOptions>>().Value;
-var settleDelay = queueOptions.ShardFlushInterval * 2 + TimeSpan.FromMilliseconds(500);
+var storageName = options.Storage.ToString().ToLowerInvariant();
 
 Console.WriteLine("TicketQueue join benchmark");
 Console.WriteLine($"  runtime            .NET {Environment.Version}, {Environment.ProcessorCount} cores, " +
     $"{(System.Runtime.GCSettings.IsServerGC ? "server" : "workstation")} GC, " +
     $"concurrent GC {(AppContext.TryGetSwitch("System.GC.Concurrent", out var concurrent) ? concurrent : true)}");
-Console.WriteLine($"  storage            {(options.DiscardStorage ? "discard (grain state only)" : "in-memory grain storage, as AddTicketQueue configures it")}");
-Console.WriteLine($"  queue options      ticket block {queueOptions.TicketBlockSize}, shard flush every {queueOptions.ShardFlushInterval.TotalSeconds:F1} s, " +
-    $"tick every {queueOptions.TickInterval.TotalSeconds:F1} s, {QueueShards.Count} shards per event");
+Console.WriteLine($"  storage            {storageName}: " + options.Storage switch
+{
+    BenchmarkStorage.Memory => "in-memory grain storage and queue records, as AddTicketQueue configures an embedded silo",
+    BenchmarkStorage.Discard => "grain state and queue records kept nowhere (diagnostic, not a way to run TicketQueue)",
+    _ => $"grain state (ADO.NET) and queue records in {await database!.Describe()}; " +
+        "localhost clustering; in-memory reminders registered after the cluster's Redis ones (no Redis is used)",
+});
+Console.WriteLine($"  providers          queue records {host.Services.GetRequiredService<IQueueEntryStore>().GetType().Name}, " +
+    $"grain storage {host.Services.GetRequiredKeyedService<IGrainStorage>(StorageNames.Events).GetType().Name}, " +
+    $"reminders {host.Services.GetService<IReminderTable>()?.GetType().Name ?? "none"}");
+Console.WriteLine($"  queue options      ticket block {queueOptions.TicketBlockSize}, tick every {queueOptions.TickInterval.TotalSeconds:F1} s, " +
+    $"{QueueShards.Count} shards per event; a join returns once its record is durable (group commit per shard)");
 Console.WriteLine($"  users              {users:N0}, concurrency {options.Concurrency}, warm-up {options.WarmupUsers:N0}");
 
 var catalog = grains.GetGrain<IEventCatalogGrain>(EventCatalog.Key);
@@ -129,19 +143,21 @@ while (!(await queue.GetStats()).Opened)
     await Task.Delay(100);
 }
 
-var before = await Settled(settleDelay);
+// Joins return only once their record is saved, so there is no write still pending to wait for.
+var before = MemorySnapshot.Take();
 
 var loadBefore = LoadAverage();
+var machineBefore = MachineCpu();
 var cpuBefore = ProcessCpu();
 var stopwatch = Stopwatch.StartNew();
 var failures = await RunJoins(grains, eventId, userIds, tickets, latencyTicks, options.Concurrency, progress: true);
 stopwatch.Stop();
 var elapsed = stopwatch.Elapsed;
 var cpuUsed = ProcessCpu() - cpuBefore;
+var machineAfter = MachineCpu();
 var loadAfter = LoadAverage();
 
-// Let every shard's flush timer write its records, so the storage copy (if any) is complete too.
-var after = await Settled(settleDelay);
+var after = MemorySnapshot.Take();
 
 var joinsPerSecond = users / elapsed.TotalSeconds;
 var liveDelta = after.LiveBytes - before.LiveBytes;
@@ -157,6 +173,8 @@ Console.WriteLine($"  failed joins                {failures.Count:N0}{(failures.
 Console.WriteLine($"  elapsed                     {elapsed.TotalSeconds:F2} s");
 Console.WriteLine($"  joins per second            {joinsPerSecond:N0}");
 Console.WriteLine($"  CPU used by this process    {cpuUsed.TotalSeconds:F1} s during the joins = {cpuUsed.TotalSeconds / elapsed.TotalSeconds / Environment.ProcessorCount:P0} of {Environment.ProcessorCount} cores");
+Console.WriteLine($"  CPU busy on the machine     {MachineBusy(machineBefore, machineAfter)} during the joins (this process, and the rest: " +
+    $"{(options.Storage == BenchmarkStorage.Postgres ? "PostgreSQL and " : "")}any other process)");
 Console.WriteLine($"  machine load average        {loadBefore} before the joins, {loadAfter} after (1/5/15 min; other processes share these cores)");
 Console.WriteLine($"  join latency mean           {Ms((long)latencyTicks.Average())} ms (concurrency / throughput = {options.Concurrency * 1000.0 / joinsPerSecond:F2} ms)");
 Console.WriteLine($"  join latency p50/p90/p99/max {Ms(Percentile(latencyTicks, 0.50))} / {Ms(Percentile(latencyTicks, 0.90))} / {Ms(Percentile(latencyTicks, 0.99))} / {Ms(latencyTicks[^1])} ms");
@@ -236,39 +254,44 @@ else
     Console.WriteLine("  stored records (GetStatus)  skipped (--verify none)");
 }
 
+if (database is not null && options.VerifySample != 0)
+{
+    var (rowsOk, rowsReport) = CheckStoredRows(await database.QueueEntries(eventId), eventId, userIds, tickets);
+    ok &= rowsOk;
+    Console.WriteLine($"  rows in queue_entries       {rowsReport}");
+}
+
 Console.WriteLine($"  overall                     {(ok ? "PASS" : "FAIL")}");
 
-if (!options.DiscardStorage)
+if (options.Storage == BenchmarkStorage.Memory)
 {
-    // How big the in-memory provider's copy is: the same serializer, applied to a shard of the same size.
-    var serializer = host.Services.GetRequiredService<IOptionsMonitor<MemoryGrainStorageOptions>>().Get(StorageNames.Default).GrainStorageSerializer;
-    var perShard = users / QueueShards.Count;
-    var shardState = new QueueShardState();
-    for (var i = 0; i < perShard; i++)
-    {
-        shardState.Entries[userIds[i]] = new QueueEntry { Number = tickets[i] };
-    }
-
-    var bytes = 0;
-    var fastest = TimeSpan.MaxValue;
-    for (var attempt = 0; attempt < 3; attempt++)
-    {
-        var watch = Stopwatch.StartNew();
-        bytes = serializer.Serialize(shardState).ToMemory().Length;
-        fastest = watch.Elapsed < fastest ? watch.Elapsed : fastest;
-    }
-
+    var storeBytes = await MemoryStoreBytes(eventId, userIds, tickets);
     Console.WriteLine();
-    Console.WriteLine("Storage copy");
-    Console.WriteLine($"  serializer                  {serializer.GetType().FullName}");
-    Console.WriteLine($"  one shard of {perShard:N0} users   {bytes:N0} bytes serialized = {(double)bytes / perShard:F1} bytes per user (the whole shard is rewritten on every flush)");
-    Console.WriteLine($"  serializing it              {fastest.TotalMilliseconds:F1} ms on one core (fastest of 3, idle silo); " +
-        $"x {QueueShards.Count} shards = {fastest.TotalSeconds * QueueShards.Count:F2} s of CPU per flush round once every shard is dirty");
+    Console.WriteLine("Stored records");
+    Console.WriteLine($"  MemoryQueueEntryStore       a second store, filled with the same {users:N0} records in one save per shard: " +
+        $"{MemorySnapshot.Mib(storeBytes)} live heap = {(double)storeBytes / users:F1} bytes per user");
+    Console.WriteLine("                              (29-byte records in one array per shard; the spare room of those arrays depends on how the saves");
+    Console.WriteLine("                              were batched. The silo's own store is part of the live heap figure above.)");
+}
+else if (database is not null)
+{
+    var (saves, queueWrites, rows, rowBytes) = await database.EventFootprint(eventId);
+    var (tableRows, tableBytes, indexBytes) = await database.TableFootprint();
+    Console.WriteLine();
+    Console.WriteLine("Stored records");
+    Console.WriteLine($"  this event's rows           {rows:N0} in queue_service.queue_entries, {(rows == 0 ? 0 : (double)rowBytes / rows):F1} bytes per row " +
+        "(pg_column_size of the row value; pages and index not counted)");
+    Console.WriteLine($"  the whole table             {tableRows:N0} rows (every run and warm-up so far): {MemorySnapshot.Mib(tableBytes)} table + " +
+        $"{MemorySnapshot.Mib(indexBytes)} primary key = {(tableRows == 0 ? 0 : (double)(tableBytes + indexBytes) / tableRows):F1} bytes per row");
+    Console.WriteLine($"  shard saves                 {saves:N0} transactions by the event's {QueueShards.Count} shards " +
+        $"(sum of their versions) = {(saves == 0 ? 0 : (double)rows / saves):F1} records per commit");
+    Console.WriteLine($"  queue grain writes          {queueWrites:N0} so far (its event_service.grain_state row's version): one per ticket block of " +
+        $"{queueOptions.TicketBlockSize}, plus its settings and opening; joins wait while one is in flight");
 }
 
 Console.WriteLine();
 Console.WriteLine("| users | concurrency | storage | elapsed s | joins/s | CPU used | load avg before | mean ms | p99 ms | live heap B/user | working set before → after |");
-Console.WriteLine($"| {users:N0} | {options.Concurrency} | {(options.DiscardStorage ? "discard" : "memory")} | {elapsed.TotalSeconds:F2} | {joinsPerSecond:N0} | " +
+Console.WriteLine($"| {users:N0} | {options.Concurrency} | {storageName} | {elapsed.TotalSeconds:F2} | {joinsPerSecond:N0} | " +
     $"{cpuUsed.TotalSeconds / elapsed.TotalSeconds / Environment.ProcessorCount:P0} | {loadBefore.Split(' ')[0]} | {Ms((long)latencyTicks.Average())} | " +
     $"{Ms(Percentile(latencyTicks, 0.99))} | {(double)liveDelta / users:F1} | {MemorySnapshot.Mib(before.WorkingSetBytes)} → {MemorySnapshot.Mib(after.WorkingSetBytes)} |");
 
@@ -451,25 +474,76 @@ static long Percentile(long[] sorted, double p) =>
 
 static string Ms(long ticks) => (ticks * 1000.0 / Stopwatch.Frequency).ToString("F2", CultureInfo.InvariantCulture);
 
-// Waits for the shards' flush timers, then takes snapshots a second apart until the live heap stops
-// moving (a flush of a large shard can outlast the first wait).
-static async Task<MemorySnapshot> Settled(TimeSpan delay)
+static async Task<BenchmarkDatabase?> OpenDatabase(string connectionString)
 {
-    await Task.Delay(delay);
-    var snapshot = MemorySnapshot.Take();
-    for (var attempt = 0; attempt < 10; attempt++)
+    try
     {
-        await Task.Delay(TimeSpan.FromSeconds(1));
-        var next = MemorySnapshot.Take();
-        var moved = Math.Abs(next.LiveBytes - snapshot.LiveBytes);
-        snapshot = next;
-        if (moved < 256 * 1024)
+        return await BenchmarkDatabase.Open(connectionString);
+    }
+    catch (Exception e) when (e is NpgsqlException or InvalidOperationException)
+    {
+        Console.Error.WriteLine($"PostgreSQL ({connectionString}): {e.Message}");
+        return null;
+    }
+}
+
+// The rows the shards committed must be the joins' records exactly: one per user, numbers 1..N, each the
+// number that user's Join returned.
+static (bool Ok, string Report) CheckStoredRows(List<(Guid UserId, long Number)> rows, string eventId, Guid[] userIds, long[] tickets)
+{
+    var returned = new Dictionary<Guid, long>(userIds.Length);
+    for (var i = 0; i < userIds.Length; i++)
+    {
+        returned[userIds[i]] = tickets[i];
+    }
+
+    var (distinct, problem) = CheckOneToN(rows.Select(r => r.Number).ToArray(), userIds.Length);
+    long unknownUsers = 0, mismatched = 0;
+    foreach (var (userId, number) in rows)
+    {
+        if (!returned.TryGetValue(userId, out var ticket))
         {
-            break;
+            unknownUsers++;
+        }
+        else if (ticket != number)
+        {
+            mismatched++;
         }
     }
 
-    return snapshot;
+    var ok = rows.Count == userIds.Length && distinct && unknownUsers == 0 && mismatched == 0;
+    return (ok, $"{(ok ? "PASS" : "FAIL")}: {rows.Count:N0} rows with shard_key LIKE '{eventId}#%' for {userIds.Length:N0} joins; " +
+        $"{(distinct ? $"numbers exactly 1..{userIds.Length:N0}" : problem)}; not a joined user {unknownUsers}, differs from Join {mismatched}");
+}
+
+// A MemoryQueueEntryStore of its own, holding the same records as the silo's and measured the same way:
+// live heap after forced full collections, before and after filling it.
+static async Task<long> MemoryStoreBytes(string eventId, Guid[] userIds, long[] tickets)
+{
+    var keys = new string[QueueShards.Count];
+    var changes = new List<QueueEntryChange>[QueueShards.Count];
+    for (var shard = 0; shard < QueueShards.Count; shard++)
+    {
+        keys[shard] = $"{eventId}#{shard}";
+        changes[shard] = [];
+    }
+
+    for (var i = 0; i < userIds.Length; i++)
+    {
+        changes[QueueShards.ShardOf(userIds[i])].Add(new QueueEntryChange(userIds[i], new QueueEntry { Number = tickets[i] }));
+    }
+
+    var before = MemorySnapshot.Take();
+    var store = new MemoryQueueEntryStore();
+    for (var shard = 0; shard < QueueShards.Count; shard++)
+    {
+        await store.Save(keys[shard], version: 0, changes[shard], CancellationToken.None);
+    }
+
+    var after = MemorySnapshot.Take();
+    GC.KeepAlive(store);
+    GC.KeepAlive(changes);
+    return after.LiveBytes - before.LiveBytes;
 }
 
 static int[] RandomSample(int count, int size)
@@ -484,6 +558,32 @@ static TimeSpan ProcessCpu()
     using var process = Process.GetCurrentProcess();
     return process.TotalProcessorTime;
 }
+
+// Busy and total jiffies of all cores, from the first line of /proc/stat; null where there is none.
+static (long Busy, long Total)? MachineCpu()
+{
+    try
+    {
+        var fields = File.ReadLines("/proc/stat").First().Split(' ', StringSplitOptions.RemoveEmptyEntries)[1..]
+            .Select(long.Parse).ToArray();
+        var idle = fields[3] + fields[4]; // idle, iowait
+        var total = fields[..8].Sum(); // user nice system idle iowait irq softirq steal; guest time is inside user
+        return (total - idle, total);
+    }
+    catch (IOException)
+    {
+        return null;
+    }
+    catch (UnauthorizedAccessException)
+    {
+        return null;
+    }
+}
+
+static string MachineBusy((long Busy, long Total)? before, (long Busy, long Total)? after) =>
+    before is { } b && after is { } a && a.Total > b.Total
+        ? $"{(double)(a.Busy - b.Busy) / (a.Total - b.Total):P0} of {Environment.ProcessorCount} cores"
+        : "n/a";
 
 static string LoadAverage()
 {

@@ -105,7 +105,7 @@ public static class SiloConfiguration
 
     private static void AddClusterStorage(ISiloBuilder silo, IConfiguration configuration)
     {
-        var postgres = ClusterSettings.Postgres(configuration);
+        var postgres = WithPoolLimit(ClusterSettings.Postgres(configuration));
         foreach (var (name, schema) in StorageNames.Schemas)
         {
             // Every provider runs the same queries (init-db.sql); the search path sends them to the
@@ -125,6 +125,24 @@ public static class SiloConfiguration
 
         var redis = ConfigurationOptions.Parse(ClusterSettings.Redis(configuration));
         silo.UseRedisReminderService(o => o.ConfigurationOptions = redis);
+    }
+
+    /// <summary>
+    /// Each provider and the queue record store keep a connection pool of their own (five per silo), so
+    /// Npgsql's default of 100 connections per pool would let two silos exceed PostgreSQL's default
+    /// max_connections (100). Unless the connection string says otherwise, a pool holds at most 12.
+    /// </summary>
+    public const int DefaultMaxPoolSize = 12;
+
+    private static string WithPoolLimit(string connectionString)
+    {
+        var builder = new NpgsqlConnectionStringBuilder(connectionString);
+        if (!builder.ContainsKey("Maximum Pool Size"))
+        {
+            builder.MaxPoolSize = DefaultMaxPoolSize;
+        }
+
+        return builder.ConnectionString;
     }
 
     // Grain state is stored in Orleans' own binary format: every state type is [GenerateSerializer] with

@@ -4,13 +4,14 @@ using System.Buffers.Binary;
 namespace TicketQueue.Grains.Queue;
 
 /// <summary>
-/// The embedded stack's queue record store: per shard, an append-only log of fixed 29-byte records
-/// in one byte array, compacted when it holds more dead records than live ones. It lives as long as
-/// the process, as the in-memory grain storage does.
+/// The embedded stack's queue record store: per shard, an append-only log of fixed 29-byte records in
+/// 4 KB chunks (so a growing log never holds more than one chunk of spare room), compacted when it has
+/// doubled since its last compaction. It lives as long as the process, as the in-memory grain storage does.
 /// </summary>
 public sealed class MemoryQueueEntryStore : IQueueEntryStore
 {
     private const int RecordSize = 29;
+    private const int RecordsPerChunk = 4096 / RecordSize;
     private const byte Removed = 0xFF;
 
     private readonly Dictionary<string, ShardLog> _shards = new(StringComparer.Ordinal);
@@ -46,27 +47,27 @@ public sealed class MemoryQueueEntryStore : IQueueEntryStore
             }
 
             log.Version++;
-            log.CompactIfSparse();
+            log.CompactIfGrown();
             return Task.FromResult(log.Version);
         }
     }
 
     private sealed class ShardLog
     {
-        private byte[] _bytes = new byte[RecordSize * 16];
+        private readonly List<byte[]> _chunks = [];
         private int _count;
-        private int _live;
+        private int _compactAt = 1024;
 
         public long Version { get; set; }
 
         public void Append(QueueEntryChange change)
         {
-            if (_bytes.Length < (_count + 1) * RecordSize)
+            if (_count == _chunks.Count * RecordsPerChunk)
             {
-                Array.Resize(ref _bytes, _bytes.Length * 2);
+                _chunks.Add(new byte[RecordsPerChunk * RecordSize]);
             }
 
-            var record = _bytes.AsSpan(_count * RecordSize, RecordSize);
+            var record = Record(_count);
             change.UserId.TryWriteBytes(record[..16]);
             var entry = change.Entry ?? default;
             BinaryPrimitives.WriteInt64LittleEndian(record[16..24], entry.Number);
@@ -77,10 +78,10 @@ public sealed class MemoryQueueEntryStore : IQueueEntryStore
 
         public Dictionary<Guid, QueueEntry> Replay()
         {
-            var entries = new Dictionary<Guid, QueueEntry>(_live);
+            var entries = new Dictionary<Guid, QueueEntry>();
             for (var i = 0; i < _count; i++)
             {
-                var record = _bytes.AsSpan(i * RecordSize, RecordSize);
+                var record = Record(i);
                 var userId = new Guid(record[..16]);
                 if (record[28] == Removed)
                 {
@@ -96,27 +97,30 @@ public sealed class MemoryQueueEntryStore : IQueueEntryStore
                 };
             }
 
-            _live = entries.Count;
             return entries;
         }
 
-        // Rewriting costs O(live records); doing it only when the log has doubled keeps it O(1) per change.
-        public void CompactIfSparse()
+        // Rewriting costs O(live records); doing it only when the log has doubled since the last rewrite
+        // keeps it O(1) per change, and bounds the dead records to the live ones plus the first 1024.
+        public void CompactIfGrown()
         {
-            if (_count < 1024 || _count < 2 * _live)
+            if (_count < _compactAt)
             {
                 return;
             }
 
             var entries = Replay();
-            _bytes = new byte[Math.Max(RecordSize * 16, RecordSize * entries.Count * 3 / 2)];
+            _chunks.Clear();
             _count = 0;
             foreach (var (userId, entry) in entries)
             {
                 Append(new QueueEntryChange(userId, entry));
             }
 
-            _live = entries.Count;
+            _compactAt = Math.Max(1024, 2 * _count);
         }
+
+        private Span<byte> Record(int index) =>
+            _chunks[index / RecordsPerChunk].AsSpan(index % RecordsPerChunk * RecordSize, RecordSize);
     }
 }

@@ -283,8 +283,9 @@ else if (database is not null)
         "(pg_column_size of the row value; pages and index not counted)");
     Console.WriteLine($"  the whole table             {tableRows:N0} rows (every run and warm-up so far): {MemorySnapshot.Mib(tableBytes)} table + " +
         $"{MemorySnapshot.Mib(indexBytes)} primary key = {(tableRows == 0 ? 0 : (double)(tableBytes + indexBytes) / tableRows):F1} bytes per row");
-    Console.WriteLine($"  shard saves                 {saves:N0} transactions by the event's {QueueShards.Count} shards " +
-        $"(sum of their versions) = {(saves == 0 ? 0 : (double)rows / saves):F1} records per commit");
+    Console.WriteLine($"  shard saves                 {saves:N0} by the event's {QueueShards.Count} shards " +
+        $"(sum of their versions) = {(saves == 0 ? 0 : (double)rows / saves):F1} records per shard save; the store writes the saves " +
+        "that arrive together, from every shard, in one statement");
     Console.WriteLine($"  queue grain writes          {queueWrites:N0} so far (its event_service.grain_state row's version): one per ticket block of " +
         $"{queueOptions.TicketBlockSize}, plus its settings and opening; joins wait while one is in flight");
 }

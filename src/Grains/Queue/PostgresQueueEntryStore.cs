@@ -1,3 +1,4 @@
+using System.Threading.Channels;
 using Npgsql;
 using Orleans.Storage;
 
@@ -5,15 +6,65 @@ namespace TicketQueue.Grains.Queue;
 
 /// <summary>
 /// The cluster's queue record store: one row per user in <c>queue_service.queue_entries</c> and a
-/// version per shard in <c>queue_service.queue_shards</c> (init-db.sql). A save is one transaction that
-/// bumps the version only if it is still the one this activation loaded, then upserts and deletes the
-/// changed rows from arrays: one round trip for the statements, one for the commit.
+/// version per shard in <c>queue_service.queue_shards</c> (init-db.sql).
 /// </summary>
-public sealed class PostgresQueueEntryStore(NpgsqlDataSource database) : IQueueEntryStore
+/// <remarks>
+/// Saves are group-committed twice. Each shard gathers the changes made while its previous save ran
+/// (see <see cref="QueueShardGrain"/>); this store then gathers the saves of every shard on the silo
+/// that arrive while its previous statement ran, and writes them in one statement, so one commit carries
+/// the work of many shards. Within it, a shard's rows are written only if the shard's version moved on
+/// from the one its activation loaded; a shard that fails that check gets an
+/// <see cref="InconsistentStateException"/> and the others are unaffected.
+/// </remarks>
+public sealed class PostgresQueueEntryStore : IQueueEntryStore, IAsyncDisposable
 {
+    /// <summary>Records per statement, at most: a bigger batch waits for the next one.</summary>
+    private const int MaxRecordsPerStatement = 20_000;
+
+    private const string SaveSql =
+        """
+        WITH bumped AS (
+            UPDATE queue_service.queue_shards AS q SET version = q.version + 1
+            FROM unnest($1::text[], $2::bigint[]) AS t(shard_key, version)
+            WHERE q.shard_key = t.shard_key AND q.version = t.version
+            RETURNING q.shard_key, q.version
+        ), created AS (
+            INSERT INTO queue_service.queue_shards (shard_key, version)
+            SELECT k, 1 FROM unnest($3::text[]) AS k
+            ON CONFLICT (shard_key) DO NOTHING
+            RETURNING shard_key, version
+        ), saved AS (
+            SELECT shard_key, version FROM bumped
+            UNION ALL
+            SELECT shard_key, version FROM created
+        ), upserted AS (
+            INSERT INTO queue_service.queue_entries (shard_key, user_id, number, batch_id, flags)
+            SELECT t.s, t.u, t.n, t.b, t.f
+            FROM unnest($4::text[], $5::uuid[], $6::bigint[], $7::int[], $8::smallint[]) AS t(s, u, n, b, f)
+            WHERE t.s IN (SELECT shard_key FROM saved)
+            ON CONFLICT (shard_key, user_id) DO UPDATE
+                SET number = excluded.number, batch_id = excluded.batch_id, flags = excluded.flags
+        ), deleted AS (
+            DELETE FROM queue_service.queue_entries AS e
+            USING unnest($9::text[], $10::uuid[]) AS d(s, u)
+            WHERE e.shard_key = d.s AND e.user_id = d.u AND d.s IN (SELECT shard_key FROM saved)
+        )
+        SELECT shard_key, version FROM saved
+        """;
+
+    private readonly NpgsqlDataSource _database;
+    private readonly Channel<PendingSave> _pending = Channel.CreateUnbounded<PendingSave>(new UnboundedChannelOptions { SingleReader = true });
+    private readonly Task _writer;
+
+    public PostgresQueueEntryStore(NpgsqlDataSource database)
+    {
+        _database = database;
+        _writer = Task.Run(WriteLoop);
+    }
+
     public async Task<QueueShardSnapshot> Load(string shardKey, CancellationToken cancellationToken)
     {
-        await using var connection = await database.OpenConnectionAsync(cancellationToken);
+        await using var connection = await _database.OpenConnectionAsync(cancellationToken);
         await using var batch = new NpgsqlBatch(connection)
         {
             BatchCommands =
@@ -39,54 +90,121 @@ public sealed class PostgresQueueEntryStore(NpgsqlDataSource database) : IQueueE
         return new QueueShardSnapshot(version, entries);
     }
 
-    public async Task<long> Save(string shardKey, long version, IReadOnlyCollection<QueueEntryChange> changes, CancellationToken cancellationToken)
+    public Task<long> Save(string shardKey, long version, IReadOnlyCollection<QueueEntryChange> changes, CancellationToken cancellationToken)
     {
-        var kept = changes.Where(c => c.Entry is not null).ToList();
-        var removed = changes.Where(c => c.Entry is null).Select(c => c.UserId).ToArray();
+        var pending = new PendingSave(shardKey, version, changes);
+        return _pending.Writer.TryWrite(pending)
+            ? pending.Done.Task
+            : Task.FromException<long>(new ObjectDisposedException(nameof(PostgresQueueEntryStore)));
+    }
 
-        await using var connection = await database.OpenConnectionAsync(cancellationToken);
-        await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
-        await using var batch = new NpgsqlBatch(connection, transaction);
-        batch.BatchCommands.Add(version == 0
-            ? Command("INSERT INTO queue_service.queue_shards (shard_key, version) VALUES ($1, 1) ON CONFLICT (shard_key) DO NOTHING RETURNING version", shardKey)
-            : Command("UPDATE queue_service.queue_shards SET version = version + 1 WHERE shard_key = $1 AND version = $2 RETURNING version", shardKey, version));
-        if (kept.Count > 0)
+    private async Task WriteLoop()
+    {
+        var reader = _pending.Reader;
+        var batch = new List<PendingSave>();
+        while (await reader.WaitToReadAsync())
         {
-            batch.BatchCommands.Add(Command(
-                """
-                INSERT INTO queue_service.queue_entries (shard_key, user_id, number, batch_id, flags)
-                SELECT $1, u, n, b, f FROM unnest($2::uuid[], $3::bigint[], $4::int[], $5::smallint[]) AS t(u, n, b, f)
-                ON CONFLICT (shard_key, user_id) DO UPDATE
-                    SET number = excluded.number, batch_id = excluded.batch_id, flags = excluded.flags
-                """,
-                shardKey,
-                kept.Select(c => c.UserId).ToArray(),
-                kept.Select(c => c.Entry!.Value.Number).ToArray(),
-                kept.Select(c => c.Entry!.Value.BatchId).ToArray(),
-                kept.Select(c => (short)c.Entry!.Value.Flags).ToArray()));
+            var records = 0;
+            while (records < MaxRecordsPerStatement && reader.TryRead(out var pending))
+            {
+                batch.Add(pending);
+                records += pending.Changes.Count;
+            }
+
+            await Write(batch);
+            batch.Clear();
+        }
+    }
+
+    private async Task Write(List<PendingSave> batch)
+    {
+        Dictionary<string, long> saved;
+        try
+        {
+            saved = await Execute(batch);
+        }
+        catch (Exception e)
+        {
+            foreach (var pending in batch)
+            {
+                pending.Done.TrySetException(e);
+            }
+
+            return;
         }
 
-        if (removed.Length > 0)
+        foreach (var pending in batch)
         {
-            batch.BatchCommands.Add(Command(
-                "DELETE FROM queue_service.queue_entries WHERE shard_key = $1 AND user_id = ANY($2)", shardKey, removed));
+            if (saved.TryGetValue(pending.ShardKey, out var version))
+            {
+                pending.Done.TrySetResult(version);
+            }
+            else
+            {
+                pending.Done.TrySetException(new InconsistentStateException(
+                    $"Queue shard '{pending.ShardKey}' was saved by another activation since version {pending.Version}.",
+                    "unknown", pending.Version.ToString()));
+            }
+        }
+    }
+
+    private async Task<Dictionary<string, long>> Execute(List<PendingSave> batch)
+    {
+        var bumpKeys = new List<string>();
+        var bumpVersions = new List<long>();
+        var createKeys = new List<string>();
+        var (keys, users, numbers, batchIds, flags) = (new List<string>(), new List<Guid>(), new List<long>(), new List<int>(), new List<short>());
+        var (removedKeys, removedUsers) = (new List<string>(), new List<Guid>());
+        foreach (var pending in batch)
+        {
+            if (pending.Version == 0)
+            {
+                createKeys.Add(pending.ShardKey);
+            }
+            else
+            {
+                bumpKeys.Add(pending.ShardKey);
+                bumpVersions.Add(pending.Version);
+            }
+
+            foreach (var change in pending.Changes)
+            {
+                if (change.Entry is { } entry)
+                {
+                    keys.Add(pending.ShardKey);
+                    users.Add(change.UserId);
+                    numbers.Add(entry.Number);
+                    batchIds.Add(entry.BatchId);
+                    flags.Add((short)entry.Flags);
+                }
+                else
+                {
+                    removedKeys.Add(pending.ShardKey);
+                    removedUsers.Add(change.UserId);
+                }
+            }
         }
 
-        long? saved;
-        await using (var reader = await batch.ExecuteReaderAsync(cancellationToken))
+        await using var command = _database.CreateCommand(SaveSql);
+        foreach (var values in new object[] { bumpKeys, bumpVersions, createKeys, keys, users, numbers, batchIds, flags, removedKeys, removedUsers })
         {
-            saved = await reader.ReadAsync(cancellationToken) ? reader.GetInt64(0) : null;
+            command.Parameters.Add(new NpgsqlParameter { Value = values });
         }
 
-        if (saved is null)
+        var saved = new Dictionary<string, long>(batch.Count, StringComparer.Ordinal);
+        await using var reader = await command.ExecuteReaderAsync();
+        while (await reader.ReadAsync())
         {
-            await transaction.RollbackAsync(cancellationToken);
-            throw new InconsistentStateException(
-                $"Queue shard '{shardKey}' was saved by another activation since version {version}.", "unknown", version.ToString());
+            saved[reader.GetString(0)] = reader.GetInt64(1);
         }
 
-        await transaction.CommitAsync(cancellationToken);
-        return saved.Value;
+        return saved;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        _pending.Writer.TryComplete();
+        await _writer;
     }
 
     private static NpgsqlBatchCommand Command(string sql, params object[] values)
@@ -98,5 +216,10 @@ public sealed class PostgresQueueEntryStore(NpgsqlDataSource database) : IQueueE
         }
 
         return command;
+    }
+
+    private sealed record PendingSave(string ShardKey, long Version, IReadOnlyCollection<QueueEntryChange> Changes)
+    {
+        public TaskCompletionSource<long> Done { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
     }
 }

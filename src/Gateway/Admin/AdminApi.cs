@@ -20,7 +20,8 @@ public sealed record UpdateQueueRequest(int? AdmissionsPerMinute, int? MaxActive
 
 public sealed record EventStats(
     string EventId, long Waiting, long Admitted, long ActiveShoppers, long Issued, long ServingCursor, long PreQueued,
-    bool Opened, bool Paused, int AdmissionsPerMinute, int MaxActiveShoppers, int SeatsTotal, int SeatsHeld, int SeatsSold);
+    bool Opened, bool Paused, int AdmissionsPerMinute, int MaxActiveShoppers, int SeatsTotal, int SeatsHeld, int SeatsSold,
+    string? QueueSilo);
 
 public sealed record ClusterView(IReadOnlyList<SiloView> Silos);
 
@@ -85,9 +86,11 @@ public static class AdminApi
     private static async Task<EventStats> StatsOf(EventDefinition e, QueueStats q, IGrainFactory grains)
     {
         var seats = await Task.WhenAll(e.Blocks.Select(b => SeatBlocks.For(grains, e.EventId, b.BlockId).GetCounts()));
+        // Which silo hosts the event's queue grain, the one hot grain of an opening: operators watch it.
+        var queueSilo = await grains.GetGrain<IManagementGrain>(0).GetActivationAddress(grains.GetGrain<IEventQueueGrain>(e.EventId));
         return new EventStats(e.EventId, q.Waiting, q.Admitted, q.ActiveShoppers, q.Issued, q.ServingCursor, q.PreQueued,
             q.Opened, q.Settings.Paused, q.Settings.AdmissionsPerMinute, q.Settings.MaxActiveShoppers,
-            seats.Sum(s => s.Total), seats.Sum(s => s.Held), seats.Sum(s => s.Sold));
+            seats.Sum(s => s.Total), seats.Sum(s => s.Held), seats.Sum(s => s.Sold), queueSilo?.Endpoint.ToString());
     }
 
     public static EventDefinition Validate(CreateEventRequest body)

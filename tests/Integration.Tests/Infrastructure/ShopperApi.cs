@@ -172,6 +172,9 @@ public sealed class Shopper(ShopperApi api, string accessToken)
     public Task<JsonNode> SetQueue(string eventId, JsonObject update, CancellationToken ct) =>
         Api.Send(HttpMethod.Put, $"/api/admin/events/{eventId}/queue", AccessToken, update, HttpStatusCode.OK, ct);
 
+    public Task<JsonNode> Send(string path, CancellationToken ct) =>
+        Api.Send(HttpMethod.Get, path, AccessToken, null, HttpStatusCode.OK, ct);
+
     public Task<JsonNode> ClusterView(CancellationToken ct) =>
         Api.Send(HttpMethod.Get, "/api/admin/cluster", AccessToken, null, HttpStatusCode.OK, ct);
 }

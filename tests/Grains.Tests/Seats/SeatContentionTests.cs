@@ -49,5 +49,11 @@ public sealed class SeatContentionTests(ClusterFixture fixture)
         var sold = await block.GetCounts();
         Assert.Equal(capacity, sold.Sold);
         Assert.Equal(0, sold.Held);
+
+        // The holds and sales were answered together by group commit; every one of them was written.
+        await fixture.Cluster.DeactivateAsync(block);
+        var reloaded = await block.GetCounts();
+        Assert.Equal(capacity, reloaded.Sold);
+        Assert.Equal(0, reloaded.Available);
     }
 }

@@ -104,6 +104,11 @@ public sealed class InfrastructureRestartTests
         // membership they know and users keep joining.
         await cluster.Redis.Stop();
         var during = await RegisterAndJoin(api, eventId, 5, ct);
+
+        // A queue that starts now cannot register its keep-alive reminder; it opens anyway.
+        var newEvent = await admin.CreateEvent(rows: 1, seatsPerRow: 10, ct);
+        var early = await RegisterAndJoin(api, newEvent, 2, ct);
+        Assert.Equal([1L, 2L], early.Values.Order());
         await cluster.Redis.StartServer();
 
         var after = await RegisterAndJoin(api, eventId, 5, ct);

@@ -25,6 +25,8 @@ public sealed class EventQueueGrain : Grain, IEventQueueGrain, IRemindable
     private DateTimeOffset _lastTick;
     private bool _dirty;
     private bool _started;
+    private bool _reminderRegistered;
+    private readonly ILogger<EventQueueGrain> _logger;
 
     public EventQueueGrain(
         [PersistentState("queue", StorageNames.Events)] IPersistentState<EventQueueState> state,
@@ -36,6 +38,7 @@ public sealed class EventQueueGrain : Grain, IEventQueueGrain, IRemindable
         _time = time;
         _options = options.Value;
         _observers = new ObserverManager<IQueueObserver>(TimeSpan.FromMinutes(2), logger);
+        _logger = logger;
     }
 
     private string EventId => this.GetPrimaryKeyString();
@@ -85,10 +88,32 @@ public sealed class EventQueueGrain : Grain, IEventQueueGrain, IRemindable
             Interleave = false,
             KeepAlive = true,
         });
-        // A reminder wakes the queue after a silo failure, so admission resumes even if nobody calls.
-        await this.RegisterOrUpdateReminder(KeepAliveReminder, TimeSpan.FromMinutes(1), TimeSpan.FromMinutes(1));
         _started = true;
+        await EnsureReminder();
         return true;
+    }
+
+    /// <summary>
+    /// A reminder wakes the queue after a silo failure, so admission resumes even if nobody calls. The
+    /// reminder table may be out of reach (Redis restarting): the queue works without it meanwhile and
+    /// the next tick tries again.
+    /// </summary>
+    private async Task EnsureReminder()
+    {
+        if (_reminderRegistered)
+        {
+            return;
+        }
+
+        try
+        {
+            await this.RegisterOrUpdateReminder(KeepAliveReminder, TimeSpan.FromMinutes(1), TimeSpan.FromMinutes(1));
+            _reminderRegistered = true;
+        }
+        catch (Exception e) when (e is not DomainException)
+        {
+            _logger.LogWarning(e, "The keep-alive reminder of queue {EventId} could not be registered; retrying on the next tick", EventId);
+        }
     }
 
     private async Task RequireEvent()
@@ -241,6 +266,7 @@ public sealed class EventQueueGrain : Grain, IEventQueueGrain, IRemindable
             return;
         }
 
+        await EnsureReminder();
         var now = _time.GetUtcNow();
         var elapsed = now - _lastTick;
         _lastTick = now;

@@ -125,9 +125,12 @@ CREATE TABLE IF NOT EXISTS queue_service.queue_entries (
     PRIMARY KEY (shard_key, user_id)
 );
 
--- Domain events recorded with the state change that caused them, shipped to Kafka afterwards.
+-- Domain events recorded with the state change that caused them, shipped to Kafka afterwards by the
+-- relay (docs/events.md). "seq" is the order of recording: one aggregate's events are recorded in
+-- order, so shipping by seq keeps them in order. "payload" is the CloudEvents JSON envelope.
 CREATE TABLE IF NOT EXISTS common.outbox_events (
-    id             uuid        PRIMARY KEY DEFAULT gen_random_uuid(),
+    id             uuid        PRIMARY KEY,
+    seq            bigint      GENERATED ALWAYS AS IDENTITY UNIQUE,
     aggregate_type text        NOT NULL,
     aggregate_id   text        NOT NULL,
     event_type     text        NOT NULL,
@@ -137,4 +140,4 @@ CREATE TABLE IF NOT EXISTS common.outbox_events (
     published_at   timestamptz
 );
 
-CREATE INDEX IF NOT EXISTS outbox_events_unpublished ON common.outbox_events (created_at) WHERE NOT published;
+CREATE INDEX IF NOT EXISTS outbox_events_unpublished ON common.outbox_events (seq) WHERE NOT published;

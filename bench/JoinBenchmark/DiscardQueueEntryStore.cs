@@ -1,3 +1,4 @@
+using TicketQueue.Grains.Abstractions.DomainEvents;
 using TicketQueue.Grains.Queue;
 
 namespace TicketQueue.JoinBenchmark;
@@ -11,6 +12,7 @@ internal sealed class DiscardQueueEntryStore : IQueueEntryStore
     public Task<QueueShardSnapshot> Load(string shardKey, CancellationToken cancellationToken) =>
         Task.FromResult(new QueueShardSnapshot(0, []));
 
-    public Task<long> Save(string shardKey, long version, IReadOnlyCollection<QueueEntryChange> changes, CancellationToken cancellationToken) =>
+    public Task<long> Save(string shardKey, long version, IReadOnlyCollection<QueueEntryChange> changes,
+        IReadOnlyList<DomainEvent> events, CancellationToken cancellationToken) =>
         Task.FromResult(version + 1);
 }

@@ -4,6 +4,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Time.Testing;
 using Orleans.Runtime;
 using Orleans.TestingHost;
+using TicketQueue.Grains.DomainEvents;
 using TicketQueue.Grains.Hosting;
 using TicketQueue.Grains.Queue;
 using TicketQueue.Grains.Tests.Queue;
@@ -29,7 +30,12 @@ public sealed class ClusterFixture : IAsyncLifetime
     public FakeTimeProvider Clock { get; } = new(new DateTimeOffset(2030, 1, 1, 9, 0, 0, TimeSpan.Zero));
 
     /// <summary>Where the queue shards save places in line; tests can make its saves fail.</summary>
-    public ControllableQueueEntryStore QueueRecords { get; } = new();
+    public ControllableQueueEntryStore QueueRecords { get; }
+
+    /// <summary>The embedded event sink: every domain event the grains recorded.</summary>
+    public InProcessEventLog Events { get; } = new();
+
+    public ClusterFixture() => QueueRecords = new ControllableQueueEntryStore(Events);
 
     public InProcessTestCluster Cluster => _cluster ?? throw new InvalidOperationException("The cluster is not deployed.");
 
@@ -53,6 +59,8 @@ public sealed class ClusterFixture : IAsyncLifetime
             // collection, reminders) stays on real time, or a jump of the clock would time out calls.
             silo.Services.AddSingleton<TimeProvider>(Clock);
             silo.Services.AddSingleton<IQueueEntryStore>(QueueRecords);
+            silo.Services.AddSingleton(Events);
+            silo.Services.AddSingleton<IDomainEventOutbox>(Events);
             silo.Services.UseTimeProviderForBackgroundAreas(TimeProvider.System);
             // The TestingHost brings its own membership and ports: AddTicketQueue's localhost
             // clustering would fight it, so only the grains part is added.

@@ -33,11 +33,11 @@ public sealed class QueueRecordStorageTests(DatabaseFixture db)
         var version = await Store.Save(shard, 0, [
             new(alice, new QueueEntry { Number = 1 }),
             new(bob, new QueueEntry { Number = 2, Flags = QueueEntryFlags.PreQueue }),
-        ], TestContext.Current.CancellationToken);
+        ], [], TestContext.Current.CancellationToken);
         version = await Store.Save(shard, version, [
             new(alice, new QueueEntry { Number = 1, BatchId = 3, Flags = QueueEntryFlags.Claimed | QueueEntryFlags.Finished }),
             new(bob, null),
-        ], TestContext.Current.CancellationToken);
+        ], [], TestContext.Current.CancellationToken);
 
         var loaded = await Store.Load(shard, TestContext.Current.CancellationToken);
 
@@ -53,14 +53,14 @@ public sealed class QueueRecordStorageTests(DatabaseFixture db)
     public async Task A_save_from_a_stale_version_is_rejected_and_writes_nothing()
     {
         var shard = NewShard();
-        var first = await Store.Save(shard, 0, [new(Guid.NewGuid(), new QueueEntry { Number = 1 })], TestContext.Current.CancellationToken);
-        await Store.Save(shard, first, [new(Guid.NewGuid(), new QueueEntry { Number = 2 })], TestContext.Current.CancellationToken);
+        var first = await Store.Save(shard, 0, [new(Guid.NewGuid(), new QueueEntry { Number = 1 })], [], TestContext.Current.CancellationToken);
+        await Store.Save(shard, first, [new(Guid.NewGuid(), new QueueEntry { Number = 2 })], [], TestContext.Current.CancellationToken);
 
         var intruder = Guid.NewGuid();
         await Assert.ThrowsAsync<InconsistentStateException>(() =>
-            Store.Save(shard, first, [new(intruder, new QueueEntry { Number = 99 })], TestContext.Current.CancellationToken));
+            Store.Save(shard, first, [new(intruder, new QueueEntry { Number = 99 })], [], TestContext.Current.CancellationToken));
         await Assert.ThrowsAsync<InconsistentStateException>(() =>
-            Store.Save(shard, 0, [new(intruder, new QueueEntry { Number = 99 })], TestContext.Current.CancellationToken));
+            Store.Save(shard, 0, [new(intruder, new QueueEntry { Number = 99 })], [], TestContext.Current.CancellationToken));
 
         var loaded = await Store.Load(shard, TestContext.Current.CancellationToken);
         Assert.Equal(2, loaded.Entries.Count);
@@ -90,6 +90,34 @@ public sealed class QueueRecordStorageTests(DatabaseFixture db)
         var late = Guid.NewGuid();
         var lateStatus = await QueueShards.For(db.Grains, eventId, late).Join(late);
         Assert.True(lateStatus.Place.Number > 200);
+    }
+
+    [Fact]
+    public async Task Each_join_is_recorded_in_the_outbox_by_the_statement_that_saves_its_row()
+    {
+        var eventId = await CreateEvent();
+        var users = Enumerable.Range(0, 50).Select(_ => Guid.NewGuid()).ToList();
+        await Task.WhenAll(users.Select(u => QueueShards.For(db.Grains, eventId, u).Join(u)));
+
+        await using var connection = new NpgsqlConnection(db.ConnectionString);
+        await connection.OpenAsync(TestContext.Current.CancellationToken);
+        await using var command = new NpgsqlCommand(
+            "SELECT aggregate_id, event_type, payload::text FROM common.outbox_events WHERE aggregate_type = 'queue' AND aggregate_id LIKE $1", connection);
+        command.Parameters.AddWithValue(eventId + "/%");
+        var rows = new List<(string AggregateId, string Type, string Payload)>();
+        await using (var reader = await command.ExecuteReaderAsync(TestContext.Current.CancellationToken))
+        {
+            while (await reader.ReadAsync(TestContext.Current.CancellationToken))
+            {
+                rows.Add((reader.GetString(0), reader.GetString(1), reader.GetString(2)));
+            }
+        }
+
+        Assert.Equal(users.Select(u => $"{eventId}/{u}").Order(), rows.Select(r => r.AggregateId).Order());
+        Assert.All(rows, r => Assert.Equal("ticketqueue.queue.joined.v1", r.Type));
+        var envelope = TicketQueue.Grains.DomainEvents.CloudEventEnvelope.Decode(System.Text.Encoding.UTF8.GetBytes(rows[0].Payload));
+        Assert.Equal(rows[0].AggregateId, envelope.Subject);
+        Assert.Equal("ticketqueue.queue.joined.v1", envelope.Type);
     }
 
     [Fact]

@@ -7,6 +7,7 @@ using Npgsql;
 using Orleans.Configuration;
 using Orleans.Storage;
 using StackExchange.Redis;
+using TicketQueue.Grains.DomainEvents;
 using TicketQueue.Grains.Payments;
 using TicketQueue.Grains.Queue;
 
@@ -99,6 +100,8 @@ public static class SiloConfiguration
                 .Configure<Orleans.Serialization.Serializer>((o, serializer) => o.GrainStorageSerializer = BinaryFormat(serializer));
         }
 
+        silo.Services.TryAddSingleton<InProcessEventLog>();
+        silo.Services.TryAddSingleton<IDomainEventOutbox>(sp => sp.GetRequiredService<InProcessEventLog>());
         silo.Services.TryAddSingleton<IQueueEntryStore, MemoryQueueEntryStore>();
         silo.UseInMemoryReminderService();
     }
@@ -122,6 +125,7 @@ public static class SiloConfiguration
 
         silo.Services.TryAddSingleton(_ => NpgsqlDataSource.Create(postgres));
         silo.Services.TryAddSingleton<IQueueEntryStore, PostgresQueueEntryStore>();
+        silo.Services.TryAddSingleton<IDomainEventOutbox, PostgresOutbox>();
 
         var redis = ConfigurationOptions.Parse(ClusterSettings.Redis(configuration));
         silo.UseRedisReminderService(o => o.ConfigurationOptions = redis);

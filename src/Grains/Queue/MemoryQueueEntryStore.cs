@@ -1,5 +1,7 @@
 using Orleans.Storage;
 using System.Buffers.Binary;
+using TicketQueue.Grains.Abstractions.DomainEvents;
+using TicketQueue.Grains.DomainEvents;
 
 namespace TicketQueue.Grains.Queue;
 
@@ -8,7 +10,7 @@ namespace TicketQueue.Grains.Queue;
 /// 4 KB chunks (so a growing log never holds more than one chunk of spare room), compacted when it has
 /// doubled since its last compaction. It lives as long as the process, as the in-memory grain storage does.
 /// </summary>
-public sealed class MemoryQueueEntryStore : IQueueEntryStore
+public sealed class MemoryQueueEntryStore(IDomainEventOutbox outbox) : IQueueEntryStore
 {
     private const int RecordSize = 29;
     private const int RecordsPerChunk = 4096 / RecordSize;
@@ -26,7 +28,16 @@ public sealed class MemoryQueueEntryStore : IQueueEntryStore
         }
     }
 
-    public Task<long> Save(string shardKey, long version, IReadOnlyCollection<QueueEntryChange> changes, CancellationToken cancellationToken)
+    public async Task<long> Save(string shardKey, long version, IReadOnlyCollection<QueueEntryChange> changes,
+        IReadOnlyList<DomainEvent> events, CancellationToken cancellationToken)
+    {
+        // In memory the records and the events share the process's fate: nothing to make atomic.
+        var saved = SaveRecords(shardKey, version, changes);
+        await outbox.Append(events, cancellationToken);
+        return saved;
+    }
+
+    private long SaveRecords(string shardKey, long version, IReadOnlyCollection<QueueEntryChange> changes)
     {
         lock (_shards)
         {
@@ -48,7 +59,7 @@ public sealed class MemoryQueueEntryStore : IQueueEntryStore
 
             log.Version++;
             log.CompactIfGrown();
-            return Task.FromResult(log.Version);
+            return log.Version;
         }
     }
 

@@ -1,6 +1,8 @@
 using System.Threading.Channels;
 using Npgsql;
 using Orleans.Storage;
+using TicketQueue.Grains.Abstractions.DomainEvents;
+using TicketQueue.Grains.DomainEvents;
 
 namespace TicketQueue.Grains.Queue;
 
@@ -14,7 +16,9 @@ namespace TicketQueue.Grains.Queue;
 /// that arrive while its previous statement ran, and writes them in one statement, so one commit carries
 /// the work of many shards. Within it, a shard's rows are written only if the shard's version moved on
 /// from the one its activation loaded; a shard that fails that check gets an
-/// <see cref="InconsistentStateException"/> and the others are unaffected.
+/// <see cref="InconsistentStateException"/> and the others are unaffected. The domain events a save
+/// carries go into <c>common.outbox_events</c> in the same statement, so they exist exactly when the
+/// records that caused them do.
 /// </remarks>
 public sealed class PostgresQueueEntryStore : IQueueEntryStore, IAsyncDisposable
 {
@@ -48,6 +52,13 @@ public sealed class PostgresQueueEntryStore : IQueueEntryStore, IAsyncDisposable
             DELETE FROM queue_service.queue_entries AS e
             USING unnest($9::text[], $10::uuid[]) AS d(s, u)
             WHERE e.shard_key = d.s AND e.user_id = d.u AND d.s IN (SELECT shard_key FROM saved)
+        ), recorded AS (
+            INSERT INTO common.outbox_events (id, aggregate_type, aggregate_id, event_type, payload, created_at)
+            SELECT t.id, t.at, t.ai, t.et, t.p, t.c
+            FROM unnest($11::text[], $12::uuid[], $13::text[], $14::text[], $15::text[], $16::jsonb[], $17::timestamptz[])
+                AS t(s, id, at, ai, et, p, c)
+            WHERE t.s IN (SELECT shard_key FROM saved)
+            ON CONFLICT (id) DO NOTHING
         )
         SELECT shard_key, version FROM saved
         """;
@@ -90,9 +101,10 @@ public sealed class PostgresQueueEntryStore : IQueueEntryStore, IAsyncDisposable
         return new QueueShardSnapshot(version, entries);
     }
 
-    public Task<long> Save(string shardKey, long version, IReadOnlyCollection<QueueEntryChange> changes, CancellationToken cancellationToken)
+    public Task<long> Save(string shardKey, long version, IReadOnlyCollection<QueueEntryChange> changes,
+        IReadOnlyList<DomainEvent> events, CancellationToken cancellationToken)
     {
-        var pending = new PendingSave(shardKey, version, changes);
+        var pending = new PendingSave(shardKey, version, changes, events);
         return _pending.Writer.TryWrite(pending)
             ? pending.Done.Task
             : Task.FromException<long>(new ObjectDisposedException(nameof(PostgresQueueEntryStore)));
@@ -155,8 +167,16 @@ public sealed class PostgresQueueEntryStore : IQueueEntryStore, IAsyncDisposable
         var createKeys = new List<string>();
         var (keys, users, numbers, batchIds, flags) = (new List<string>(), new List<Guid>(), new List<long>(), new List<int>(), new List<short>());
         var (removedKeys, removedUsers) = (new List<string>(), new List<Guid>());
+        var eventShards = new List<string>();
+        var events = new List<DomainEvent>();
         foreach (var pending in batch)
         {
+            foreach (var e in pending.Events)
+            {
+                eventShards.Add(pending.ShardKey);
+                events.Add(e);
+            }
+
             if (pending.Version == 0)
             {
                 createKeys.Add(pending.ShardKey);
@@ -186,9 +206,14 @@ public sealed class PostgresQueueEntryStore : IQueueEntryStore, IAsyncDisposable
         }
 
         await using var command = _database.CreateCommand(SaveSql);
-        foreach (var values in new object[] { bumpKeys, bumpVersions, createKeys, keys, users, numbers, batchIds, flags, removedKeys, removedUsers })
+        foreach (var values in new object[] { bumpKeys, bumpVersions, createKeys, keys, users, numbers, batchIds, flags, removedKeys, removedUsers, eventShards })
         {
             command.Parameters.Add(new NpgsqlParameter { Value = values });
+        }
+
+        foreach (var parameter in PostgresOutbox.Parameters(events))
+        {
+            command.Parameters.Add(parameter);
         }
 
         var saved = new Dictionary<string, long>(batch.Count, StringComparer.Ordinal);
@@ -218,7 +243,7 @@ public sealed class PostgresQueueEntryStore : IQueueEntryStore, IAsyncDisposable
         return command;
     }
 
-    private sealed record PendingSave(string ShardKey, long Version, IReadOnlyCollection<QueueEntryChange> Changes)
+    private sealed record PendingSave(string ShardKey, long Version, IReadOnlyCollection<QueueEntryChange> Changes, IReadOnlyList<DomainEvent> Events)
     {
         public TaskCompletionSource<long> Done { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
     }

@@ -1,4 +1,5 @@
 using Orleans.Storage;
+using TicketQueue.Grains.Abstractions.DomainEvents;
 namespace TicketQueue.Grains.Queue;
 
 /// <summary>
@@ -11,11 +12,12 @@ public interface IQueueEntryStore
     Task<QueueShardSnapshot> Load(string shardKey, CancellationToken cancellationToken);
 
     /// <summary>
-    /// Writes the changes in one durable step and returns the new version. Throws
-    /// <see cref="InconsistentStateException"/> when <paramref name="version"/> is not the stored one:
-    /// another activation of the shard saved meanwhile, so this one is stale.
+    /// Writes the changes, and the domain events they caused, in one durable step and returns the new
+    /// version. Throws <see cref="InconsistentStateException"/> when <paramref name="version"/> is not the
+    /// stored one: another activation of the shard saved meanwhile, so this one is stale.
     /// </summary>
-    Task<long> Save(string shardKey, long version, IReadOnlyCollection<QueueEntryChange> changes, CancellationToken cancellationToken);
+    Task<long> Save(string shardKey, long version, IReadOnlyCollection<QueueEntryChange> changes,
+        IReadOnlyList<DomainEvent> events, CancellationToken cancellationToken);
 }
 
 public sealed record QueueShardSnapshot(long Version, Dictionary<Guid, QueueEntry> Entries);

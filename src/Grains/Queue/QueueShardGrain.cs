@@ -1,5 +1,6 @@
 using Orleans.Concurrency;
 using Orleans.Storage;
+using TicketQueue.Grains.Abstractions.DomainEvents;
 using TicketQueue.Grains.Abstractions.Queue;
 
 namespace TicketQueue.Grains.Queue;
@@ -38,7 +39,7 @@ public enum QueueEntryFlags : byte
 /// at a time.
 /// </remarks>
 [Reentrant]
-public sealed class QueueShardGrain(IQueueEntryStore store) : Grain, IQueueShardGrain
+public sealed class QueueShardGrain(IQueueEntryStore store, TimeProvider time) : Grain, IQueueShardGrain
 {
     private static readonly TimeSpan DeactivationSaveTimeout = TimeSpan.FromSeconds(5);
 
@@ -47,6 +48,7 @@ public sealed class QueueShardGrain(IQueueEntryStore store) : Grain, IQueueShard
 
     // Changes not yet handed to a save, and the save that will make them durable.
     private Dictionary<Guid, QueueEntry?> _unsaved = [];
+    private List<DomainEvent> _unsavedEvents = [];
     private TaskCompletionSource? _nextSave;
     private bool _saving;
 
@@ -103,6 +105,10 @@ public sealed class QueueShardGrain(IQueueEntryStore store) : Grain, IQueueShard
         {
             Number = status.Place.Number,
             Flags = status.Place.PreQueue ? QueueEntryFlags.PreQueue : QueueEntryFlags.None,
+        }, new QueueJoined
+        {
+            EventId = Guid.NewGuid(), OccurredAt = time.GetUtcNow(), TicketedEventId = EventId, UserId = userId,
+            Number = status.Place.Number, PreQueue = status.Place.PreQueue,
         });
         return status;
     });
@@ -135,7 +141,11 @@ public sealed class QueueShardGrain(IQueueEntryStore store) : Grain, IQueueShard
             await Queue.Claim(batchId);
             entry.BatchId = batchId;
             entry.Flags |= QueueEntryFlags.Claimed;
-            await Record(userId, entry);
+            await Record(userId, entry, new QueueAdmitted
+            {
+                EventId = Guid.NewGuid(), OccurredAt = time.GetUtcNow(), TicketedEventId = EventId, UserId = userId,
+                TicketNumber = status.TicketNumber ?? entry.Number, BatchId = batchId,
+            });
         }
         else
         {
@@ -157,7 +167,10 @@ public sealed class QueueShardGrain(IQueueEntryStore store) : Grain, IQueueShard
             await FinishAdmitted(entry, await Queue.Describe(entry.Place));
         }
 
-        await Record(userId, null);
+        await Record(userId, null, new QueueLeft
+        {
+            EventId = Guid.NewGuid(), OccurredAt = time.GetUtcNow(), TicketedEventId = EventId, UserId = userId, Number = entry.Number,
+        });
         return true;
     });
 
@@ -222,9 +235,17 @@ public sealed class QueueShardGrain(IQueueEntryStore store) : Grain, IQueueShard
         }
     }
 
-    /// <summary>Applies a change now and waits until it is durable (<c>null</c>: the user left).</summary>
-    private Task Record(Guid userId, QueueEntry? entry)
+    /// <summary>
+    /// Applies a change now and waits until it, and the event it caused, are durable (<c>null</c>: the
+    /// user left).
+    /// </summary>
+    private Task Record(Guid userId, QueueEntry? entry, DomainEvent? happened = null)
     {
+        if (happened is not null)
+        {
+            _unsavedEvents.Add(happened);
+        }
+
         if (entry is { } kept)
         {
             _entries[userId] = kept;
@@ -282,16 +303,18 @@ public sealed class QueueShardGrain(IQueueEntryStore store) : Grain, IQueueShard
             while (_unsaved.Count > 0)
             {
                 var changes = _unsaved;
+                var events = _unsavedEvents;
                 var save = _nextSave!;
                 _unsaved = [];
+                _unsavedEvents = [];
                 _nextSave = null;
                 try
                 {
-                    _version = await store.Save(Key, _version, changes.Select(c => new QueueEntryChange(c.Key, c.Value)).ToList(), CancellationToken.None);
+                    _version = await store.Save(Key, _version, changes.Select(c => new QueueEntryChange(c.Key, c.Value)).ToList(), events, CancellationToken.None);
                 }
                 catch (Exception e)
                 {
-                    Failed(changes, save, e);
+                    Failed(changes, events, save, e);
                     return;
                 }
 
@@ -312,7 +335,7 @@ public sealed class QueueShardGrain(IQueueEntryStore store) : Grain, IQueueShard
         }
     }
 
-    private void Failed(Dictionary<Guid, QueueEntry?> changes, TaskCompletionSource save, Exception error)
+    private void Failed(Dictionary<Guid, QueueEntry?> changes, List<DomainEvent> events, TaskCompletionSource save, Exception error)
     {
         if (error is InconsistentStateException)
         {
@@ -321,6 +344,7 @@ public sealed class QueueShardGrain(IQueueEntryStore store) : Grain, IQueueShard
             _nextSave?.TrySetException(error);
             _nextSave = null;
             _unsaved.Clear();
+            _unsavedEvents.Clear();
             _undurable.Clear();
             _entries.Clear();
             DeactivateOnIdle();
@@ -328,7 +352,9 @@ public sealed class QueueShardGrain(IQueueEntryStore store) : Grain, IQueueShard
         else
         {
             // Storage is unreachable. The changes stay in memory, unsaved: the next save retries them
-            // (a newer change of the same user wins), and until then nobody is told about them.
+            // (a newer change of the same user wins), and until then nobody is told about them. Their
+            // events go first, in the order they happened.
+            _unsavedEvents.InsertRange(0, events);
             foreach (var (userId, entry) in changes)
             {
                 if (_unsaved.TryAdd(userId, entry))

@@ -1,6 +1,9 @@
+using Microsoft.Extensions.Logging;
+using TicketQueue.Grains.Abstractions.DomainEvents;
 using TicketQueue.Grains.Abstractions.Queue;
 using TicketQueue.Grains.Abstractions.Reservations;
 using TicketQueue.Grains.Abstractions.Seats;
+using TicketQueue.Grains.DomainEvents;
 using TicketQueue.Grains.Hosting;
 using TicketQueue.Grains.Payments;
 
@@ -10,19 +13,35 @@ namespace TicketQueue.Grains.Reservations;
 public sealed class ReservationState
 {
     [Id(0)] public ReservationView? View { get; set; }
+
+    /// <summary>
+    /// Events recorded with the change that caused them (the same write) and not yet handed to the
+    /// outbox. Handing them over is idempotent (by event id), so the list may hold events already handed.
+    /// </summary>
+    [Id(1)] public List<DomainEvent> Outbox { get; set; } = [];
 }
 
 /// <summary>
 /// hold seats → await payment → confirmed, or expired/cancelled with the seats released. The seat
 /// block is the authority on seats: this grain only sells what the block confirms it still holds.
 /// </summary>
+/// <remarks>
+/// Domain events are recorded in the grain's state by the same write as the change, then handed to the
+/// outbox. While the reservation is open or has events not yet handed over, a reminder stands: after a
+/// crash it wakes the grain, which expires an overdue hold and hands over what it recorded.
+/// </remarks>
 public sealed class ReservationGrain(
     [PersistentState("reservation", StorageNames.Reservations)] IPersistentState<ReservationState> state,
     PaymentProviders payments,
-    TimeProvider time)
-    : Grain, IReservationGrain
+    IDomainEventOutbox outbox,
+    TimeProvider time,
+    ILogger<ReservationGrain> logger)
+    : Grain, IReservationGrain, IRemindable
 {
+    private const string WatchReminder = "reservation-watch";
+
     private IGrainTimer? _expiryTimer;
+    private IGrainReminder? _watch;
 
     private ReservationView View =>
         state.State.View ?? throw DomainException.NotFound("reservation-not-found", "There is no such reservation.");
@@ -36,6 +55,17 @@ public sealed class ReservationGrain(
             await ExpireIfDue();
             await RefundIfOwed();
             ScheduleExpiry();
+            await Ship();
+        }
+    }
+
+    public async Task ReceiveReminder(string reminderName, TickStatus status)
+    {
+        if (state.State.View is not null)
+        {
+            await ExpireIfDue();
+            await RefundIfOwed();
+            await Ship();
         }
     }
 
@@ -61,7 +91,12 @@ public sealed class ReservationGrain(
             this.GetPrimaryKey(), request.UserId, request.EventId, request.BlockId, hold.SeatIds,
             Amount: block.Price * hold.SeatIds.Count, definition.Currency, ReservationStatus.PendingPayment,
             CreatedAt: now, ExpiresAt: hold.ExpiresAt, Payment: null, ConfirmedAt: null, ClosedAt: null);
-        await state.WriteStateAsync();
+        await Save(new SeatsHeld
+        {
+            EventId = Guid.NewGuid(), OccurredAt = now, ReservationId = View.ReservationId, UserId = View.UserId,
+            TicketedEventId = View.EventId, BlockId = View.BlockId, Seats = View.Seats, Amount = View.Amount,
+            Currency = View.Currency, ExpiresAt = View.ExpiresAt,
+        });
         ScheduleExpiry();
         return View;
     }
@@ -95,6 +130,10 @@ public sealed class ReservationGrain(
                 {
                     await RecordPayment(command.Provider, extra, refunded: true);
                 }
+                else
+                {
+                    await Save(Approved(command.Provider, extra), Refunded(command.Provider, extra.PaymentId, extra.Amount, "payment-after-close"));
+                }
             }
 
             return View.Status == ReservationStatus.Confirmed ? View : throw Closed();
@@ -111,6 +150,7 @@ public sealed class ReservationGrain(
         {
             var duplicate = await provider.Capture(new PaymentCaptureRequest(View.ReservationId, View.Amount, View.Currency, command.PaymentId));
             await provider.Refund(duplicate.PaymentId);
+            await Save(Approved(command.Provider, duplicate), Refunded(command.Provider, duplicate.PaymentId, duplicate.Amount, "duplicate-payment"));
         }
 
         var now = time.GetUtcNow();
@@ -118,14 +158,18 @@ public sealed class ReservationGrain(
         {
             // The hold ran out while the payment was in flight: close, and refund what was taken.
             state.State.View = View with { Status = ReservationStatus.Expired, ClosedAt = now };
-            await state.WriteStateAsync();
+            await Save(new HoldExpired { EventId = Guid.NewGuid(), OccurredAt = now, ReservationId = View.ReservationId, UserId = View.UserId, TicketedEventId = View.EventId, Seats = View.Seats });
             StopExpiryTimer();
             await RefundIfOwed();
             throw Closed();
         }
 
         state.State.View = View with { Status = ReservationStatus.Confirmed, ConfirmedAt = now };
-        await state.WriteStateAsync();
+        await Save(new ReservationConfirmed
+        {
+            EventId = Guid.NewGuid(), OccurredAt = now, ReservationId = View.ReservationId, UserId = View.UserId,
+            TicketedEventId = View.EventId, Seats = View.Seats, Amount = View.Amount, Currency = View.Currency,
+        });
         StopExpiryTimer();
         // A completed purchase ends the shopping session and frees the shopper's slot in the queue.
         await QueueShards.For(GrainFactory, View.EventId, View.UserId).Finish(View.UserId);
@@ -146,8 +190,13 @@ public sealed class ReservationGrain(
 
         // State first, then the seats, then the money. A crash part-way can leave seats unsold-but-taken
         // (never sold twice) and a refund that the next activation finishes (RefundIfOwed).
+        var wasConfirmed = View.Status == ReservationStatus.Confirmed;
         state.State.View = View with { Status = ReservationStatus.Cancelled, ClosedAt = time.GetUtcNow() };
-        await state.WriteStateAsync();
+        await Save(new ReservationCancelled
+        {
+            EventId = Guid.NewGuid(), OccurredAt = View.ClosedAt!.Value, ReservationId = View.ReservationId, UserId = View.UserId,
+            TicketedEventId = View.EventId, Seats = View.Seats, WasConfirmed = wasConfirmed,
+        });
         StopExpiryTimer();
         await SeatBlock.Release(View.ReservationId);
         await RefundIfOwed();
@@ -170,7 +219,9 @@ public sealed class ReservationGrain(
         {
             Payment = new PaymentInfo(providerName, capture.PaymentId, capture.Amount, refunded, capture.ApprovedAt, refunded ? now : null),
         };
-        await state.WriteStateAsync();
+        await Save(refunded
+            ? [Approved(providerName, capture), Refunded(providerName, capture.PaymentId, capture.Amount, "payment-after-close")]
+            : [Approved(providerName, capture)]);
     }
 
     /// <summary>A closed (expired or cancelled) reservation keeps no money: refund a payment still on record.</summary>
@@ -183,7 +234,8 @@ public sealed class ReservationGrain(
 
         await payments.Get(payment.Provider).Refund(payment.PaymentId);
         state.State.View = View with { Payment = payment with { Refunded = true, RefundedAt = time.GetUtcNow() } };
-        await state.WriteStateAsync();
+        await Save(Refunded(payment.Provider, payment.PaymentId, payment.Amount,
+            View.Status == ReservationStatus.Cancelled ? "reservation-cancelled" : "hold-expired"));
     }
 
     private async Task ExpireIfDue()
@@ -194,7 +246,11 @@ public sealed class ReservationGrain(
         }
 
         state.State.View = View with { Status = ReservationStatus.Expired, ClosedAt = View.ExpiresAt };
-        await state.WriteStateAsync();
+        await Save(new HoldExpired
+        {
+            EventId = Guid.NewGuid(), OccurredAt = View.ExpiresAt, ReservationId = View.ReservationId, UserId = View.UserId,
+            TicketedEventId = View.EventId, Seats = View.Seats,
+        });
         StopExpiryTimer();
         // The block already treats the hold as free; releasing just tidies its records.
         await SeatBlock.Release(View.ReservationId);
@@ -222,6 +278,96 @@ public sealed class ReservationGrain(
         _expiryTimer?.Dispose();
         _expiryTimer = null;
     }
+
+    /// <summary>Writes the state with the events the change caused (one write), then hands the events over.</summary>
+    private async Task Save(params DomainEvent[] events)
+    {
+        state.State.Outbox.AddRange(events);
+        await Watch();
+        await state.WriteStateAsync();
+        await Ship();
+    }
+
+    /// <summary>
+    /// Hands recorded events to the outbox. If that fails (the database is away), they stay recorded and
+    /// the reminder tries again; the caller's change is durable either way.
+    /// </summary>
+    private async Task Ship()
+    {
+        if (state.State.Outbox.Count > 0)
+        {
+            try
+            {
+                await outbox.Append([.. state.State.Outbox], CancellationToken.None);
+                // Forgotten in memory now, in storage with the next write; handing them over again after a
+                // crash is harmless.
+                state.State.Outbox.Clear();
+            }
+            catch (Exception e)
+            {
+                logger.LogWarning(e, "Handing {Count} events of reservation {ReservationId} to the outbox failed; the reminder retries",
+                    state.State.Outbox.Count, this.GetPrimaryKey());
+                return;
+            }
+        }
+
+        // Settled: nothing more can happen by itself (no hold to expire, no refund owed).
+        var settled = View.Status == ReservationStatus.Confirmed
+            || (View.Status is ReservationStatus.Expired or ReservationStatus.Cancelled && View.Payment is not { Refunded: false });
+        if (settled)
+        {
+            await Unwatch();
+        }
+    }
+
+    // The reminder that wakes this grain after a crash while it is open or has events to hand over. A
+    // reminder table out of reach (Redis restarting) does not block the change: the grain still hands
+    // its events over itself, only the crash-in-between case waits for the grain's next activation.
+    private async Task Watch()
+    {
+        if (_watch is not null)
+        {
+            return;
+        }
+
+        try
+        {
+            _watch = await this.RegisterOrUpdateReminder(WatchReminder, TimeSpan.FromMinutes(1), TimeSpan.FromMinutes(1));
+        }
+        catch (Exception e) when (e is not DomainException)
+        {
+            logger.LogWarning(e, "The watch reminder of reservation {ReservationId} could not be registered", this.GetPrimaryKey());
+        }
+    }
+
+    private async Task Unwatch()
+    {
+        try
+        {
+            _watch ??= await this.GetReminder(WatchReminder);
+            if (_watch is not null)
+            {
+                await this.UnregisterReminder(_watch);
+                _watch = null;
+            }
+        }
+        catch (Exception e) when (e is not DomainException)
+        {
+            logger.LogWarning(e, "The watch reminder of reservation {ReservationId} could not be removed; it will try again when it fires", this.GetPrimaryKey());
+        }
+    }
+
+    private PaymentApproved Approved(string provider, PaymentCapture capture) => new()
+    {
+        EventId = Guid.NewGuid(), OccurredAt = capture.ApprovedAt, Provider = provider, PaymentId = capture.PaymentId,
+        ReservationId = View.ReservationId, Amount = capture.Amount, Currency = View.Currency,
+    };
+
+    private PaymentRefunded Refunded(string provider, string paymentId, decimal amount, string reason) => new()
+    {
+        EventId = Guid.NewGuid(), OccurredAt = time.GetUtcNow(), Provider = provider, PaymentId = paymentId,
+        ReservationId = View.ReservationId, Amount = amount, Currency = View.Currency, Reason = reason,
+    };
 
     private DomainException Closed() => new(DomainErrorKind.Conflict, "reservation-" + (View.Status == ReservationStatus.Expired ? "expired" : "cancelled"),
         View.Status == ReservationStatus.Expired

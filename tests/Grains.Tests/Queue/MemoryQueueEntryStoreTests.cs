@@ -1,4 +1,5 @@
 using Orleans.Storage;
+using TicketQueue.Grains.DomainEvents;
 using TicketQueue.Grains.Queue;
 
 namespace TicketQueue.Grains.Tests.Queue;
@@ -10,7 +11,7 @@ public sealed class MemoryQueueEntryStoreTests
     [Fact]
     public async Task The_log_replays_to_the_latest_record_of_each_user_through_compactions()
     {
-        var store = new MemoryQueueEntryStore();
+        var store = new MemoryQueueEntryStore(new InProcessEventLog());
         var expected = new Dictionary<Guid, QueueEntry>();
         var users = Enumerable.Range(0, 500).Select(_ => Guid.NewGuid()).ToList();
         var random = new Random(7);
@@ -33,7 +34,7 @@ public sealed class MemoryQueueEntryStoreTests
                 }
             }
 
-            version = await store.Save("ev#1", version, changes, None);
+            version = await store.Save("ev#1", version, changes, [], None);
         }
 
         var loaded = await store.Load("ev#1", None);
@@ -44,11 +45,11 @@ public sealed class MemoryQueueEntryStoreTests
     [Fact]
     public async Task A_save_from_a_stale_version_is_rejected()
     {
-        var store = new MemoryQueueEntryStore();
-        var v1 = await store.Save("ev#2", 0, [new(Guid.NewGuid(), new QueueEntry { Number = 1 })], None);
-        await store.Save("ev#2", v1, [new(Guid.NewGuid(), new QueueEntry { Number = 2 })], None);
+        var store = new MemoryQueueEntryStore(new InProcessEventLog());
+        var v1 = await store.Save("ev#2", 0, [new(Guid.NewGuid(), new QueueEntry { Number = 1 })], [], None);
+        await store.Save("ev#2", v1, [new(Guid.NewGuid(), new QueueEntry { Number = 2 })], [], None);
 
-        await Assert.ThrowsAsync<InconsistentStateException>(() => store.Save("ev#2", v1, [new(Guid.NewGuid(), new QueueEntry { Number = 3 })], None));
+        await Assert.ThrowsAsync<InconsistentStateException>(() => store.Save("ev#2", v1, [new(Guid.NewGuid(), new QueueEntry { Number = 3 })], [], None));
         Assert.Equal(2, (await store.Load("ev#2", None)).Entries.Count);
     }
 }

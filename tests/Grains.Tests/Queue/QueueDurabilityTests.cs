@@ -61,7 +61,7 @@ public sealed class QueueDurabilityTests(ClusterFixture fixture)
         var issued = await queue.Queue.Issue();
         var stored = await fixture.QueueRecords.Inner.Load(shardKey, TestContext.Current.CancellationToken);
         await fixture.QueueRecords.Inner.Save(shardKey, stored.Version,
-            [new QueueEntryChange(users[1], new QueueEntry { Number = issued.Place.Number })], TestContext.Current.CancellationToken);
+            [new QueueEntryChange(users[1], new QueueEntry { Number = issued.Place.Number })], [], TestContext.Current.CancellationToken);
 
         await Assert.ThrowsAsync<InconsistentStateException>(() => queue.Join(users[2]));
 

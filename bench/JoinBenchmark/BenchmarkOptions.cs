@@ -1,3 +1,5 @@
+using TicketQueue.Bench;
+
 namespace TicketQueue.JoinBenchmark;
 
 /// <summary>Where the silo keeps grain state and queue records during the benchmark.</summary>
@@ -22,7 +24,9 @@ public sealed record BenchmarkOptions(
     BenchmarkStorage Storage,
     string? Postgres,
     int? TicketBlock,
-    int Seed)
+    int Seed,
+    bool ClusterClient,
+    ClusterClientOptions Cluster)
 {
     public const string Usage =
         """
@@ -31,7 +35,7 @@ public sealed record BenchmarkOptions(
           --concurrency C    joins in flight at once (default 256)
           --warmup N         joins into a separate warm-up event before measuring (default 20000)
           --verify all|none|K  read back the queue records of all users, none, or a random K of them (default all);
-                             with postgres storage, unless none, also check the rows in queue_service.queue_entries
+                             with --postgres, unless none, also check the rows in queue_service.queue_entries
           --storage memory|discard|postgres
                              memory: the silo exactly as configured by AddTicketQueue (in-memory grain storage and
                              queue records, kept in the same process);
@@ -40,19 +44,30 @@ public sealed record BenchmarkOptions(
                              PostgreSQL, see init-db.sql) with localhost clustering and in-memory reminders
                              (default memory)
           --postgres CS      the PostgreSQL connection string, required by --storage postgres, e.g.
-                             "Host=127.0.0.1;Port=5432;Username=postgres;Database=ticketqueue"
+                             "Host=127.0.0.1;Port=5432;Username=postgres;Database=ticketqueue"; with --cluster-client,
+                             optional: the silos' database, to check and measure the rows they wrote
           --ticket-block N   ticket numbers the queue grain reserves per write of its state (default: QueueOptions'
-                             default); a diagnostic, to see what those writes cost
+                             default); a diagnostic, to see what those writes cost (not with --cluster-client: the
+                             silos' TicketQueue__Queue__TicketBlockSize decides)
           --seed S           seed of the random user ids (default 20250101)
-        """;
+        """ + "\n" + ClusterClientOptions.Usage;
 
     public static BenchmarkOptions Parse(string[] args)
     {
         var options = new BenchmarkOptions(Users: 100_000, Concurrency: 256, WarmupUsers: 20_000, VerifySample: null,
-            Storage: BenchmarkStorage.Memory, Postgres: null, TicketBlock: null, Seed: 20250101);
+            Storage: BenchmarkStorage.Memory, Postgres: null, TicketBlock: null, Seed: 20250101,
+            ClusterClient: false, Cluster: ClusterClientOptions.Default);
+        var storageGiven = false;
         for (var i = 0; i < args.Length; i++)
         {
             var name = args[i];
+            if (name == ClusterClientOptions.Flag)
+            {
+                options = options with { ClusterClient = true };
+                continue;
+            }
+
+            storageGiven |= name == "--storage";
             if (i + 1 >= args.Length)
             {
                 throw new ArgumentException($"{name} needs a value.\n{Usage}");
@@ -86,14 +101,27 @@ public sealed record BenchmarkOptions(
                 "--postgres" => options with { Postgres = value },
                 "--ticket-block" => options with { TicketBlock = Positive(name, value) },
                 "--seed" => options with { Seed = NonNegative(name, value) },
+                _ when options.Cluster.With(name, value) is { } cluster => options with { Cluster = cluster },
                 _ => throw new ArgumentException($"Unknown option '{name}'.\n{Usage}"),
+            };
+        }
+
+        options.Cluster.Validate(options.ClusterClient);
+        if (options.ClusterClient)
+        {
+            // The silos are other processes: their configuration decides storage and ticket blocks.
+            return (storageGiven, options.TicketBlock) switch
+            {
+                (true, _) => throw new ArgumentException("--storage does not apply to --cluster-client: the silos keep their state in PostgreSQL."),
+                (_, not null) => throw new ArgumentException("--ticket-block does not apply to --cluster-client: set TicketQueue__Queue__TicketBlockSize on the silos."),
+                _ => options,
             };
         }
 
         return (options.Storage, options.Postgres) switch
         {
             (BenchmarkStorage.Postgres, null or "") => throw new ArgumentException("--storage postgres needs --postgres \"<connection string>\"."),
-            (not BenchmarkStorage.Postgres, not null) => throw new ArgumentException("--postgres is only used with --storage postgres."),
+            (not BenchmarkStorage.Postgres, not null) => throw new ArgumentException("--postgres is only used with --storage postgres or --cluster-client."),
             _ => options,
         };
     }

@@ -11,6 +11,7 @@ using Npgsql;
 using Orleans;
 using Orleans.Hosting;
 using Orleans.Storage;
+using TicketQueue.Bench;
 using TicketQueue.Grains.Abstractions.Events;
 using TicketQueue.Grains.Abstractions.Queue;
 using TicketQueue.Grains.Hosting;
@@ -20,7 +21,9 @@ using TicketQueue.JoinBenchmark;
 // Drives N joins into one event through the real grains, in one process with a silo configured by
 // AddTicketQueue (the same call src/Silo and the embedded gateway make), or with --storage postgres by
 // its two halves: embedded clustering, cluster storage. Callers use the silo's own IGrainFactory, so this
-// measures the grain path (shard grain -> queue grain -> storage), not a network.
+// measures the grain path (shard grain -> queue grain -> storage), not a network. With --cluster-client it
+// hosts no silo: it is an Orleans client of cluster-mode silos (other processes, found through Redis), as a
+// cluster-mode gateway is, and every call crosses the network (bench/cluster.sh sets that cluster up).
 
 if (args is ["-h"] or ["--help"])
 {
@@ -42,15 +45,15 @@ catch (ArgumentException e)
 CultureInfo.CurrentCulture = CultureInfo.InvariantCulture;
 var users = options.Users;
 
-// The benchmark's own connection to the database the silo will write to (postgres storage only).
-await using var database = options.Storage == BenchmarkStorage.Postgres ? await OpenDatabase(options.Postgres!) : null;
-if (options.Storage == BenchmarkStorage.Postgres && database is null)
+// The benchmark's own connection to the database the silo (or the cluster's silos) will write to.
+await using var database = options.Postgres is { } connectionString ? await OpenDatabase(connectionString) : null;
+if (options.Postgres is not null && database is null)
 {
     return 2;
 }
 
 // Everything the benchmark itself keeps per user is allocated before the "before" snapshot, so the
-// heap difference is what the silo keeps, not what the driver keeps.
+// heap difference is what the silo keeps, not what the driver keeps (in-process silo only).
 var userIds = RandomUsers(users, new Random(options.Seed));
 var tickets = new long[users];
 var latencyTicks = new long[users];
@@ -76,29 +79,51 @@ if (options.TicketBlock is { } ticketBlock)
 builder.Logging.AddConsole().AddFilter((_, _, level) =>
     level >= LogLevel.Critical || (level >= LogLevel.Warning && !ShutdownLogging.Quiet));
 builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(30));
-builder.UseOrleans(silo => silo.AddBenchmarkSilo(builder.Configuration, options));
+if (options.ClusterClient)
+{
+    builder.UseBenchmarkClient(options.Cluster.Redis!, options.Cluster.ClusterId, options.Cluster.ServiceId);
+}
+else
+{
+    builder.UseOrleans(silo => silo.AddBenchmarkSilo(builder.Configuration, options));
+}
 
 using var host = builder.Build();
 await host.StartAsync();
 var grains = host.Services.GetRequiredService<IGrainFactory>();
-var queueOptions = host.Services.GetRequiredService<IOptions<QueueOptions>>().Value;
-var storageName = options.Storage.ToString().ToLowerInvariant();
+// A client cannot see the silos' options: it prints the defaults, which bench/cluster.sh leaves in place.
+var queueOptions = options.ClusterClient ? new QueueOptions() : host.Services.GetRequiredService<IOptions<QueueOptions>>().Value;
+var storageName = options.ClusterClient ? "cluster" : options.Storage.ToString().ToLowerInvariant();
+var processes = options.ClusterClient ? new ClusterProcesses(options.Cluster) : null;
 
 Console.WriteLine("TicketQueue join benchmark");
 Console.WriteLine($"  runtime            .NET {Environment.Version}, {Environment.ProcessorCount} cores, " +
     $"{(System.Runtime.GCSettings.IsServerGC ? "server" : "workstation")} GC, " +
     $"concurrent GC {(AppContext.TryGetSwitch("System.GC.Concurrent", out var concurrent) ? concurrent : true)}");
-Console.WriteLine($"  storage            {storageName}: " + options.Storage switch
+if (options.ClusterClient)
 {
-    BenchmarkStorage.Memory => "in-memory grain storage and queue records, as AddTicketQueue configures an embedded silo",
-    BenchmarkStorage.Discard => "grain state and queue records kept nowhere (diagnostic, not a way to run TicketQueue)",
-    _ => $"grain state (ADO.NET) and queue records in {await database!.Describe()}; " +
-        "localhost clustering; in-memory reminders registered after the cluster's Redis ones (no Redis is used)",
-});
-Console.WriteLine($"  providers          queue records {host.Services.GetRequiredService<IQueueEntryStore>().GetType().Name}, " +
-    $"grain storage {host.Services.GetRequiredKeyedService<IGrainStorage>(StorageNames.Events).GetType().Name}, " +
-    $"reminders {host.Services.GetService<IReminderTable>()?.GetType().Name ?? "none"}");
-Console.WriteLine($"  queue options      ticket block {queueOptions.TicketBlockSize}, tick every {queueOptions.TickInterval.TotalSeconds:F1} s, " +
+    Console.WriteLine($"  mode               cluster client: no silo in this process; an Orleans client of the silos of cluster " +
+        $"'{options.Cluster.ClusterId}' (service '{options.Cluster.ServiceId}') found through Redis, every call over TCP");
+    Console.WriteLine($"  silos              {(options.Cluster.SiloPids.Count > 0 ? $"{options.Cluster.SiloPids.Count} (pids {string.Join(", ", options.Cluster.SiloPids)})" : "not named (--silo-pids)")}, " +
+        $"in cluster mode: grain state and queue records in {(database is null ? "their PostgreSQL (not given: --postgres)" : await database.Describe())}; " +
+        "membership and reminders in Redis");
+}
+else
+{
+    Console.WriteLine($"  storage            {storageName}: " + options.Storage switch
+    {
+        BenchmarkStorage.Memory => "in-memory grain storage and queue records, as AddTicketQueue configures an embedded silo",
+        BenchmarkStorage.Discard => "grain state and queue records kept nowhere (diagnostic, not a way to run TicketQueue)",
+        _ => $"grain state (ADO.NET) and queue records in {await database!.Describe()}; " +
+            "localhost clustering; in-memory reminders registered after the cluster's Redis ones (no Redis is used)",
+    });
+    Console.WriteLine($"  providers          queue records {host.Services.GetRequiredService<IQueueEntryStore>().GetType().Name}, " +
+        $"grain storage {host.Services.GetRequiredKeyedService<IGrainStorage>(StorageNames.Events).GetType().Name}, " +
+        $"reminders {host.Services.GetService<IReminderTable>()?.GetType().Name ?? "none"}");
+}
+
+Console.WriteLine($"  queue options      ticket block {queueOptions.TicketBlockSize}, tick every {queueOptions.TickInterval.TotalSeconds:F1} s" +
+    $"{(options.ClusterClient ? " (QueueOptions' defaults; the silos' configuration decides)" : "")}, " +
     $"{QueueShards.Count} shards per event; a join returns once its record is durable (group commit per shard)");
 Console.WriteLine($"  users              {users:N0}, concurrency {options.Concurrency}, warm-up {options.WarmupUsers:N0}");
 
@@ -143,26 +168,27 @@ while (!(await queue.GetStats()).Opened)
     await Task.Delay(100);
 }
 
-// Joins return only once their record is saved, so there is no write still pending to wait for.
-var before = MemorySnapshot.Take();
+// Joins return only once their record is saved, so there is no write still pending to wait for. A
+// client's own heap says nothing about the silos: their resident memory is read from /proc instead.
+var before = options.ClusterClient ? null : MemorySnapshot.Take();
 
 var loadBefore = LoadAverage();
 var machineBefore = MachineCpu();
 var cpuBefore = ProcessCpu();
+var processesBefore = processes?.Take();
 var stopwatch = Stopwatch.StartNew();
 var failures = await RunJoins(grains, eventId, userIds, tickets, latencyTicks, options.Concurrency, progress: true);
 stopwatch.Stop();
 var elapsed = stopwatch.Elapsed;
+var processesAfter = processes?.Take();
 var cpuUsed = ProcessCpu() - cpuBefore;
 var machineAfter = MachineCpu();
 var loadAfter = LoadAverage();
 
-var after = MemorySnapshot.Take();
+var after = options.ClusterClient ? null : MemorySnapshot.Take();
 
 var joinsPerSecond = users / elapsed.TotalSeconds;
-var liveDelta = after.LiveBytes - before.LiveBytes;
-var heapDelta = after.HeapSizeBytes - before.HeapSizeBytes;
-var workingSetDelta = after.WorkingSetBytes - before.WorkingSetBytes;
+var split = processes?.Between(processesBefore!, processesAfter!, "the joins");
 Array.Sort(latencyTicks);
 
 Console.WriteLine();
@@ -174,17 +200,38 @@ Console.WriteLine($"  elapsed                     {elapsed.TotalSeconds:F2} s");
 Console.WriteLine($"  joins per second            {joinsPerSecond:N0}");
 Console.WriteLine($"  CPU used by this process    {cpuUsed.TotalSeconds:F1} s during the joins = {cpuUsed.TotalSeconds / elapsed.TotalSeconds / Environment.ProcessorCount:P0} of {Environment.ProcessorCount} cores");
 Console.WriteLine($"  CPU busy on the machine     {MachineBusy(machineBefore, machineAfter)} during the joins (this process, and the rest: " +
-    $"{(options.Storage == BenchmarkStorage.Postgres ? "PostgreSQL and " : "")}any other process)");
+    $"{(options.ClusterClient ? "the silos, PostgreSQL, Redis and " : options.Storage == BenchmarkStorage.Postgres ? "PostgreSQL and " : "")}any other process)");
 Console.WriteLine($"  machine load average        {loadBefore} before the joins, {loadAfter} after (1/5/15 min; other processes share these cores)");
 Console.WriteLine($"  join latency mean           {Ms((long)latencyTicks.Average())} ms (concurrency / throughput = {options.Concurrency * 1000.0 / joinsPerSecond:F2} ms)");
 Console.WriteLine($"  join latency p50/p90/p99/max {Ms(Percentile(latencyTicks, 0.50))} / {Ms(Percentile(latencyTicks, 0.90))} / {Ms(Percentile(latencyTicks, 0.99))} / {Ms(latencyTicks[^1])} ms");
-Console.WriteLine($"  live heap before/after      {MemorySnapshot.Mib(before.LiveBytes)} / {MemorySnapshot.Mib(after.LiveBytes)} (after forced compacting full GC)");
-Console.WriteLine($"  GC heap size before/after   {MemorySnapshot.Mib(before.HeapSizeBytes)} / {MemorySnapshot.Mib(after.HeapSizeBytes)} " +
-    $"(fragmentation {MemorySnapshot.Mib(before.FragmentedBytes)} / {MemorySnapshot.Mib(after.FragmentedBytes)})");
-Console.WriteLine($"  working set before/after    {MemorySnapshot.Mib(before.WorkingSetBytes)} / {MemorySnapshot.Mib(after.WorkingSetBytes)}");
-Console.WriteLine($"  live heap per waiting user  {(double)liveDelta / users:F1} bytes");
-Console.WriteLine($"  GC heap per waiting user    {(double)heapDelta / users:F1} bytes");
-Console.WriteLine($"  working set per user        {(double)workingSetDelta / users:F1} bytes");
+if (before is not null && after is not null)
+{
+    Console.WriteLine($"  live heap before/after      {MemorySnapshot.Mib(before.LiveBytes)} / {MemorySnapshot.Mib(after.LiveBytes)} (after forced compacting full GC)");
+    Console.WriteLine($"  GC heap size before/after   {MemorySnapshot.Mib(before.HeapSizeBytes)} / {MemorySnapshot.Mib(after.HeapSizeBytes)} " +
+        $"(fragmentation {MemorySnapshot.Mib(before.FragmentedBytes)} / {MemorySnapshot.Mib(after.FragmentedBytes)})");
+    Console.WriteLine($"  working set before/after    {MemorySnapshot.Mib(before.WorkingSetBytes)} / {MemorySnapshot.Mib(after.WorkingSetBytes)}");
+    Console.WriteLine($"  live heap per waiting user  {(double)(after.LiveBytes - before.LiveBytes) / users:F1} bytes");
+    Console.WriteLine($"  GC heap per waiting user    {(double)(after.HeapSizeBytes - before.HeapSizeBytes) / users:F1} bytes");
+    Console.WriteLine($"  working set per user        {(double)(after.WorkingSetBytes - before.WorkingSetBytes) / users:F1} bytes");
+}
+else
+{
+    // The silos' heaps are in other processes: no forced collection there, so resident memory includes garbage.
+    Console.WriteLine($"  silos' VmRSS before/after   {ClusterProcesses.Mib(split?.SiloRssBefore)} / {ClusterProcesses.Mib(split?.SiloRssAfter)} " +
+        "(all silos named by --silo-pids, summed; no forced GC in them, so garbage counts too)");
+    Console.WriteLine($"  silos' VmRSS per user       {(split is { SiloRssBefore: { } rssBefore, SiloRssAfter: { } rssAfter } ? $"{(double)(rssAfter - rssBefore) / users:F1} bytes" : "n/a")}");
+}
+
+if (split is not null)
+{
+    Console.WriteLine();
+    foreach (var line in split.Lines)
+    {
+        Console.WriteLine(line);
+    }
+
+    Console.WriteLine();
+}
 
 var stats = await queue.GetStats();
 Console.WriteLine($"  queue                       issued {stats.Issued:N0}, waiting {stats.Waiting:N0}, admitted {stats.Admitted:N0}");
@@ -263,7 +310,7 @@ if (database is not null && options.VerifySample != 0)
 
 Console.WriteLine($"  overall                     {(ok ? "PASS" : "FAIL")}");
 
-if (options.Storage == BenchmarkStorage.Memory)
+if (!options.ClusterClient && options.Storage == BenchmarkStorage.Memory)
 {
     var storeBytes = await MemoryStoreBytes(eventId, userIds, tickets);
     Console.WriteLine();
@@ -291,16 +338,31 @@ else if (database is not null)
 }
 
 Console.WriteLine();
-Console.WriteLine("| users | concurrency | storage | elapsed s | joins/s | CPU used | load avg before | mean ms | p99 ms | live heap B/user | working set before → after |");
-Console.WriteLine($"| {users:N0} | {options.Concurrency} | {storageName} | {elapsed.TotalSeconds:F2} | {joinsPerSecond:N0} | " +
-    $"{cpuUsed.TotalSeconds / elapsed.TotalSeconds / Environment.ProcessorCount:P0} | {loadBefore.Split(' ')[0]} | {Ms((long)latencyTicks.Average())} | " +
-    $"{Ms(Percentile(latencyTicks, 0.99))} | {(double)liveDelta / users:F1} | {MemorySnapshot.Mib(before.WorkingSetBytes)} → {MemorySnapshot.Mib(after.WorkingSetBytes)} |");
+if (before is not null && after is not null)
+{
+    Console.WriteLine("| users | concurrency | storage | elapsed s | joins/s | CPU used | load avg before | mean ms | p99 ms | live heap B/user | working set before → after |");
+    Console.WriteLine($"| {users:N0} | {options.Concurrency} | {storageName} | {elapsed.TotalSeconds:F2} | {joinsPerSecond:N0} | " +
+        $"{cpuUsed.TotalSeconds / elapsed.TotalSeconds / Environment.ProcessorCount:P0} | {loadBefore.Split(' ')[0]} | {Ms((long)latencyTicks.Average())} | " +
+        $"{Ms(Percentile(latencyTicks, 0.99))} | {(double)(after.LiveBytes - before.LiveBytes) / users:F1} | " +
+        $"{MemorySnapshot.Mib(before.WorkingSetBytes)} → {MemorySnapshot.Mib(after.WorkingSetBytes)} |");
+}
+else
+{
+    // CPU in cores busy on average during the joins, of Environment.ProcessorCount.
+    Console.WriteLine("| users | concurrency | mode | silos | elapsed s | joins/s | cores: client / silos / PostgreSQL / Redis / rest / idle | load avg before | mean ms | p99 ms | silos' VmRSS before → after |");
+    Console.WriteLine($"| {users:N0} | {options.Concurrency} | {storageName} client | {options.Cluster.SiloPids.Count} | {elapsed.TotalSeconds:F2} | {joinsPerSecond:N0} | " +
+        $"{split!.Client:F2} / {split.Silos:F2} / {split.Postgres:F2} / {split.Redis:F2} / {split.Other:F2} / {split.Idle:F2} | {loadBefore.Split(' ')[0]} | " +
+        $"{Ms((long)latencyTicks.Average())} | {Ms(Percentile(latencyTicks, 0.99))} | " +
+        $"{ClusterProcesses.Mib(split.SiloRssBefore)} → {ClusterProcesses.Mib(split.SiloRssAfter)} |");
+}
 
 // On a single-silo shutdown the in-memory storage grains can be deactivated before the queue grains'
 // OnDeactivateAsync writes reach them; Orleans then logs placement errors for writes that have nowhere
 // to go. That happens after every figure above was taken, so it is kept out of the report.
 Console.WriteLine();
-Console.WriteLine("Stopping the silo (warnings and errors logged during shutdown are not shown; see docs/performance.md).");
+Console.WriteLine(options.ClusterClient
+    ? "Stopping the client (the silos keep running; warnings and errors logged during shutdown are not shown)."
+    : "Stopping the silo (warnings and errors logged during shutdown are not shown; see docs/performance.md).");
 ShutdownLogging.Quiet = true;
 await host.StopAsync();
 return ok ? 0 : 1;
@@ -535,10 +597,10 @@ static async Task<long> MemoryStoreBytes(string eventId, Guid[] userIds, long[] 
     }
 
     var before = MemorySnapshot.Take();
-    var store = new MemoryQueueEntryStore();
+    var store = new MemoryQueueEntryStore(new TicketQueue.Grains.DomainEvents.InProcessEventLog());
     for (var shard = 0; shard < QueueShards.Count; shard++)
     {
-        await store.Save(keys[shard], version: 0, changes[shard], CancellationToken.None);
+        await store.Save(keys[shard], version: 0, changes[shard], [], CancellationToken.None);
     }
 
     var after = MemorySnapshot.Take();

@@ -1,3 +1,5 @@
+using TicketQueue.Bench;
+
 namespace TicketQueue.ReservationBenchmark;
 
 /// <summary>Where the silo keeps grain state during the benchmark.</summary>
@@ -19,7 +21,9 @@ public sealed record BenchmarkOptions(
     int? Users,
     int WarmupPurchases,
     BenchmarkStorage Storage,
-    string? Postgres)
+    string? Postgres,
+    bool ClusterClient,
+    ClusterClientOptions Cluster)
 {
     /// <summary>Seats per row in every block; a block has Seats / Blocks / SeatsPerRow rows.</summary>
     public const int SeatsPerRow = 100;
@@ -38,18 +42,27 @@ public sealed record BenchmarkOptions(
                              postgres: the cluster stack's storage (ADO.NET grain storage and queue records in
                              PostgreSQL, see init-db.sql) with localhost clustering and in-memory reminders
                              (default memory)
-          --postgres CS      the PostgreSQL connection string, required by --storage postgres
-        """;
+          --postgres CS      the PostgreSQL connection string, required by --storage postgres; with --cluster-client,
+                             optional: the silos' database, to measure the seat block's row
+        """ + "\n" + ClusterClientOptions.Usage;
 
     public int UsersOrDefault => Users ?? Seats / Quantity;
 
     public static BenchmarkOptions Parse(string[] args)
     {
         var options = new BenchmarkOptions(Seats: 10_000, Blocks: 1, Quantity: 2, Buyers: 64, Users: null, WarmupPurchases: 200,
-            Storage: BenchmarkStorage.Memory, Postgres: null);
+            Storage: BenchmarkStorage.Memory, Postgres: null, ClusterClient: false, Cluster: ClusterClientOptions.Default);
+        var storageGiven = false;
         for (var i = 0; i < args.Length; i++)
         {
             var name = args[i];
+            if (name == ClusterClientOptions.Flag)
+            {
+                options = options with { ClusterClient = true };
+                continue;
+            }
+
+            storageGiven |= name == "--storage";
             if (i + 1 >= args.Length)
             {
                 throw new ArgumentException($"{name} needs a value.\n{Usage}");
@@ -74,6 +87,7 @@ public sealed record BenchmarkOptions(
                     },
                 },
                 "--postgres" => options with { Postgres = value },
+                _ when options.Cluster.With(name, value) is { } cluster => options with { Cluster = cluster },
                 _ => throw new ArgumentException($"Unknown option '{name}'.\n{Usage}"),
             };
         }
@@ -89,10 +103,18 @@ public sealed record BenchmarkOptions(
             throw new ArgumentException("--quantity must be at most 4, the event's ticket limit per person.");
         }
 
+        options.Cluster.Validate(options.ClusterClient);
+        if (options.ClusterClient)
+        {
+            return storageGiven
+                ? throw new ArgumentException("--storage does not apply to --cluster-client: the silos keep their state in PostgreSQL.")
+                : options;
+        }
+
         return (options.Storage, options.Postgres) switch
         {
             (BenchmarkStorage.Postgres, null or "") => throw new ArgumentException("--storage postgres needs --postgres \"<connection string>\"."),
-            (not BenchmarkStorage.Postgres, not null) => throw new ArgumentException("--postgres is only used with --storage postgres."),
+            (not BenchmarkStorage.Postgres, not null) => throw new ArgumentException("--postgres is only used with --storage postgres or --cluster-client."),
             _ => options,
         };
     }

@@ -11,6 +11,7 @@ using Orleans;
 using Orleans.Hosting;
 using Orleans.Serialization;
 using Orleans.Storage;
+using TicketQueue.Bench;
 using TicketQueue.Grains.Abstractions.Common;
 using TicketQueue.Grains.Abstractions.Events;
 using TicketQueue.Grains.Abstractions.Queue;
@@ -23,7 +24,8 @@ using TicketQueue.Grains.Seats;
 using TicketQueue.ReservationBenchmark;
 
 // Sells one event's seats through the real grains, in one process with a silo configured by AddTicketQueue
-// (or, with --storage postgres, embedded clustering and cluster storage, as bench/JoinBenchmark does).
+// (or, with --storage postgres, embedded clustering and cluster storage, as bench/JoinBenchmark does), or
+// with --cluster-client as an Orleans client of cluster-mode silos in other processes (bench/cluster.sh).
 // Users join the queue and are admitted first; then K buyers at a time each do what the gateway does for
 // a purchase: claim the admission and reserve Q best-available seats (the hold), then pay with the
 // sandbox provider, which confirms the seats and ends the shopping session.
@@ -49,7 +51,7 @@ CultureInfo.CurrentCulture = CultureInfo.InvariantCulture;
 var users = options.UsersOrDefault;
 const decimal Price = 10_000m;
 
-// The benchmark's own connection to the database the silo will write to (postgres storage only).
+// The benchmark's own connection to the database the silo (or the cluster's silos) will write to.
 await using var database = options.Postgres is { } connectionString ? NpgsqlDataSource.Create(connectionString) : null;
 var databaseDescription = "";
 if (database is not null)
@@ -79,24 +81,44 @@ builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
 // Warnings and up, until the figures are printed; the silo's shutdown chatter is not part of the benchmark.
 builder.Logging.AddConsole().AddFilter((_, _, level) => level >= LogLevel.Critical || (level >= LogLevel.Warning && !quietShutdown));
 builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(30));
-builder.UseOrleans(silo => silo.AddBenchmarkSilo(builder.Configuration, options));
+if (options.ClusterClient)
+{
+    builder.UseBenchmarkClient(options.Cluster.Redis!, options.Cluster.ClusterId, options.Cluster.ServiceId);
+}
+else
+{
+    builder.UseOrleans(silo => silo.AddBenchmarkSilo(builder.Configuration, options));
+}
 
 using var host = builder.Build();
 await host.StartAsync();
 var grains = host.Services.GetRequiredService<IGrainFactory>();
-var storageName = options.Storage.ToString().ToLowerInvariant();
+var storageName = options.ClusterClient ? "cluster" : options.Storage.ToString().ToLowerInvariant();
+var processes = options.ClusterClient ? new ClusterProcesses(options.Cluster) : null;
 var rowsPerBlock = options.Seats / options.Blocks / BenchmarkOptions.SeatsPerRow;
 
 Console.WriteLine("TicketQueue reservation benchmark");
 Console.WriteLine($"  runtime            .NET {Environment.Version}, {Environment.ProcessorCount} cores, " +
     $"{(System.Runtime.GCSettings.IsServerGC ? "server" : "workstation")} GC");
-Console.WriteLine($"  storage            {storageName}: " + (options.Storage == BenchmarkStorage.Memory
-    ? "in-memory grain storage and queue records, as AddTicketQueue configures an embedded silo"
-    : $"grain state (ADO.NET) and queue records in {databaseDescription}; localhost clustering; " +
-        "in-memory reminders registered after the cluster's Redis ones (no Redis is used)"));
-Console.WriteLine($"  providers          grain storage {host.Services.GetRequiredKeyedService<IGrainStorage>(StorageNames.Reservations).GetType().Name}, " +
-    $"queue records {host.Services.GetRequiredService<IQueueEntryStore>().GetType().Name}, " +
-    $"reminders {host.Services.GetService<IReminderTable>()?.GetType().Name ?? "none"}");
+if (options.ClusterClient)
+{
+    Console.WriteLine($"  mode               cluster client: no silo in this process; an Orleans client of the silos of cluster " +
+        $"'{options.Cluster.ClusterId}' (service '{options.Cluster.ServiceId}') found through Redis, every call over TCP");
+    Console.WriteLine($"  silos              {(options.Cluster.SiloPids.Count > 0 ? $"{options.Cluster.SiloPids.Count} (pids {string.Join(", ", options.Cluster.SiloPids)})" : "not named (--silo-pids)")}, " +
+        $"in cluster mode: grain state and queue records in {(database is null ? "their PostgreSQL (not given: --postgres)" : databaseDescription)}; " +
+        "membership and reminders in Redis");
+}
+else
+{
+    Console.WriteLine($"  storage            {storageName}: " + (options.Storage == BenchmarkStorage.Memory
+        ? "in-memory grain storage and queue records, as AddTicketQueue configures an embedded silo"
+        : $"grain state (ADO.NET) and queue records in {databaseDescription}; localhost clustering; " +
+            "in-memory reminders registered after the cluster's Redis ones (no Redis is used)"));
+    Console.WriteLine($"  providers          grain storage {host.Services.GetRequiredKeyedService<IGrainStorage>(StorageNames.Reservations).GetType().Name}, " +
+        $"queue records {host.Services.GetRequiredService<IQueueEntryStore>().GetType().Name}, " +
+        $"reminders {host.Services.GetService<IReminderTable>()?.GetType().Name ?? "none"}");
+}
+
 Console.WriteLine($"  event              {options.Seats:N0} seats in {options.Blocks} block(s) of {rowsPerBlock} rows x {BenchmarkOptions.SeatsPerRow} seats, " +
     $"{Price:N0} KRW a seat");
 Console.WriteLine($"  purchases          {users:N0} admitted users, each: claim admission + reserve {options.Quantity} best-available seats (the hold), " +
@@ -127,10 +149,13 @@ admitWatch.Stop();
 var loadBefore = LoadAverage();
 var machineBefore = MachineCpu();
 var cpuBefore = ProcessCpu();
+var processesBefore = processes?.Take();
 var stopwatch = Stopwatch.StartNew();
 var outcomes = await RunPurchases(grains, eventId, userIds, options.Blocks, options.Quantity, options.Buyers, progress: true);
 stopwatch.Stop();
 var elapsed = stopwatch.Elapsed;
+var processesAfter = processes?.Take();
+var split = processes?.Between(processesBefore!, processesAfter!, "the purchases");
 var cpuUsed = ProcessCpu() - cpuBefore;
 var machineAfter = MachineCpu();
 
@@ -157,7 +182,16 @@ Console.WriteLine($"  pay latency                 mean {Ms((long)payTicks.Defaul
     $"{Ms(Percentile(payTicks, 0.99))} / {Ms(payTicks.LastOrDefault())} ms (IReservationGrain.Pay: capture, confirm the seats, finish the session)");
 Console.WriteLine($"  CPU used by this process    {cpuUsed.TotalSeconds:F1} s = {cpuUsed.TotalSeconds / elapsed.TotalSeconds / Environment.ProcessorCount:P0} of {Environment.ProcessorCount} cores");
 Console.WriteLine($"  CPU busy on the machine     {MachineBusy(machineBefore, machineAfter)} (this process, and the rest: " +
-    $"{(database is not null ? "PostgreSQL and " : "")}any other process); load average before {loadBefore}");
+    $"{(options.ClusterClient ? "the silos, PostgreSQL, Redis and " : database is not null ? "PostgreSQL and " : "")}any other process); " +
+    $"load average before {loadBefore}");
+if (split is not null)
+{
+    Console.WriteLine();
+    foreach (var line in split.Lines)
+    {
+        Console.WriteLine(line);
+    }
+}
 
 // Correctness: the blocks and the reservations must tell the same story, and no seat may be sold twice.
 Console.WriteLine();
@@ -225,13 +259,28 @@ if (database is not null)
 }
 
 Console.WriteLine();
-Console.WriteLine("| seats | blocks | buyers in flight | storage | elapsed s | holds/s | confirmed/s | hold mean / p99 ms | pay mean / p99 ms | CPU used | sold twice |");
-Console.WriteLine($"| {options.Seats:N0} | {options.Blocks} | {options.Buyers} | {storageName} | {elapsed.TotalSeconds:F2} | {holdsPerSecond:N0} | {confirmedPerSecond:N0} | " +
-    $"{Ms((long)holdTicks.DefaultIfEmpty().Average())} / {Ms(Percentile(holdTicks, 0.99))} | {Ms((long)payTicks.DefaultIfEmpty().Average())} / {Ms(Percentile(payTicks, 0.99))} | " +
-    $"{cpuUsed.TotalSeconds / elapsed.TotalSeconds / Environment.ProcessorCount:P0} | {soldTwice} |");
+var latencies = $"{Ms((long)holdTicks.DefaultIfEmpty().Average())} / {Ms(Percentile(holdTicks, 0.99))} | " +
+    $"{Ms((long)payTicks.DefaultIfEmpty().Average())} / {Ms(Percentile(payTicks, 0.99))}";
+if (split is null)
+{
+    Console.WriteLine("| seats | blocks | buyers in flight | storage | elapsed s | holds/s | confirmed/s | hold mean / p99 ms | pay mean / p99 ms | CPU used | sold twice |");
+    Console.WriteLine($"| {options.Seats:N0} | {options.Blocks} | {options.Buyers} | {storageName} | {elapsed.TotalSeconds:F2} | {holdsPerSecond:N0} | {confirmedPerSecond:N0} | " +
+        $"{latencies} | {cpuUsed.TotalSeconds / elapsed.TotalSeconds / Environment.ProcessorCount:P0} | {soldTwice} |");
+}
+else
+{
+    // CPU in cores busy on average during the purchases, of Environment.ProcessorCount.
+    Console.WriteLine("| seats | blocks | buyers in flight | mode | silos | elapsed s | holds/s | confirmed/s | hold mean / p99 ms | pay mean / p99 ms | " +
+        "cores: client / silos / PostgreSQL / Redis / rest / idle | load avg before | sold twice |");
+    Console.WriteLine($"| {options.Seats:N0} | {options.Blocks} | {options.Buyers} | {storageName} client | {options.Cluster.SiloPids.Count} | {elapsed.TotalSeconds:F2} | " +
+        $"{holdsPerSecond:N0} | {confirmedPerSecond:N0} | {latencies} | " +
+        $"{split.Client:F2} / {split.Silos:F2} / {split.Postgres:F2} / {split.Redis:F2} / {split.Other:F2} / {split.Idle:F2} | {loadBefore.Split(' ')[0]} | {soldTwice} |");
+}
 
 Console.WriteLine();
-Console.WriteLine("Stopping the silo (warnings and errors logged during shutdown are not shown).");
+Console.WriteLine(options.ClusterClient
+    ? "Stopping the client (the silos keep running; warnings and errors logged during shutdown are not shown)."
+    : "Stopping the silo (warnings and errors logged during shutdown are not shown).");
 quietShutdown = true;
 await host.StopAsync();
 return ok ? 0 : 1;

@@ -33,4 +33,20 @@ public sealed class AdminTests(GatewayFixture fixture)
         Assert.Equal("Active", silo.Status);
         Assert.Equal(silo.Address, stats.QueueSilo);
     }
+
+    [Fact]
+    public async Task Readiness_reports_the_cluster_and_the_outbox_lag()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var response = await Api.Anonymous().GetAsync("/health/ready", ct);
+        await response.ShouldBe(HttpStatusCode.OK);
+        var report = await response.Content.ReadFromJsonAsync<JsonElement>(ct);
+
+        Assert.Equal("Healthy", report.GetProperty("status").GetString());
+        Assert.Equal("Healthy", report.GetProperty("checks").GetProperty("ready").GetProperty("status").GetString());
+        var outbox = report.GetProperty("checks").GetProperty("outbox");
+        Assert.Equal("Healthy", outbox.GetProperty("status").GetString());
+        Assert.Equal(0, outbox.GetProperty("data").GetProperty("unshipped").GetInt64());
+        Assert.False(outbox.GetProperty("data").GetProperty("relayEnabled").GetBoolean());
+    }
 }

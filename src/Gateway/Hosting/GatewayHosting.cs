@@ -145,7 +145,8 @@ public static class GatewayHosting
         builder.Services.AddSignalR(o => o.AddFilter<ProblemHubFilter>()).AddJsonProtocol(o => ConfigureJson(o.PayloadSerializerOptions));
         builder.Services.AddSingleton<ReadinessState>();
         builder.Services.AddHealthChecks()
-            .AddCheck<ReadinessCheck>("ready", tags: ["ready"]);
+            .AddCheck<ReadinessCheck>("ready", tags: ["ready"])
+            .AddCheck<OutboxCheck>("outbox", tags: ["ready"]);
         builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(30));
         return builder;
     }
@@ -158,10 +159,30 @@ public static class GatewayHosting
         json.NumberHandling = JsonNumberHandling.Strict;
     }
 
+    // {"status":"Healthy","checks":{"ready":{"status":"Healthy","description":...,"data":{...}},"outbox":{...}}}
+    private static Task WriteHealth(HttpContext http, HealthReport report)
+    {
+        http.Response.ContentType = "application/json";
+        return http.Response.WriteAsJsonAsync(new
+        {
+            status = report.Status.ToString(),
+            checks = report.Entries.ToDictionary(e => e.Key, e => new
+            {
+                status = e.Value.Status.ToString(),
+                description = e.Value.Description,
+                data = e.Value.Data,
+            }),
+        });
+    }
+
     public static IEndpointRouteBuilder MapHealth(this IEndpointRouteBuilder routes)
     {
         routes.MapHealthChecks("/health/live", new HealthCheckOptions { Predicate = _ => false });
-        routes.MapHealthChecks("/health/ready", new HealthCheckOptions { Predicate = c => c.Tags.Contains("ready") });
+        routes.MapHealthChecks("/health/ready", new HealthCheckOptions
+        {
+            Predicate = c => c.Tags.Contains("ready"),
+            ResponseWriter = WriteHealth,
+        });
         return routes;
     }
 

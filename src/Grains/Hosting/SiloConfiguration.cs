@@ -8,6 +8,7 @@ using Orleans.Configuration;
 using Orleans.Storage;
 using StackExchange.Redis;
 using TicketQueue.Grains.DomainEvents;
+using TicketQueue.Grains.DomainEvents.Relay;
 using TicketQueue.Grains.Payments;
 using TicketQueue.Grains.Queue;
 
@@ -79,6 +80,8 @@ public static class SiloConfiguration
 
         silo.Services.TryAddSingleton(TimeProvider.System);
         silo.Services.Configure<QueueOptions>(configuration.GetSection("TicketQueue:Queue"));
+        // Ships the outbox to Kafka when TicketQueue:Events:Kafka:BootstrapServers is set (cluster mode).
+        silo.Services.AddOutboxRelay(configuration);
         silo.Services.AddSingleton<IPaymentProvider, SandboxPaymentProvider>();
         silo.Services.AddSingleton<PaymentProviders>();
 

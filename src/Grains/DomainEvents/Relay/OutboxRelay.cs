@@ -1,0 +1,332 @@
+using System.Diagnostics.Metrics;
+using System.Text;
+using Confluent.Kafka;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using Npgsql;
+
+namespace TicketQueue.Grains.DomainEvents.Relay;
+
+/// <summary>
+/// Ships <c>common.outbox_events</c> to Kafka: each row as one message on the topic of its aggregate type,
+/// keyed by the aggregate id, its CloudEvent JSON as the value (CloudEvents Kafka binding, structured mode).
+/// A row is marked published only after the broker acknowledged it (idempotent producer, <c>acks=all</c>),
+/// so events are delivered at least once: a failure can repeat an event, never lose one.
+/// </summary>
+/// <remarks>
+/// <para>
+/// One relay runs in every cluster silo; <see cref="PartitionOwnership"/> makes sure each aggregate is
+/// shipped by one of them at a time, so one aggregate's events leave in the order they were recorded.
+/// </para>
+/// <para>
+/// A round ships at most one row per aggregate: the oldest unshipped one. The producer keeps the order of
+/// what it sends, but a message that times out leaves a gap that later messages of the same partition
+/// may fill first (librdkafka "message timeout considerations"); sending an aggregate's next event only
+/// once the previous one is acknowledged means a retry can repeat an event but never overtake it. Our
+/// aggregates (a place in line, a reservation, a payment) have a handful of events each, so this costs
+/// little throughput.
+/// </para>
+/// </remarks>
+public sealed class OutboxRelay : BackgroundService
+{
+    private const string ReadSql =
+        """
+        SELECT id, aggregate_type, aggregate_id, payload::text
+        FROM common.outbox_events
+        WHERE NOT published AND abs(hashtext(aggregate_id)::bigint) % $1 = ANY($2)
+        ORDER BY seq
+        LIMIT $3
+        """;
+
+    private const string MarkSql = "UPDATE common.outbox_events SET published = true, published_at = now() WHERE id = ANY($1) AND NOT published";
+
+    /// <summary>How long a stopping relay still waits for acknowledgements of what it already sent.</summary>
+    private static readonly TimeSpan ShutdownGrace = TimeSpan.FromSeconds(5);
+
+    private static readonly byte[] ContentType = Encoding.UTF8.GetBytes(CloudEventEnvelope.ContentType);
+
+    private readonly NpgsqlDataSource? _database;
+    private readonly OutboxRelayOptions _options;
+    private readonly TimeProvider _time;
+    private readonly ILogger<OutboxRelay> _logger;
+    private readonly Counter<long> _shipped;
+    private readonly Counter<long> _failedRounds;
+    private volatile IReadOnlyList<int> _owned = [];
+
+    public OutboxRelay(IServiceProvider services, IOptions<OutboxRelayOptions> options, IMeterFactory meters,
+        TimeProvider time, ILogger<OutboxRelay> logger)
+    {
+        _database = services.GetService<NpgsqlDataSource>();
+        _options = options.Value;
+        _time = time;
+        _logger = logger;
+
+        var meter = meters.Create(OutboxLagMonitor.MeterName);
+        _shipped = meter.CreateCounter<long>("ticketqueue.outbox.shipped", unit: "{event}",
+            description: "Outbox events acknowledged by Kafka and marked published");
+        _failedRounds = meter.CreateCounter<long>("ticketqueue.outbox.failed_rounds", unit: "{round}",
+            description: "Relay rounds that failed and were retried after a back-off");
+        meter.CreateObservableGauge("ticketqueue.outbox.owned_partitions", () => _owned.Count, unit: "{partition}",
+            description: "Outbox partitions this relay ships");
+    }
+
+    /// <summary>The outbox partitions this relay ships now.</summary>
+    public IReadOnlyList<int> OwnedPartitions => _owned;
+
+    /// <summary>
+    /// Raised after partitions are taken and before they are given up, so the intervals it reports contain
+    /// the real ones. (When the ownership session breaks, PostgreSQL frees the locks before the relay notices.)
+    /// </summary>
+    public event Action<OutboxOwnershipChange>? OwnershipChanged;
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        if (_database is null)
+        {
+            _logger.LogWarning("Kafka is configured but this silo has no PostgreSQL outbox (embedded mode); the outbox relay stays off");
+            return;
+        }
+
+        _logger.LogInformation("Outbox relay shipping to {BootstrapServers}, {Partitions} partitions", _options.Kafka.BootstrapServers, _options.Partitions);
+        await using var ownership = new PartitionOwnership(_database, _options.Partitions, _logger, change =>
+        {
+            _owned = change.Owned;
+            OwnershipChanged?.Invoke(change);
+        });
+        IProducer<byte[], byte[]>? producer = null;
+        try
+        {
+            var failures = 0;
+            var nextRebalance = DateTimeOffset.MinValue;
+            while (!stoppingToken.IsCancellationRequested)
+            {
+                TimeSpan wait;
+                try
+                {
+                    if (_time.GetUtcNow() >= nextRebalance)
+                    {
+                        await ownership.Rebalance(stoppingToken);
+                        nextRebalance = _time.GetUtcNow() + _options.OwnershipInterval;
+                    }
+
+                    if (ownership.Owned.Count == 0)
+                    {
+                        wait = nextRebalance - _time.GetUtcNow();
+                    }
+                    else
+                    {
+                        producer ??= BuildProducer();
+                        var round = await ShipRound(producer, ownership, stoppingToken);
+                        if (round.ProducerBroken)
+                        {
+                            producer.Dispose();
+                            producer = null;
+                        }
+
+                        if (round.Failed)
+                        {
+                            failures++;
+                            wait = Backoff(failures);
+                        }
+                        else
+                        {
+                            failures = 0;
+                            wait = round.MoreWaiting ? TimeSpan.Zero : _options.PollInterval;
+                        }
+                    }
+                }
+                catch (Exception e) when (e is not OperationCanceledException || !stoppingToken.IsCancellationRequested)
+                {
+                    // Most likely PostgreSQL: the ownership session may be gone, and its locks with it.
+                    await ownership.Drop();
+                    if (stoppingToken.IsCancellationRequested)
+                    {
+                        _logger.LogWarning(e, "Outbox relay failed while stopping; what it sent and did not mark goes again from the next owner");
+                        return;
+                    }
+
+                    failures++;
+                    _failedRounds.Add(1);
+                    wait = Backoff(failures);
+                    _logger.LogWarning(e, "Outbox relay round failed; giving up its partitions and retrying in {Backoff}", wait);
+                    nextRebalance = DateTimeOffset.MinValue;
+                }
+
+                if (wait > TimeSpan.Zero)
+                {
+                    await Task.Delay(wait, _time, stoppingToken);
+                }
+            }
+        }
+        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+        {
+        }
+        finally
+        {
+            producer?.Dispose();
+        }
+    }
+
+    private async Task<Round> ShipRound(IProducer<byte[], byte[]> producer, PartitionOwnership ownership, CancellationToken stoppingToken)
+    {
+        var rows = await ReadBatch(ownership, stoppingToken);
+        if (rows.Count == 0)
+        {
+            return new Round(Failed: false, MoreWaiting: false, ProducerBroken: false);
+        }
+
+        var aggregates = new HashSet<(string, string)>();
+        var toShip = rows.Where(r => aggregates.Add((r.AggregateType, r.AggregateId))).ToList();
+        var deliveries = new List<(OutboxRow Row, Task<DeliveryReport<byte[], byte[]>> Report)>(toShip.Count);
+        var refused = new List<Error>();
+        foreach (var row in toShip)
+        {
+            if (stoppingToken.IsCancellationRequested)
+            {
+                break;
+            }
+
+            try
+            {
+                deliveries.Add((row, Produce(producer, row)));
+            }
+            catch (ProduceException<byte[], byte[]> e)
+            {
+                // Refused before sending (e.g. a message too large): only this aggregate waits, the round
+                // counts as failed so it is retried after a back-off, and the lag alarm tells an operator.
+                refused.Add(e.Error);
+                _logger.LogError("Outbox relay: Kafka refused event {EventId} of {AggregateType} {AggregateId}: {Reason}",
+                    row.Id, row.AggregateType, row.AggregateId, e.Error.Reason);
+            }
+        }
+
+        var all = Task.WhenAll(deliveries.Select(d => d.Report));
+        try
+        {
+            await all.WaitAsync(stoppingToken);
+        }
+        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+        {
+            try
+            {
+                await all.WaitAsync(ShutdownGrace, CancellationToken.None);
+            }
+            catch (TimeoutException)
+            {
+                // Not acknowledged in time: these rows go again after the restart (a duplicate at most).
+            }
+        }
+
+        var acknowledged = deliveries.Where(d => d.Report.IsCompletedSuccessfully && Acknowledged(d.Report.Result)).Select(d => d.Row.Id).ToArray();
+        if (acknowledged.Length > 0)
+        {
+            // Not cancelled by stopping: what the broker has acknowledged is worth recording.
+            await using var mark = new NpgsqlCommand(MarkSql, ownership.Session);
+            mark.Parameters.Add(new NpgsqlParameter { Value = acknowledged });
+            await mark.ExecuteNonQueryAsync(CancellationToken.None);
+            _shipped.Add(acknowledged.Length);
+        }
+
+        var failures = deliveries.Where(d => d.Report.IsCompletedSuccessfully && !Acknowledged(d.Report.Result))
+            .Select(d => d.Report.Result.Error).Concat(refused).ToList();
+
+        if (failures.Count > 0)
+        {
+            _failedRounds.Add(1);
+            _logger.LogWarning("Outbox relay: {Failed} of {Produced} events were not acknowledged ({Reason}); they go again after a back-off",
+                failures.Count, toShip.Count, failures[0].Reason);
+        }
+
+        return new Round(
+            Failed: failures.Count > 0,
+            MoreWaiting: rows.Count == _options.BatchSize || toShip.Count < rows.Count,
+            ProducerBroken: failures.Any(e => e.IsFatal));
+    }
+
+    private async Task<List<OutboxRow>> ReadBatch(PartitionOwnership ownership, CancellationToken cancellationToken)
+    {
+        await using var command = new NpgsqlCommand(ReadSql, ownership.Session);
+        command.Parameters.Add(new NpgsqlParameter { Value = _options.Partitions });
+        command.Parameters.Add(new NpgsqlParameter { Value = ownership.Owned.ToArray() });
+        command.Parameters.Add(new NpgsqlParameter { Value = _options.BatchSize });
+        var rows = new List<OutboxRow>();
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            rows.Add(new OutboxRow(reader.GetGuid(0), reader.GetString(1), reader.GetString(2), reader.GetString(3)));
+        }
+
+        return rows;
+    }
+
+    private Task<DeliveryReport<byte[], byte[]>> Produce(IProducer<byte[], byte[]> producer, OutboxRow row)
+    {
+        var delivered = new TaskCompletionSource<DeliveryReport<byte[], byte[]>>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var message = new Message<byte[], byte[]>
+        {
+            Key = Encoding.UTF8.GetBytes(row.AggregateId),
+            Value = Encoding.UTF8.GetBytes(row.Payload),
+            Headers = new Headers { { "content-type", ContentType } },
+        };
+        // Produce (not ProduceAsync) enqueues before it returns, so messages leave in the order of the loop.
+        producer.Produce(_options.TopicFor(row.AggregateType), message, report => delivered.TrySetResult(report));
+        return delivered.Task;
+    }
+
+    private static bool Acknowledged(DeliveryReport<byte[], byte[]> report) =>
+        !report.Error.IsError && report.Status == PersistenceStatus.Persisted;
+
+    private IProducer<byte[], byte[]> BuildProducer()
+    {
+        var config = new ProducerConfig(new Dictionary<string, string>(_options.Kafka.Producer))
+        {
+            BootstrapServers = _options.Kafka.BootstrapServers,
+            // The guarantees the outbox relies on; not configurable.
+            EnableIdempotence = true,
+            Acks = Acks.All,
+            MaxInFlight = 5,
+            MessageTimeoutMs = (int)_options.Kafka.DeliveryTimeout.TotalMilliseconds,
+        };
+        config.ClientId ??= "ticketqueue-outbox-relay";
+        var lastWarning = (Code: Confluent.Kafka.ErrorCode.NoError, At: DateTimeOffset.MinValue);
+        return new ProducerBuilder<byte[], byte[]>(config)
+            .SetErrorHandler((_, error) =>
+            {
+                // librdkafka retries by itself and reports every failed attempt (during an outage, several a
+                // second): the first of a kind is a warning, repeats within a minute are debug noise.
+                var now = _time.GetUtcNow();
+                var repeat = !error.IsFatal && error.Code == lastWarning.Code && now - lastWarning.At < TimeSpan.FromMinutes(1);
+                if (!repeat)
+                {
+                    lastWarning = (error.Code, now);
+                }
+
+                _logger.Log(error.IsFatal ? LogLevel.Error : repeat ? LogLevel.Debug : LogLevel.Warning,
+                    "Kafka producer: {Reason} ({Code})", error.Reason, error.Code);
+            })
+            .SetLogHandler((_, log) => _logger.Log(LevelOf(log.Level), "librdkafka {Facility}: {Message}", log.Facility, log.Message))
+            .Build();
+    }
+
+    // librdkafka's errors also reach the error handler above, so its error-level log lines are detail.
+    private static LogLevel LevelOf(SyslogLevel level) => level switch
+    {
+        <= SyslogLevel.Critical => LogLevel.Error,
+        SyslogLevel.Warning => LogLevel.Warning,
+        _ => LogLevel.Debug,
+    };
+
+    /// <summary>Doubling from <see cref="OutboxRelayOptions.InitialBackoff"/>, capped, with ±20 % jitter so relays do not retry in step.</summary>
+    private TimeSpan Backoff(int failures)
+    {
+        var doubled = _options.InitialBackoff.TotalMilliseconds * Math.Pow(2, Math.Min(failures - 1, 20));
+        var capped = Math.Min(doubled, _options.MaxBackoff.TotalMilliseconds);
+        return TimeSpan.FromMilliseconds(capped * (0.8 + 0.4 * Random.Shared.NextDouble()));
+    }
+
+    private sealed record OutboxRow(Guid Id, string AggregateType, string AggregateId, string Payload);
+
+    private readonly record struct Round(bool Failed, bool MoreWaiting, bool ProducerBroken);
+}

@@ -1,0 +1,104 @@
+namespace TicketQueue.Grains.DomainEvents.Relay;
+
+/// <summary>
+/// The outbox relay and its lag alarm (configuration section <c>TicketQueue:Events</c>). The relay is off
+/// while <see cref="OutboxKafkaOptions.BootstrapServers"/> is empty.
+/// </summary>
+/// <remarks>
+/// <see cref="Partitions"/> must be the same on every silo of a cluster: it decides which relay ships which
+/// aggregate. A relay that sees another one configured with a different value ships nothing until they
+/// agree, so change it by restarting every silo.
+/// </remarks>
+public sealed class OutboxRelayOptions
+{
+    public const string SectionName = "TicketQueue:Events";
+
+    public OutboxKafkaOptions Kafka { get; set; } = new();
+
+    /// <summary>An aggregate type's topic is this prefix and the type, e.g. <c>ticketqueue.reservation</c>.</summary>
+    public string TopicPrefix { get; set; } = "ticketqueue.";
+
+    /// <summary>Topic names by aggregate type, where the prefix rule does not fit.</summary>
+    public Dictionary<string, string> Topics { get; set; } = new(StringComparer.Ordinal);
+
+    /// <summary>Outbox rows read per round, at most.</summary>
+    public int BatchSize { get; set; } = 500;
+
+    /// <summary>
+    /// The outbox is split into this many partitions by a hash of the aggregate id; each partition is
+    /// shipped by one relay at a time.
+    /// </summary>
+    public int Partitions { get; set; } = 16;
+
+    /// <summary>The oldest unshipped event may be this old before the outbox counts as unhealthy.</summary>
+    public int LagAlertSeconds { get; set; } = 30;
+
+    /// <summary>How long the relay waits before looking again when a round found less than a full batch.</summary>
+    public TimeSpan PollInterval { get; set; } = TimeSpan.FromMilliseconds(200);
+
+    /// <summary>How often a relay tries to take partitions nobody ships, or hands over more than its share.</summary>
+    public TimeSpan OwnershipInterval { get; set; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>How often the lag gauges are measured.</summary>
+    public TimeSpan LagInterval { get; set; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>The first wait after a failed round; each further failure doubles it, up to <see cref="MaxBackoff"/>.</summary>
+    public TimeSpan InitialBackoff { get; set; } = TimeSpan.FromMilliseconds(250);
+
+    public TimeSpan MaxBackoff { get; set; } = TimeSpan.FromSeconds(10);
+
+    public bool RelayEnabled => !string.IsNullOrWhiteSpace(Kafka.BootstrapServers);
+
+    public string TopicFor(string aggregateType) =>
+        Topics.TryGetValue(aggregateType, out var topic) && topic.Length > 0 ? topic : TopicPrefix + aggregateType;
+
+    /// <summary>What is wrong with these options, or nothing.</summary>
+    public IEnumerable<string> Problems()
+    {
+        if (BatchSize is < 1 or > 10_000)
+        {
+            yield return $"{SectionName}:BatchSize must be between 1 and 10000 (is {BatchSize}).";
+        }
+
+        if (Partitions is < 1 or > 1024)
+        {
+            yield return $"{SectionName}:Partitions must be between 1 and 1024 (is {Partitions}).";
+        }
+
+        if (LagAlertSeconds < 1)
+        {
+            yield return $"{SectionName}:LagAlertSeconds must be positive (is {LagAlertSeconds}).";
+        }
+
+        foreach (var (name, value) in new[]
+        {
+            ("PollInterval", PollInterval), ("OwnershipInterval", OwnershipInterval), ("LagInterval", LagInterval),
+            ("InitialBackoff", InitialBackoff), ("MaxBackoff", MaxBackoff), ("Kafka:DeliveryTimeout", Kafka.DeliveryTimeout),
+        })
+        {
+            if (value <= TimeSpan.Zero)
+            {
+                yield return $"{SectionName}:{name} must be positive (is {value}).";
+            }
+        }
+    }
+}
+
+/// <summary>Where the relay produces to (<c>TicketQueue:Events:Kafka</c>).</summary>
+public sealed class OutboxKafkaOptions
+{
+    /// <summary>Comma-separated <c>host:port</c> list; empty turns the relay off.</summary>
+    public string BootstrapServers { get; set; } = "";
+
+    /// <summary>
+    /// How long a message may wait for the broker's acknowledgement (librdkafka <c>message.timeout.ms</c>).
+    /// After it the round fails and its unacknowledged rows go again after a back-off.
+    /// </summary>
+    public TimeSpan DeliveryTimeout { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>
+    /// Further librdkafka producer properties, e.g. <c>security.protocol</c>, <c>sasl.mechanism</c>,
+    /// <c>linger.ms</c>. The delivery guarantees (idempotence, acks, in-flight limit) cannot be changed here.
+    /// </summary>
+    public Dictionary<string, string> Producer { get; set; } = new(StringComparer.Ordinal);
+}

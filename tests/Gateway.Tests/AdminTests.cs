@@ -49,4 +49,23 @@ public sealed class AdminTests(GatewayFixture fixture)
         Assert.Equal(0, outbox.GetProperty("data").GetProperty("unshipped").GetInt64());
         Assert.False(outbox.GetProperty("data").GetProperty("relayEnabled").GetBoolean());
     }
+
+    [Fact]
+    public async Task The_embedded_event_log_shows_what_a_join_recorded()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var spec = new EventSpec();
+        await Api.CreateEvent(spec, ct);
+        await Api.SetQueue(spec.EventId, new { paused = true }, ct);
+        var user = await Api.Register(ct);
+        await user.Join(spec.EventId, ct);
+
+        var admin = await Api.Admin(ct);
+        var log = await admin.Http.GetFromJsonAsync<DomainEventLogView>("/api/admin/domain-events?limit=1000", TestApi.Json, ct);
+
+        var joined = Assert.Single(log!.Recent, e => e.AggregateId == $"{spec.EventId}/{user.UserId}");
+        Assert.Equal("ticketqueue.queue.joined.v1", joined.Type);
+        Assert.Equal("queue", joined.AggregateType);
+        Assert.True(log.Counts["ticketqueue.queue.joined.v1"] >= 1);
+    }
 }

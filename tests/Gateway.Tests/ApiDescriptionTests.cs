@@ -25,6 +25,7 @@ public sealed class ApiDescriptionTests(GatewayFixture fixture)
         { "/api/admin/events/{eventId}/queue", "put" },
         { "/api/admin/events/{eventId}/stats", "get" },
         { "/api/admin/cluster", "get" },
+        { "/api/admin/domain-events", "get" },
     };
 
     [Theory]

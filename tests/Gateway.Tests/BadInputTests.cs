@@ -304,6 +304,11 @@ public sealed class BadInputTests(BadInputFixture fixture)
         Add("create event: forged admin token", new("POST", events, Caller.ForeignJwt, valid), 401, "unauthenticated");
         Add("cluster: anonymous", new("GET", "/api/admin/cluster", Caller.Anonymous), 401, "unauthenticated");
         Add("cluster: not an admin", new("GET", "/api/admin/cluster", Caller.User), 403, "forbidden");
+        Add("domain events: anonymous", new("GET", "/api/admin/domain-events", Caller.Anonymous), 401, "unauthenticated");
+        Add("domain events: not an admin", new("GET", "/api/admin/domain-events", Caller.User), 403, "forbidden");
+        Add("domain events: zero", new("GET", "/api/admin/domain-events?limit=0", Caller.Admin), 400, "out-of-range", "limit");
+        Add("domain events: too many", new("GET", "/api/admin/domain-events?limit=1001", Caller.Admin), 400, "out-of-range", "limit");
+        Add("domain events: not a number", new("GET", "/api/admin/domain-events?limit=ten", Caller.Admin), 400, "out-of-range", "limit");
 
         void Create(string name, string body, int status, string code, string? field = null) =>
             Add("create event: " + name, new("POST", events, Caller.Admin, body), status, code, field);

@@ -25,6 +25,10 @@ public sealed record EventStats(
 
 public sealed record ClusterView(IReadOnlyList<SiloView> Silos);
 
+public sealed record DomainEventLogView(IReadOnlyDictionary<string, long> Counts, IReadOnlyList<DomainEventView> Recent);
+
+public sealed record DomainEventView(Guid Id, string Type, string AggregateType, string AggregateId, DateTimeOffset OccurredAt);
+
 public sealed record SiloView(string Address, string Name, string Status, DateTimeOffset StartedAt);
 
 public static class AdminApi
@@ -38,6 +42,8 @@ public static class AdminApi
         admin.MapPut("/{eventId}/queue", UpdateQueue).ProducesProblem(400).ProducesProblem(404);
         admin.MapGet("/{eventId}/stats", Stats).ProducesProblem(404);
         routes.MapGet("/api/admin/cluster", Cluster).WithTags("Admin").RequireAuthorization(Roles.AdminPolicy);
+        routes.MapGet("/api/admin/domain-events", DomainEvents).WithTags("Admin").RequireAuthorization(Roles.AdminPolicy)
+            .ProducesProblem(400).ProducesProblem(404);
         return routes;
     }
 
@@ -49,6 +55,25 @@ public static class AdminApi
             .OrderBy(h => h.StartTime)
             .Select(h => new SiloView(h.SiloAddress.Endpoint.ToString(), h.SiloName, h.Status.ToString(), new DateTimeOffset(h.StartTime, TimeSpan.Zero)))
             .ToList()));
+    }
+
+    /// <summary>
+    /// Embedded mode's in-process event log: counts per type since start and the newest events. In a
+    /// cluster the events go to Kafka, which is where to read them.
+    /// </summary>
+    private static Ok<DomainEventLogView> DomainEvents(string? limit, IServiceProvider services)
+    {
+        // Read as text, so that "ten" gets the same named problem as 0 does.
+        var take = limit is null ? 50
+            : int.TryParse(limit, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var n)
+                ? Require.InRange<int>(n, "limit", 1, 1_000)
+                : throw DomainException.Invalid("out-of-range", "'limit' must be a whole number from 1 to 1000.", "limit");
+        var log = services.GetService<TicketQueue.Grains.DomainEvents.InProcessEventLog>()
+            ?? throw DomainException.NotFound("event-log-not-here", "Domain events go to Kafka in cluster mode; read them from its topics (docs/events.md).");
+        var recent = log.Recent();
+        return TypedResults.Ok(new DomainEventLogView(
+            log.Counts(),
+            [.. recent.Skip(Math.Max(0, recent.Count - take)).Reverse().Select(e => new DomainEventView(e.EventId, e.Type, e.AggregateType, e.AggregateId, e.OccurredAt))]));
     }
 
     private static async Task<Created<EventDetail>> CreateEvent(CreateEventRequest? body, IGrainFactory grains, EventCache events, TimeProvider time)

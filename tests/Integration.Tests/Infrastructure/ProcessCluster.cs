@@ -30,12 +30,15 @@ public sealed class ProcessCluster : IAsyncDisposable
 
     public IReadOnlyList<GatewayProcess> Gateways => _gateways;
 
-    public static async Task<ProcessCluster> Start(int silos, int gateways)
+    /// <summary>Kafka brokers the silos' outbox relays publish to; none by default.</summary>
+    public string? KafkaBootstrapServers { get; init; }
+
+    public static async Task<ProcessCluster> Start(int silos, int gateways, string? kafkaBootstrapServers = null)
     {
         var postgres = await PostgresServer.Start();
         var redis = await RedisServer.Start();
         var database = await postgres.CreateDatabase("ticketqueue");
-        var cluster = new ProcessCluster(postgres, redis, database);
+        var cluster = new ProcessCluster(postgres, redis, database) { KafkaBootstrapServers = kafkaBootstrapServers };
         try
         {
             for (var i = 0; i < silos; i++)
@@ -79,6 +82,11 @@ public sealed class ProcessCluster : IAsyncDisposable
         environment["Orleans__AdvertisedIP"] = "127.0.0.1";
         environment["TicketQueue__SeedDemoData"] = "false";
         environment["TicketQueue__Queue__TickInterval"] = "00:00:00.200";
+        if (KafkaBootstrapServers is not null)
+        {
+            environment["TicketQueue__Events__Kafka__BootstrapServers"] = KafkaBootstrapServers;
+            environment["TicketQueue__Events__PollInterval"] = "00:00:00.100";
+        }
 
         var dll = RepositoryPaths.Built("Silo");
         var process = ExternalProcess.Start($"silo-{_silos.Count}", "dotnet", [dll], environment, Path.GetDirectoryName(dll));

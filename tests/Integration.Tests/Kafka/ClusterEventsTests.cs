@@ -52,4 +52,61 @@ public sealed class ClusterEventsTests
         Assert.Equal(["ticketqueue.queue.joined.v1", "ticketqueue.queue.admitted.v1"], queue);
         Assert.All(consumer.Received, r => Assert.Equal("application/cloudevents+json", r.ContentType));
     }
+
+    [Fact]
+    public async Task Killing_a_silo_while_its_relay_ships_loses_no_event_of_an_acknowledged_join()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        using var kafka = KafkaMockCluster.Start();
+        await using var cluster = await ProcessCluster.Start(silos: 2, gateways: 1, kafka.BootstrapServers);
+        using var consumer = EventConsumer.Start(kafka.BootstrapServers, ["ticketqueue.queue"]);
+        var api = new ShopperApi(cluster.Gateways[0]);
+        var admin = await api.Admin(ct);
+        var eventId = await admin.CreateEvent(rows: 2, seatsPerRow: 10, ct);
+        await admin.SetQueue(eventId, new() { ["paused"] = true }, ct);
+        var fans = new List<Shopper>();
+        for (var i = 0; i < 30; i++)
+        {
+            fans.Add(await api.Register(ct));
+        }
+
+        // Joins stream in; half-way, one silo (and the relay inside it) dies with SIGKILL.
+        var acknowledged = new System.Collections.Concurrent.ConcurrentDictionary<string, long>();
+        var stream = Task.Run(async () =>
+        {
+            foreach (var fan in fans)
+            {
+                var joined = await fan.Join(eventId, ct);
+                acknowledged[joined["ticket"]!.GetValue<string>()] = joined["ticketNumber"]!.GetValue<long>();
+            }
+        }, ct);
+        while (acknowledged.Count < fans.Count / 2)
+        {
+            await Task.Delay(20, ct);
+        }
+
+        cluster.Silos[0].Process.Kill();
+        await stream.WaitAsync(TimeSpan.FromMinutes(3), ct);
+
+        // Every acknowledged join's event arrives (the survivor's relay takes over the dead one's
+        // partitions); a repeat carries the same id.
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(90);
+        List<long> numbers;
+        while (true)
+        {
+            var joinedEvents = consumer.Received
+                .Where(r => r.Event.Type == "ticketqueue.queue.joined.v1" && r.Key.StartsWith(eventId + "/", StringComparison.Ordinal))
+                .ToList();
+            numbers = [.. joinedEvents.GroupBy(r => r.Event.Id).Select(g => ((System.Text.Json.JsonElement)g.First().Event.Data!).GetProperty("number").GetInt64())];
+            if (acknowledged.Values.All(numbers.Contains) || DateTime.UtcNow > deadline)
+            {
+                break;
+            }
+
+            await Task.Delay(250, ct);
+        }
+
+        var missing = acknowledged.Values.Except(numbers).Order().ToList();
+        Assert.True(missing.Count == 0, $"no joined event for tickets {string.Join(", ", missing)}");
+    }
 }

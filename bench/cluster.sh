@@ -6,7 +6,8 @@
 # It builds the solution once (dotnet build TicketQueue.sln -c Release), then, in a temporary folder and on
 # free loopback ports:
 #   - a throwaway PostgreSQL (initdb, trust authentication) with default durability (fsync on,
-#     synchronous_commit on) and max_connections 200, with init-db.sql applied to a database "ticketqueue";
+#     synchronous_commit on) and max_connections 200 (PG_MAX_CONNECTIONS), with init-db.sql applied to a
+#     database "ticketqueue";
 #   - redis-server with the append-only file on: appendonly yes, appendfsync everysec (Redis' default for
 #     AOF; the integration tests use always), no RDB snapshots;
 #   - $SILOS silos (default 2), src/Silo in cluster mode, configured only by environment variables as
@@ -33,6 +34,7 @@
 #   MAX_LOAD     before each benchmark, wait (up to 10 minutes) until the 1-minute load average is below this
 #                (e.g. 0.5); unset: do not wait. Other processes on the machine share its cores.
 #   KEEP_LOGS    a folder to copy the silos', PostgreSQL's and Redis' logs into before the temporary folder goes
+#   PG_MAX_CONNECTIONS  PostgreSQL's max_connections (default 200)
 #
 # Needs, and installs none of them: dotnet, PostgreSQL server binaries (/usr/lib/postgresql/*/bin, or PG_BIN),
 # psql, redis-server. Under root, PostgreSQL runs as the "postgres" user (it refuses to run as root).
@@ -203,6 +205,8 @@ work=$(mktemp -d /tmp/ticketqueue-cluster-bench.XXXXXX)
 chmod 755 "$work"
 
 # --- PostgreSQL -------------------------------------------------------------------------------------------
+max_connections=${PG_MAX_CONNECTIONS:-200}
+[[ "$max_connections" =~ ^[1-9][0-9]*$ ]] || fail "PG_MAX_CONNECTIONS must be a positive integer, not '$max_connections'."
 free_port
 pg_port=$REPLY
 pg_data="$work/postgres"
@@ -214,7 +218,7 @@ touch "$work/postgres.log"
 [ ${#as_postgres[@]} -gt 0 ] && chown postgres "$work/postgres.log"
 # Only the connection settings differ from PostgreSQL's defaults: fsync and synchronous_commit stay on.
 "${as_postgres[@]}" "$pg_bin/pg_ctl" -D "$pg_data" -w -t 60 -l "$work/postgres.log" \
-    -o "-p $pg_port -k $pg_data -c listen_addresses=127.0.0.1 -c max_connections=200" start >/dev/null \
+    -o "-p $pg_port -k $pg_data -c listen_addresses=127.0.0.1 -c max_connections=$max_connections" start >/dev/null \
     || fail "PostgreSQL did not start."
 pg_pid=$(head -n 1 "$pg_data/postmaster.pid")
 pg_psql=("$psql" -h 127.0.0.1 -p "$pg_port" -U postgres -v ON_ERROR_STOP=1 -q)

@@ -141,15 +141,17 @@ public static class SiloConfiguration
     /// </summary>
     public const int DefaultMaxPoolSize = 12;
 
-    private static string WithPoolLimit(string connectionString)
+    internal static string WithPoolLimit(string connectionString)
     {
-        var builder = new NpgsqlConnectionStringBuilder(connectionString);
-        if (!builder.ContainsKey("Maximum Pool Size"))
+        // NpgsqlConnectionStringBuilder.ContainsKey answers for every keyword Npgsql knows, set or not:
+        // ask a plain builder what the string itself says.
+        var given = new System.Data.Common.DbConnectionStringBuilder { ConnectionString = connectionString };
+        if (given.ContainsKey("Maximum Pool Size") || given.ContainsKey("MaxPoolSize"))
         {
-            builder.MaxPoolSize = DefaultMaxPoolSize;
+            return connectionString;
         }
 
-        return builder.ConnectionString;
+        return new NpgsqlConnectionStringBuilder(connectionString) { MaxPoolSize = DefaultMaxPoolSize }.ConnectionString;
     }
 
     // Grain state is stored in Orleans' own binary format: every state type is [GenerateSerializer] with

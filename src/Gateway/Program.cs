@@ -13,6 +13,7 @@ builder.AddTicketQueueApi();
 var app = builder.Build();
 app.UseExceptionHandler();
 app.UseStatusCodePages();
+app.UseWebFrontEnd();
 app.UseAuthentication();
 app.UseAuthorization();
 app.UseRateLimiter();

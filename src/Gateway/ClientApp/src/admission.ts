@@ -1,0 +1,25 @@
+// The admission token, kept per event in localStorage so every tab of this browser can shop with it.
+// It is only a convenience: the queue page gets it again from the server on any device.
+
+interface Admission {
+  token: string;
+  expiresAt: string;
+}
+
+const key = (eventId: string) => `tq.admission.${eventId}`;
+
+export function admission(eventId: string): Admission | null {
+  const raw = localStorage.getItem(key(eventId));
+  const value = raw ? (JSON.parse(raw) as Admission) : null;
+  if (value && new Date(value.expiresAt) > new Date()) return value;
+  localStorage.removeItem(key(eventId));
+  return null;
+}
+
+export function saveAdmission(eventId: string, token: string, expiresAt: string): void {
+  localStorage.setItem(key(eventId), JSON.stringify({ token, expiresAt }));
+}
+
+export function forgetAdmission(eventId: string): void {
+  localStorage.removeItem(key(eventId));
+}

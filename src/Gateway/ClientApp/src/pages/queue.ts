@@ -1,0 +1,281 @@
+// The waiting room: the page 100,000 people load in the same minute. One SignalR connection brings
+// the serving cursor; the browser works out its own position from its ticket number. When the
+// connection is down (or WebSockets are blocked) the page asks GET .../queue/me every few seconds
+// instead, and goes back to live updates as soon as the connection is back.
+import { HttpTransportType, HubConnectionBuilder, HubConnectionState, LogLevel, type HubConnection } from "@microsoft/signalr";
+import { forgetAdmission, saveAdmission } from "../admission";
+import { api, ApiError, freshAccessToken } from "../api";
+import { fill, h, link } from "../dom";
+import { formatDate, formatNumber, problemText, t } from "../i18n";
+import type { Page } from "../main";
+import type { AdmittedMessage, CursorMessage, QueueResponse, TicketAssignedMessage } from "../types";
+
+type Mode = "connecting" | "live" | "reconnecting" | "polling";
+
+const pollMs = 5000;
+
+const queue: Page = async (main, ctx) => {
+  const [eventId] = ctx.params;
+  const path = `/api/events/${encodeURIComponent(eventId)}/queue`;
+  const name = sessionStorage.getItem(`tq.eventName.${eventId}`) ?? eventId;
+
+  let state: QueueResponse;
+  try {
+    // Joining is idempotent per account: a returning tab or another device gets the same place.
+    state = await api<QueueResponse>("POST", path);
+  } catch (err) {
+    fill(main, ctx.title(t("queue.title")), h("p", { role: "alert" }, err instanceof ApiError ? problemText(err.code, err.detail) : t("common.error")), link(`/events/${encodeURIComponent(eventId)}`, t("common.back")));
+    return;
+  }
+
+  let rate = 0;
+  let mode: Mode = "connecting";
+  let stopped = false;
+  let pollTimer: number | undefined;
+  let restartTimer: number | undefined;
+  let lastAnnounced: { position: number; at: number } | null = null;
+
+  const position = h("p", { id: "position", class: "big" });
+  const ticketNumber = h("p", { id: "ticket-number" });
+  const bar = h("div", { class: "bar-fill" });
+  const progress = h("div", { id: "progress", class: "progress", role: "progressbar", "aria-label": t("queue.progress"), "aria-valuemin": 0, "aria-valuemax": 100 }, bar);
+  const eta = h("p", { id: "eta" });
+  const rateText = h("p", { id: "rate", class: "muted" });
+  const notice = h("p", { id: "notice", class: "notice", hidden: true });
+  const connection = h("p", { id: "connection", class: "connection", role: "status" });
+  const announcer = h("p", { class: "visually-hidden", "aria-live": "polite", id: "announcer" });
+  const admitted = h("section", { id: "admitted", class: "admitted", hidden: true, role: "alert" });
+  const leave = h("button", { type: "button", class: "linkish" }, t("queue.leave"));
+  const waiting = h(
+    "section",
+    { class: "waiting card" },
+    h("p", { class: "label" }, t("queue.ahead")), position,
+    progress,
+    h("p", { class: "label" }, t("queue.eta")), eta,
+    ticketNumber, rateText,
+  );
+
+  fill(main, ctx.title(`${name} · ${t("queue.title")}`), notice, waiting, admitted, connection, announcer, h("p", { class: "muted" }, t("queue.keep")), leave);
+
+  // The first position seen for this ticket is the start of the progress bar; kept across tabs and reloads.
+  const startKey = `tq.queueStart.${eventId}`;
+  function startPosition(current: number): number {
+    const saved = JSON.parse(localStorage.getItem(startKey) ?? "null") as { ticket: number; start: number } | null;
+    if (saved && saved.ticket === state.ticketNumber) return Math.max(saved.start, current);
+    localStorage.setItem(startKey, JSON.stringify({ ticket: state.ticketNumber, start: current }));
+    return current;
+  }
+
+  function announce(pos: number, force = false): void {
+    const now = Date.now();
+    // Politely, not every tick: on the first reading, when the line has halved since the last
+    // announcement, in the last few places, or once a minute.
+    const due = force || !lastAnnounced || pos <= lastAnnounced.position / 2 || (pos <= 5 && pos !== lastAnnounced.position) || (now - lastAnnounced.at > 60_000 && pos !== lastAnnounced.position);
+    if (!due) return;
+    lastAnnounced = { position: pos, at: now };
+    announcer.textContent = t("queue.announce", { n: formatNumber(pos) });
+  }
+
+  function draw(): void {
+    notice.hidden = true;
+    if (state.status === "admitted" && state.admissionToken && state.admissionExpiresAt) {
+      showAdmitted(state.admissionToken, state.admissionExpiresAt);
+      return;
+    }
+    if (state.status === "expired") {
+      waiting.hidden = true;
+      forgetAdmission(eventId);
+      const again = h("button", { type: "button", class: "primary" }, t("queue.rejoin"));
+      again.addEventListener("click", async () => {
+        localStorage.removeItem(startKey);
+        state = await api<QueueResponse>("POST", path);
+        waiting.hidden = false;
+        admitted.hidden = true;
+        draw();
+        void follow();
+      });
+      fill(admitted, h("h2", {}, t("queue.expired")), again);
+      admitted.hidden = false;
+      return;
+    }
+    if (state.status === "preQueue" || state.ticketNumber === null) {
+      fill(position, "—");
+      fill(eta, "—");
+      fill(ticketNumber);
+      notice.textContent = t("queue.preQueue", { when: formatDate(state.salesOpenAt) });
+      notice.hidden = false;
+      progress.setAttribute("aria-valuenow", "0");
+      bar.style.width = "0%";
+      return;
+    }
+
+    // The browser's own arithmetic: position = ticket − cursor.
+    const pos = Math.max(0, state.ticketNumber - state.servingCursor);
+    const start = startPosition(pos);
+    const done = start === 0 ? 100 : Math.round(((start - pos) / start) * 100);
+    fill(position, pos === 0 ? t("queue.soon") : t("queue.people", { n: formatNumber(pos) }));
+    fill(ticketNumber, `${t("queue.yourNumber")} #${formatNumber(state.ticketNumber)}`);
+    progress.setAttribute("aria-valuenow", String(done));
+    bar.style.width = `${done}%`;
+    const perMinute = rate || (state.estimatedWaitSeconds && state.position ? (state.position * 60) / state.estimatedWaitSeconds : 0);
+    fill(rateText, perMinute ? t("queue.rate", { n: formatNumber(Math.round(perMinute)) }) : "");
+    fill(eta, state.paused || !perMinute ? "—" : etaText((pos * 60) / perMinute));
+    if (state.paused) {
+      notice.textContent = t("queue.paused");
+      notice.hidden = false;
+    }
+    if (pos > 0) announce(pos);
+  }
+
+  function showAdmitted(token: string, expiresAt: string): void {
+    saveAdmission(eventId, token, expiresAt);
+    localStorage.removeItem(startKey);
+    if (!admitted.hidden) return;
+    waiting.hidden = true;
+    leave.hidden = true;
+    const go = link(`/events/${encodeURIComponent(eventId)}`, t("queue.goShop"), { class: "button primary", id: "go-shop" });
+    fill(admitted, h("h2", {}, t("queue.admitted")), go);
+    admitted.hidden = false;
+    document.title = `✔ ${t("queue.admitted")} · TicketQueue`;
+    go.focus();
+    void connectionHandle?.stop();
+    stopPolling();
+  }
+
+  function setMode(next: Mode): void {
+    mode = next;
+    connection.dataset.mode = next;
+    fill(connection, { connecting: t("common.loading"), live: t("queue.live"), reconnecting: t("queue.reconnecting"), polling: t("queue.polling") }[next]);
+  }
+
+  // ---- polling fallback ----
+  async function poll(): Promise<void> {
+    pollTimer = undefined;
+    if (stopped || mode === "live") return;
+    try {
+      state = await api<QueueResponse>("GET", `${path}/me`);
+      draw();
+    } catch (err) {
+      if (err instanceof ApiError && err.code === "not-in-queue") {
+        waiting.hidden = true;
+        fill(admitted, h("h2", {}, t("queue.notInQueue")), link(`/events/${encodeURIComponent(eventId)}`, t("common.back")));
+        admitted.hidden = false;
+        return;
+      }
+    }
+    if (!stopped && (mode as Mode) !== "live" && admitted.hidden) pollTimer = window.setTimeout(poll, pollMs + Math.random() * 2000);
+  }
+
+  function startPolling(): void {
+    if (pollTimer === undefined && !stopped) pollTimer = window.setTimeout(poll, 1000 + Math.random() * 1000);
+  }
+
+  function stopPolling(): void {
+    clearTimeout(pollTimer);
+    pollTimer = undefined;
+  }
+
+  // ---- live updates ----
+  const connectionHandle: HubConnection | null = new HubConnectionBuilder()
+    .withUrl("/hubs/queue", {
+      accessTokenFactory: freshAccessToken,
+      // WebSockets straight away: no negotiate round trip for each of 100,000 browsers. Where
+      // WebSockets are blocked, polling GET .../queue/me takes over (no long polling on the server).
+      transport: HttpTransportType.WebSockets,
+      skipNegotiation: true,
+    })
+    .withAutomaticReconnect({ nextRetryDelayInMilliseconds: (r) => Math.min(30_000, 1000 * 2 ** Math.min(r.previousRetryCount, 5)) * (0.5 + Math.random()) })
+    .configureLogging(LogLevel.None)
+    .build();
+
+  connectionHandle.on("cursor", (m: CursorMessage) => {
+    if (m.eventId !== eventId) return;
+    state = { ...state, servingCursor: Math.max(state.servingCursor, m.servingCursor), paused: m.paused };
+    rate = m.admissionsPerMinute;
+    draw();
+  });
+  connectionHandle.on("admitted", (m: AdmittedMessage) => {
+    // May arrive twice (two tabs on two gateways): showing it again is harmless.
+    if (m.eventId === eventId) showAdmitted(m.admissionToken, m.admissionExpiresAt);
+  });
+  connectionHandle.on("ticketAssigned", (m: TicketAssignedMessage) => {
+    if (m.eventId !== eventId) return;
+    state = { ...state, status: "waiting", ticketNumber: m.ticketNumber, position: m.position };
+    announcer.textContent = t("queue.ticketAssigned", { n: formatNumber(m.ticketNumber) });
+    draw();
+  });
+  connectionHandle.onreconnecting(() => {
+    setMode("reconnecting");
+    startPolling();
+  });
+  connectionHandle.onreconnected(() => void follow());
+  connectionHandle.onclose(() => {
+    if (stopped || !admitted.hidden) return;
+    setMode("polling");
+    startPolling();
+    scheduleRestart();
+  });
+
+  async function follow(): Promise<void> {
+    try {
+      state = await connectionHandle!.invoke<QueueResponse>("Follow", eventId, state.ticket);
+      setMode("live");
+      stopPolling();
+      draw();
+    } catch (err) {
+      // A stale ticket (left and joined again elsewhere): take the current place and follow that.
+      if (String(err).includes("ticket-stale")) {
+        state = await api<QueueResponse>("POST", path);
+        return follow();
+      }
+      setMode("polling");
+      startPolling();
+    }
+  }
+
+  let restarts = 0;
+  function scheduleRestart(): void {
+    clearTimeout(restartTimer);
+    const delay = Math.min(30_000, 2000 * 2 ** Math.min(restarts++, 4)) * (0.5 + Math.random());
+    restartTimer = window.setTimeout(start, delay);
+  }
+
+  async function start(): Promise<void> {
+    if (stopped || !admitted.hidden || connectionHandle!.state !== HubConnectionState.Disconnected) return;
+    try {
+      await connectionHandle!.start();
+      restarts = 0;
+      await follow();
+    } catch {
+      setMode("polling");
+      startPolling();
+      scheduleRestart();
+    }
+  }
+
+  leave.addEventListener("click", async () => {
+    if (!confirm(t("queue.leaveConfirm"))) return;
+    await api("DELETE", `${path}/me`).catch(() => undefined);
+    localStorage.removeItem(startKey);
+    ctx.navigate(`/events/${encodeURIComponent(eventId)}`);
+  });
+
+  setMode("connecting");
+  draw();
+  if (admitted.hidden) void start();
+
+  return () => {
+    stopped = true;
+    stopPolling();
+    clearTimeout(restartTimer);
+    void connectionHandle.stop();
+  };
+};
+
+function etaText(seconds: number): string {
+  if (seconds < 60) return t("queue.etaSeconds");
+  const minutes = Math.ceil(seconds / 60);
+  return minutes < 60 ? t("queue.etaMinutes", { n: minutes }) : t("queue.etaHours", { h: Math.floor(minutes / 60), m: minutes % 60 });
+}
+
+export default queue;

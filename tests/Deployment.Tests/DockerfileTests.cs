@@ -97,6 +97,8 @@ public sealed class DockerfileTests(DeploymentFiles files) : IClassFixture<Deplo
             "src/Silo/bin/Release/net10.0/TicketQueue.Silo.dll",
             "src/Gateway/obj/project.assets.json",
             "src/Gateway/node_modules/react/index.js",
+            "src/Gateway/ClientApp/node_modules/@microsoft/signalr/package.json",
+            "src/Gateway/ClientApp/dist/index.html",
             "artifacts/test-results/Gateway.Tests/Gateway.Tests.trx",
             ".git/HEAD",
             ".env",
@@ -110,6 +112,31 @@ public sealed class DockerfileTests(DeploymentFiles files) : IClassFixture<Deplo
             .Select(Normalize)
             .SelectMany(source => Directory.Exists(Repository.PathOf(source)) ? Repository.SourceFiles(source) : [source]);
         Expect.None(copied.Where(ignore.Excludes).Select(path => $"{DockerIgnore.FileName} leaves out {path}, which a Dockerfile copies"));
+    }
+
+    [Fact]
+    public void An_image_whose_project_builds_a_web_front_end_has_node_in_its_build_stage()
+    {
+        var problems = new List<string>();
+        foreach (var (project, dockerfile) in Images.Where(image => Repository.FileExists($"{image.Project.Folder}/ClientApp/package-lock.json")))
+        {
+            var build = dockerfile.Stages.Single(stage => stage.Any(IsRestore)).ToList();
+            var publish = build.FindIndex(i => i.Keyword == "RUN" && i.Arguments.Contains("dotnet publish", StringComparison.Ordinal));
+            var installsNode = build.FindIndex(i => i.Keyword == "RUN" && i.Words.Contains("nodejs") && i.Words.Contains("npm"));
+            if (installsNode < 0 || installsNode > publish)
+            {
+                problems.Add($"{dockerfile.Path}: {project} runs an npm build, but no RUN installs nodejs and npm before dotnet publish");
+            }
+
+            // npm ci needs the lock file: copied before the install of the packages, or with src/.
+            var lockFile = $"{project.Folder}/ClientApp/package-lock.json";
+            if (!CopiedSources(build.Take(publish)).Any(source => Covers(source, lockFile)))
+            {
+                problems.Add($"{dockerfile.Path}: {lockFile} is not copied before dotnet publish");
+            }
+        }
+
+        Expect.None(problems);
     }
 
     /// <summary>A Microsoft .NET image of this version: mcr.microsoft.com/dotnet/aspnet:10.0, or a variant such as 10.0-noble.</summary>

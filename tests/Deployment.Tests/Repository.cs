@@ -15,11 +15,12 @@ public static class Repository
     /// <summary>A path relative to the root, with forward slashes.</summary>
     public static string Relative(string absolutePath) => Path.GetRelativePath(Root, absolutePath).Replace('\\', '/');
 
-    /// <summary>The files under a folder of the root, leaving out build output (bin, obj, node_modules).</summary>
+    /// <summary>The files under a folder of the root, leaving out build output (bin, obj, node_modules, the front end's ClientApp/dist).</summary>
     public static IEnumerable<string> SourceFiles(string relativeFolder, string searchPattern = "*") =>
         Directory.EnumerateFiles(PathOf(relativeFolder), searchPattern, SearchOption.AllDirectories)
             .Select(Relative)
-            .Where(path => !path.Split('/').Any(segment => segment is "bin" or "obj" or "node_modules"));
+            .Where(path => !path.Split('/').Any(segment => segment is "bin" or "obj" or "node_modules")
+                && !path.Contains("/ClientApp/dist/", StringComparison.Ordinal));
 
     private static string FindRoot()
     {

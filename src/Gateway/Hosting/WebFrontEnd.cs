@@ -1,6 +1,7 @@
 using System.Text.RegularExpressions;
 using Microsoft.AspNetCore.StaticFiles;
 using Microsoft.Extensions.FileProviders;
+using Microsoft.Extensions.Primitives;
 using Microsoft.Net.Http.Headers;
 
 namespace TicketQueue.Gateway.Hosting;
@@ -45,7 +46,7 @@ public static partial class WebFrontEnd
                     path = "/index.html";
                 }
 
-                request.Path = Precompressed(files, path, request.Headers.AcceptEncoding.ToString());
+                request.Path = Precompressed(files, path, request.Headers.AcceptEncoding);
             }
 
             return next(context);
@@ -60,8 +61,13 @@ public static partial class WebFrontEnd
     }
 
     /// <summary>The precompressed copy to send instead, if the browser takes its encoding and the build made it.</summary>
-    private static string Precompressed(IFileProvider files, string path, string acceptEncoding)
+    private static string Precompressed(IFileProvider files, string path, StringValues acceptEncodingHeader)
     {
+        if (!StringWithQualityHeaderValue.TryParseList(acceptEncodingHeader, out var acceptEncoding))
+        {
+            return path;
+        }
+
         foreach (var (token, suffix) in Encodings)
         {
             if (Accepts(acceptEncoding, token) && files.GetFileInfo(path + suffix).Exists)
@@ -73,20 +79,9 @@ public static partial class WebFrontEnd
         return path;
     }
 
-    private static bool Accepts(string acceptEncoding, string token)
-    {
-        foreach (var part in acceptEncoding.Split(','))
-        {
-            var pieces = part.Split(';', 2);
-            if (pieces[0].Trim().Equals(token, StringComparison.OrdinalIgnoreCase))
-            {
-                // "br;q=0" means "never br".
-                return pieces.Length == 1 || !pieces[1].Replace(" ", "", StringComparison.Ordinal).Equals("q=0", StringComparison.Ordinal);
-            }
-        }
-
-        return false;
-    }
+    private static bool Accepts(IList<StringWithQualityHeaderValue> acceptEncoding, string token) =>
+        // "br;q=0" means "never br".
+        acceptEncoding.Any(e => e.Value.Equals(token, StringComparison.OrdinalIgnoreCase) && e.Quality is not 0);
 
     private static void Prepare(StaticFileResponseContext file)
     {

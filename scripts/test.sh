@@ -10,8 +10,13 @@ need=()
 compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || need+=(postgresql)
 command -v psql >/dev/null || need+=(postgresql-client)
 command -v redis-server >/dev/null || need+=(redis-server)
+# The browser tests drive Debian's Chromium (never a downloaded one); the gateway's build runs npm.
+[ -x /usr/bin/chromium ] || need+=(chromium)
+# A Korean font, so the pages' Korean text shows in the screenshots the browser tests save.
+compgen -G "/usr/share/fonts/truetype/nanum/*" >/dev/null || need+=(fonts-nanum)
+command -v npm >/dev/null || need+=(nodejs npm)
 if [ ${#need[@]} -gt 0 ]; then
-    echo "Installing ${need[*]} for the integration tests"
+    echo "Installing ${need[*]} for the tests"
     sudo_cmd=""
     [ "$(id -u)" -ne 0 ] && sudo_cmd="sudo"
     $sudo_cmd apt-get update -qq && DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq "${need[@]}" >/dev/null \

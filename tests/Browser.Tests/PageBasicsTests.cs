@@ -1,0 +1,153 @@
+namespace TicketQueue.Browser.Tests;
+
+/// <summary>What every page owes a visitor: clear errors, Korean first, phones, keyboards, and a light waiting page.</summary>
+public sealed class PageBasicsTests(GatewayServer gateway, BrowserSession browser) : BrowserTest(gateway, browser)
+{
+    [Fact]
+    public async Task Korean_is_the_default_and_the_choice_of_English_is_remembered()
+    {
+        var page = await NewPage(Screen.Phone, locale: "ko-KR");
+        await page.GotoAsync("/events");
+        await Expect(page.Locator("html")).ToHaveAttributeAsync("lang", "ko");
+        await Expect(page.GetByRole(AriaRole.Heading, new() { Name = "공연", Exact = true })).ToBeVisibleAsync();
+        await Screenshot(page, "events");
+
+        await page.GetByRole(AriaRole.Button, new() { Name = "Switch to English" }).ClickAsync();
+        await Expect(page.GetByRole(AriaRole.Heading, new() { Name = "Events", Exact = true })).ToBeVisibleAsync();
+        await page.ReloadAsync();
+        await Expect(page.Locator("html")).ToHaveAttributeAsync("lang", "en");
+        await Expect(page.GetByRole(AriaRole.Heading, new() { Name = "Events", Exact = true })).ToBeVisibleAsync();
+    }
+
+    [Fact]
+    public async Task Bad_sign_ups_and_sign_ins_are_explained_on_the_form()
+    {
+        var page = await NewPage(Screen.Phone);
+        await page.GotoAsync("/register?lang=en");
+        await page.GetByLabel("Name").FillAsync("Fan");
+        await page.GetByLabel("Email").FillAsync($"fan-{Guid.NewGuid():N}@example.com");
+        // Past the browser's own length check: the server's rule is what is tested.
+        await page.GetByLabel("Password").EvaluateAsync("e => e.removeAttribute('minlength')");
+        await page.GetByLabel("Password").FillAsync("short");
+        await page.GetByRole(AriaRole.Button, new() { Name = "Sign up" }).ClickAsync();
+        await Expect(page.GetByRole(AriaRole.Alert)).ToHaveTextAsync("The password is too short or too common.");
+        await Expect(page.GetByLabel("Password")).ToHaveAttributeAsync("aria-invalid", "true");
+        await Expect(page).ToHaveURLAsync(new Regex("/register"));
+
+        var fan = await Api.Register();
+        await page.GotoAsync("/login");
+        await page.GetByLabel("Email").FillAsync(fan.Email);
+        await page.GetByLabel("Password").FillAsync("not the password");
+        await page.GetByRole(AriaRole.Button, new() { Name = "Log in", Exact = true }).ClickAsync();
+        await Expect(page.GetByRole(AriaRole.Alert)).ToHaveTextAsync("The email or password is wrong.");
+        Assert.Null(await page.EvaluateAsync<string?>("() => localStorage.getItem('tq.auth')"));
+    }
+
+    [Fact]
+    public async Task After_signing_in_the_next_page_is_always_on_this_site()
+    {
+        var page = await NewPage(Screen.Phone);
+        var fan = await Api.Register();
+        await page.GotoAsync("/login?lang=en&next=//evil.example/steal");
+        await page.GetByLabel("Email").FillAsync(fan.Email);
+        await page.GetByLabel("Password").FillAsync(fan.Password);
+        await page.GetByRole(AriaRole.Button, new() { Name = "Log in", Exact = true }).ClickAsync();
+
+        await Expect(page).ToHaveURLAsync($"{Gateway.Address.ToString().TrimEnd('/')}/events");
+    }
+
+    [Fact]
+    public async Task Pages_for_things_that_do_not_exist_say_so()
+    {
+        var page = await NewPage(Screen.Phone);
+        await Pages.SignIn(page, await Api.Register());
+
+        await page.GotoAsync("/events/no-such-event");
+        await Expect(page.GetByText("There is no such event.")).ToBeVisibleAsync();
+        await page.GotoAsync($"/reservations/{Guid.NewGuid()}");
+        await Expect(page.GetByText("There is no such reservation.")).ToBeVisibleAsync();
+        await page.GotoAsync("/reservations/not-a-guid");
+        await Expect(page.GetByText("There is no such reservation.")).ToBeVisibleAsync();
+        await page.GotoAsync("/queue/no-such-event");
+        await Expect(page.GetByRole(AriaRole.Alert)).ToHaveTextAsync("There is no such event.");
+    }
+
+    [Fact]
+    public async Task A_signed_out_visitor_to_the_waiting_room_signs_in_first_and_lands_back_there()
+    {
+        var admin = await Api.AdminLogin();
+        var eventId = await Api.CreateEvent(admin);
+        await Api.UpdateQueue(admin, eventId, paused: true);
+        var page = await NewPage(Screen.Phone);
+        await page.GotoAsync($"/queue/{eventId}?lang=en");
+        await Expect(page).ToHaveURLAsync(new Regex("/login\\?next="));
+
+        var fan = await Api.Register();
+        await page.GetByLabel("Email").FillAsync(fan.Email);
+        await page.GetByLabel("Password").FillAsync(fan.Password);
+        await page.GetByRole(AriaRole.Button, new() { Name = "Log in", Exact = true }).ClickAsync();
+        await Expect(page).ToHaveURLAsync(new Regex($"/queue/{eventId}"));
+        await Expect(page.Locator("#position")).ToHaveTextAsync("1");
+    }
+
+    [Fact]
+    public async Task The_seat_map_works_from_the_keyboard()
+    {
+        var admin = await Api.AdminLogin();
+        var eventId = await Api.CreateEvent(admin, new NewEvent { Blocks = [new("floor", "Floor", 3, 6, 10_000m)] });
+        var page = await NewPage(Screen.Desktop);
+        await Pages.SignIn(page, await Api.Register());
+        await Pages.WaitForTurnAndOpenSeats(page, eventId);
+
+        // One seat is in the tab order; arrows move between seats, Enter and Space choose.
+        await Pages.Seat(page, "A-1").FocusAsync();
+        await page.Keyboard.PressAsync("ArrowRight");
+        await page.Keyboard.PressAsync("ArrowDown");
+        await Expect(Pages.Seat(page, "B-2")).ToBeFocusedAsync();
+        await page.Keyboard.PressAsync("Enter");
+        await page.Keyboard.PressAsync("ArrowRight");
+        await page.Keyboard.PressAsync("Space");
+        await Expect(page.Locator(".chosen")).ToHaveTextAsync("Chosen: B-2, B-3");
+        await Expect(Pages.Seat(page, "B-3")).ToHaveAttributeAsync("aria-label", "Seat B-3, selected");
+        Assert.Equal(1, await page.Locator(".seatmap button.seat[tabindex='0']").CountAsync());
+    }
+
+    [Fact]
+    public async Task The_waiting_page_fits_a_phone_and_is_light_and_cached()
+    {
+        var admin = await Api.AdminLogin();
+        var eventId = await Api.CreateEvent(admin);
+        await Api.UpdateQueue(admin, eventId, paused: true);
+        var page = await NewPage(Screen.Phone);
+        await Pages.SignIn(page, await Api.Register(), $"/queue/{eventId}");
+
+        // A first visit from an empty cache, signed in as the same fan (a new browser, the session copied in).
+        var auth = await page.EvaluateAsync<string>("() => localStorage.getItem('tq.auth')");
+        var cold = await NewPage(Screen.Phone);
+        await cold.Context.AddInitScriptAsync($"if (!localStorage.getItem('tq.auth')) localStorage.setItem('tq.auth', {System.Text.Json.JsonSerializer.Serialize(auth)});");
+        await cold.GotoAsync($"/queue/{eventId}");
+        await Expect(cold.Locator("#connection")).ToHaveAttributeAsync("data-mode", "live");
+        var firstVisit = await TransferredStaticBytes(cold);
+        TestContext.Current.TestOutputHelper?.WriteLine($"The waiting page's first visit transferred {firstVisit} bytes of HTML, scripts and styles.");
+        Assert.InRange(firstVisit, 1, 40 * 1024);
+
+        // No sideways scrolling on a 390-pixel-wide phone.
+        Assert.True(await cold.EvaluateAsync<bool>("() => document.documentElement.scrollWidth <= window.innerWidth"));
+
+        // Coming back: the hashed scripts and styles come from the browser's cache, not the network.
+        var back = await cold.Context.NewPageAsync();
+        await back.GotoAsync($"/queue/{eventId}");
+        await Expect(back.Locator("#connection")).ToHaveAttributeAsync("data-mode", "live");
+        var fromNetwork = await back.EvaluateAsync<string[]>(
+            "() => performance.getEntriesByType('resource').filter(e => e.name.includes('/assets/') && e.transferSize > 0).map(e => e.name)");
+        Assert.Empty(fromNetwork);
+    }
+
+    /// <summary>Bytes on the wire for the page's document and its scripts and styles (API calls and the hub left out).</summary>
+    private static Task<long> TransferredStaticBytes(IPage page) => page.EvaluateAsync<long>(
+        """
+        () => performance.getEntriesByType('navigation').concat(performance.getEntriesByType('resource'))
+            .filter(e => e.entryType === 'navigation' || e.name.includes('/assets/'))
+            .reduce((sum, e) => sum + e.transferSize, 0)
+        """);
+}

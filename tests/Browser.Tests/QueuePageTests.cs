@@ -1,0 +1,148 @@
+namespace TicketQueue.Browser.Tests;
+
+/// <summary>The waiting room: live position, keeping one's place, and the connection's bad days.</summary>
+public sealed class QueuePageTests(GatewayServer gateway, BrowserSession browser) : BrowserTest(gateway, browser)
+{
+    /// <summary>An on-sale event whose queue admits no one until the test resumes it, with <paramref name="ahead"/> fans already in line.</summary>
+    private async Task<(string Admin, string EventId)> PausedLine(int ahead)
+    {
+        var admin = await Api.AdminLogin();
+        var eventId = await Api.CreateEvent(admin);
+        await Api.UpdateQueue(admin, eventId, paused: true);
+        for (var i = 0; i < ahead; i++)
+        {
+            await Api.JoinQueue((await Api.Register()).AccessToken, eventId);
+        }
+
+        return (admin, eventId);
+    }
+
+    [Fact]
+    public async Task The_position_moves_live_and_ends_in_admission_without_a_reload()
+    {
+        var (admin, eventId) = await PausedLine(ahead: 5);
+        var page = await NewPage(Screen.Phone);
+        await Pages.SignIn(page, await Api.Register(), $"/queue/{eventId}");
+
+        await Expect(page.Locator("#position")).ToHaveTextAsync("6");
+        await Expect(page.Locator("#ticket-number")).ToHaveTextAsync("Your number #6");
+        await Expect(page.Locator("#notice")).ToContainTextAsync("paused");
+        await Expect(page.Locator("#connection")).ToHaveAttributeAsync("data-mode", "live");
+        // Screen readers hear the place once, politely, not on every tick.
+        await Expect(page.Locator("[aria-live=polite]")).ToHaveTextAsync("You are number 6 in line.");
+        await Expect(page.GetByRole(AriaRole.Progressbar)).ToHaveAttributeAsync("aria-valuenow", "0");
+
+        // The Korean page for the docs, then back: the language switch redraws in place.
+        await page.GetByRole(AriaRole.Button, new() { Name = "한국어로 보기" }).ClickAsync();
+        await Expect(page.Locator("#position")).ToHaveTextAsync("6번째");
+        await Screenshot(page, "waiting-room");
+        await page.GetByRole(AriaRole.Button, new() { Name = "Switch to English" }).ClickAsync();
+        await Expect(page.Locator("#position")).ToHaveTextAsync("6");
+
+        await page.EvaluateAsync("() => { window.stillTheSamePage = true; }");
+        await Api.UpdateQueue(admin, eventId, admissionsPerMinute: 60, paused: false);
+
+        // One a second: the page shows the line shortening, then the turn.
+        await Expect(page.Locator("#position")).ToHaveTextAsync(new Regex("^[1-5]$"));
+        await Expect(page.Locator("#notice")).ToBeHiddenAsync();
+        Assert.True(int.Parse(await page.GetByRole(AriaRole.Progressbar).GetAttributeAsync("aria-valuenow") ?? "0", System.Globalization.CultureInfo.InvariantCulture) > 0);
+        await Expect(page.GetByRole(AriaRole.Heading, new() { Name = "It's your turn!" })).ToBeVisibleAsync();
+        Assert.True(await page.EvaluateAsync<bool>("() => window.stillTheSamePage === true"), "the page was reloaded");
+        await Expect(page.GetByRole(AriaRole.Link, new() { Name = "Choose your seats" })).ToBeFocusedAsync();
+    }
+
+    [Fact]
+    public async Task Closing_the_tab_or_signing_in_on_another_device_keeps_the_place()
+    {
+        var (_, eventId) = await PausedLine(ahead: 3);
+        var fan = await Api.Register();
+        var first = await NewPage(Screen.Phone);
+        await Pages.SignIn(first, fan, $"/queue/{eventId}");
+        await Expect(first.Locator("#ticket-number")).ToHaveTextAsync("Your number #4");
+        var context = first.Context;
+        await first.CloseAsync();
+
+        // The same browser, a new tab.
+        var again = await context.NewPageAsync();
+        await again.GotoAsync($"/queue/{eventId}");
+        await Expect(again.Locator("#ticket-number")).ToHaveTextAsync("Your number #4");
+        await Expect(again.Locator("#position")).ToHaveTextAsync("4");
+
+        // Another device: nothing shared with the first browser but the account.
+        var phone = await NewPage(Screen.Desktop);
+        await Pages.SignIn(phone, fan, $"/queue/{eventId}");
+        await Expect(phone.Locator("#ticket-number")).ToHaveTextAsync("Your number #4");
+
+        var me = await Api.QueueMe(fan.AccessToken, eventId);
+        Assert.Equal(4, me["ticketNumber"]!.GetValue<long>());
+        Assert.Equal(4, (await Api.Stats(await Api.AdminLogin(), eventId))["issued"]!.GetValue<long>());
+    }
+
+    [Fact]
+    public async Task When_the_live_connection_drops_the_page_reconnects_and_follows_again()
+    {
+        var (admin, eventId) = await PausedLine(ahead: 3);
+        var page = await NewPage(Screen.Phone);
+        var sockets = new List<IWebSocketRoute>();
+        await page.RouteWebSocketAsync(new Regex("/hubs/queue"), ws =>
+        {
+            ws.ConnectToServer();
+            lock (sockets)
+            {
+                sockets.Add(ws);
+            }
+        });
+        await Pages.SignIn(page, await Api.Register(), $"/queue/{eventId}");
+        await Expect(page.Locator("#connection")).ToHaveAttributeAsync("data-mode", "live");
+        await Expect(page.Locator("#position")).ToHaveTextAsync("4");
+
+        // The network drops the connection.
+        IWebSocketRoute dropped;
+        lock (sockets)
+        {
+            dropped = Assert.Single(sockets);
+        }
+
+        await dropped.CloseAsync(new() { Code = 4000, Reason = "network dropped" });
+        await Expect(page.Locator("#connection")).ToHaveAttributeAsync("data-mode", "reconnecting");
+        await Expect(page.Locator("#connection")).ToHaveTextAsync(new Regex("reconnecting"));
+        await Screenshot(page, "waiting-room-reconnecting");
+        await Expect(page.Locator("#connection")).ToHaveAttributeAsync("data-mode", "live");
+        lock (sockets)
+        {
+            Assert.Equal(2, sockets.Count);
+        }
+
+        // Cursor moves reach the new connection only if the page followed the event again on it.
+        await Api.UpdateQueue(admin, eventId, admissionsPerMinute: 60, paused: false);
+        await Expect(page.Locator("#position")).ToHaveTextAsync(new Regex("^[1-3]$"));
+        await Expect(page.GetByRole(AriaRole.Heading, new() { Name = "It's your turn!" })).ToBeVisibleAsync();
+    }
+
+    [Fact]
+    public async Task Where_WebSockets_are_blocked_the_page_polls_its_place_instead()
+    {
+        var (admin, eventId) = await PausedLine(ahead: 2);
+        var page = await NewPage(Screen.Phone);
+        // A proxy that refuses every WebSocket.
+        await page.RouteWebSocketAsync(new Regex("/hubs/queue"), ws => ws.CloseAsync(new() { Code = 4403, Reason = "blocked" }));
+        var polls = 0;
+        page.Request += (_, request) =>
+        {
+            if (request.Method == "GET" && request.Url.EndsWith($"/api/events/{eventId}/queue/me", StringComparison.Ordinal))
+            {
+                Interlocked.Increment(ref polls);
+            }
+        };
+
+        await Pages.SignIn(page, await Api.Register(), $"/queue/{eventId}");
+        await Expect(page.Locator("#position")).ToHaveTextAsync("3");
+        await Expect(page.Locator("#connection")).ToHaveAttributeAsync("data-mode", "polling");
+        await Expect(page.Locator("#connection")).ToHaveTextAsync("Live updates are unavailable; checking every few seconds.");
+
+        await Api.UpdateQueue(admin, eventId, admissionsPerMinute: 60, paused: false);
+        await Expect(page.Locator("#position")).ToHaveTextAsync(new Regex("^[12]$"));
+        await Expect(page.GetByRole(AriaRole.Heading, new() { Name = "It's your turn!" })).ToBeVisibleAsync();
+        Assert.True(Volatile.Read(ref polls) >= 2, $"the page asked queue/me {polls} times");
+    }
+}

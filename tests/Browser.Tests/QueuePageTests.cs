@@ -145,4 +145,27 @@ public sealed class QueuePageTests(GatewayServer gateway, BrowserSession browser
         await Expect(page.GetByRole(AriaRole.Heading, new() { Name = "It's your turn!" })).ToBeVisibleAsync();
         Assert.True(Volatile.Read(ref polls) >= 2, $"the page asked queue/me {polls} times");
     }
+
+    [Fact]
+    public async Task Before_sales_open_the_page_waits_in_the_pre_queue_then_shows_the_drawn_number_live()
+    {
+        var admin = await Api.AdminLogin();
+        var eventId = await Api.CreateEvent(admin, new NewEvent { SalesOpenAt = DateTimeOffset.UtcNow.AddSeconds(8) });
+        await Api.UpdateQueue(admin, eventId, paused: true);
+        var page = await NewPage(Screen.Phone);
+        await Pages.SignIn(page, await Api.Register(), $"/queue/{eventId}");
+
+        await Expect(page.Locator("#notice")).ToContainTextAsync("Sales have not opened yet");
+        await Expect(page.Locator("#position")).ToHaveTextAsync("—");
+        await Expect(page.Locator("#connection")).ToHaveAttributeAsync("data-mode", "live");
+        await page.EvaluateAsync("() => { window.stillTheSamePage = true; }");
+
+        // At opening the draw gives the one fan in the pre-queue ticket 1, pushed to the page.
+        await Expect(page.Locator("#ticket-number")).ToHaveTextAsync("Your number #1");
+        await Expect(page.Locator("[aria-live=polite]")).ToHaveTextAsync("Your number has been drawn: 1");
+        await Api.UpdateQueue(admin, eventId, paused: false);
+        await Expect(page.GetByRole(AriaRole.Heading, new() { Name = "It's your turn!" })).ToBeVisibleAsync();
+        Assert.True(await page.EvaluateAsync<bool>("() => window.stillTheSamePage === true"), "the page was reloaded");
+        Assert.Equal("admitted", (await Api.QueueMe((await page.EvaluateAsync<string>("() => JSON.parse(localStorage.getItem('tq.auth')).accessToken")), eventId))["status"]!.GetValue<string>());
+    }
 }

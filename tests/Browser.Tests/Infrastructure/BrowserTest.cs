@@ -2,14 +2,15 @@ namespace TicketQueue.Browser.Tests.Infrastructure;
 
 /// <summary>
 /// Base of a test class that looks at pages: each <see cref="NewPage"/> is a new visitor (own context),
-/// closed after the test. When a test fails, every page it opened is saved to artifacts/screenshots as
-/// {Class}.{Method}-failed-{n}.png, and the browser console errors and the gateway's last lines go to
-/// the test's output.
+/// closed after the test. An uncaught error in any of its pages fails the test. When a test fails,
+/// every page it opened is saved to artifacts/screenshots as {Class}.{Method}-failed-{n}.png, and the
+/// browser console errors and the gateway's last lines go to the test's output.
 /// </summary>
 public abstract class BrowserTest(GatewayServer gateway, BrowserSession browser) : IAsyncDisposable
 {
     private readonly List<IBrowserContext> _contexts = [];
     private readonly List<string> _console = [];
+    private readonly List<string> _pageErrors = [];
 
     protected GatewayServer Gateway => gateway;
 
@@ -32,7 +33,14 @@ public abstract class BrowserTest(GatewayServer gateway, BrowserSession browser)
                 Record($"console.{message.Type}: {message.Text}");
             }
         };
-        page.PageError += (_, error) => Record($"page error: {error}");
+        page.PageError += (_, error) =>
+        {
+            Record($"page error: {error}");
+            lock (_pageErrors)
+            {
+                _pageErrors.Add(error);
+            }
+        };
         return page;
     }
 
@@ -61,6 +69,12 @@ public abstract class BrowserTest(GatewayServer gateway, BrowserSession browser)
         }
 
         GC.SuppressFinalize(this);
+
+        // An uncaught exception in a page is a bug even when the page looked right.
+        lock (_pageErrors)
+        {
+            Assert.True(_pageErrors.Count == 0, "Uncaught errors in the page:\n" + string.Join('\n', _pageErrors));
+        }
     }
 
     private async Task SaveWhatFailed()

@@ -201,8 +201,10 @@ const queue: Page = async (main, ctx) => {
   connectionHandle.on("ticketAssigned", (m: TicketAssignedMessage) => {
     if (m.eventId !== eventId) return;
     state = { ...state, status: "waiting", ticketNumber: m.ticketNumber, position: m.position };
-    announcer.textContent = t("queue.ticketAssigned", { n: formatNumber(m.ticketNumber) });
     draw();
+    // The draw is news of its own: say the number, and count it as the latest announcement.
+    announcer.textContent = t("queue.ticketAssigned", { n: formatNumber(m.ticketNumber) });
+    lastAnnounced = { position: Math.max(0, m.ticketNumber - state.servingCursor), at: Date.now() };
   });
   connectionHandle.onreconnecting(() => {
     setMode("reconnecting");

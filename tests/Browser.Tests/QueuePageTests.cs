@@ -4,10 +4,10 @@ namespace TicketQueue.Browser.Tests;
 public sealed class QueuePageTests(GatewayServer gateway, BrowserSession browser) : BrowserTest(gateway, browser)
 {
     /// <summary>An on-sale event whose queue admits no one until the test resumes it, with <paramref name="ahead"/> fans already in line.</summary>
-    private async Task<(string Admin, string EventId)> PausedLine(int ahead)
+    private async Task<(string Admin, string EventId)> PausedLine(int ahead, string name = "Browser test night")
     {
         var admin = await Api.AdminLogin();
-        var eventId = await Api.CreateEvent(admin);
+        var eventId = await Api.CreateEvent(admin, new NewEvent { Name = name });
         await Api.UpdateQueue(admin, eventId, paused: true);
         for (var i = 0; i < ahead; i++)
         {
@@ -20,9 +20,10 @@ public sealed class QueuePageTests(GatewayServer gateway, BrowserSession browser
     [Fact]
     public async Task The_position_moves_live_and_ends_in_admission_without_a_reload()
     {
-        var (admin, eventId) = await PausedLine(ahead: 5);
+        var (admin, eventId) = await PausedLine(ahead: 5, name: "봄 콘서트 · 올림픽홀");
         var page = await NewPage(Screen.Phone);
         await Pages.SignIn(page, await Api.Register(), $"/queue/{eventId}");
+        await Expect(page.GetByRole(AriaRole.Heading, new() { Level = 1 })).ToHaveTextAsync("봄 콘서트 · 올림픽홀 · Waiting room");
 
         await Expect(page.Locator("#position")).ToHaveTextAsync("6");
         await Expect(page.Locator("#ticket-number")).ToHaveTextAsync("Your number #6");

@@ -23,3 +23,21 @@ export function saveAdmission(eventId: string, token: string, expiresAt: string)
 export function forgetAdmission(eventId: string): void {
   localStorage.removeItem(key(eventId));
 }
+
+/**
+ * An event's name for a page's title: remembered from the event page, or else looked up once in the
+ * event list (one small request, never the seat counts, so the waiting page stays cheap).
+ */
+export async function eventName(eventId: string): Promise<string> {
+  const key = `tq.eventName.${eventId}`;
+  const known = sessionStorage.getItem(key);
+  if (known) return known;
+  try {
+    const response = await fetch("/api/events", { headers: { accept: "application/json" } });
+    const list = (await response.json()) as { eventId: string; name: string }[];
+    for (const e of list) sessionStorage.setItem(`tq.eventName.${e.eventId}`, e.name);
+  } catch {
+    // The id stands in for the name.
+  }
+  return sessionStorage.getItem(key) ?? eventId;
+}

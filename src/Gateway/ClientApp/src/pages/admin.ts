@@ -1,5 +1,6 @@
 // An event's live dashboard: the queue's counters once a second, and the controls an operator
 // needs during an opening: pause, resume, the admission rate and the bound on shoppers at once.
+import { eventName } from "../admission";
 import { api, ApiError, me } from "../api";
 import { alertBox, fill, h, link, showAlert } from "../dom";
 import { formatNumber, formatTime, problemText, t, type Key } from "../i18n";
@@ -87,7 +88,7 @@ const admin: Page = async (main, ctx) => {
 
   fill(
     main,
-    ctx.title(`${t("admin.title")} · ${eventId}`),
+    ctx.title(`${t("admin.title")} · ${await eventName(eventId)}`),
     h("p", {}, link(`/events/${encodeURIComponent(eventId)}`, eventId)),
     tiles,
     updated,

@@ -3,7 +3,7 @@
 // connection is down (or WebSockets are blocked) the page asks GET .../queue/me every few seconds
 // instead, and goes back to live updates as soon as the connection is back.
 import { HttpTransportType, HubConnectionBuilder, HubConnectionState, LogLevel, type HubConnection } from "@microsoft/signalr";
-import { forgetAdmission, saveAdmission } from "../admission";
+import { eventName, forgetAdmission, saveAdmission } from "../admission";
 import { api, ApiError, freshAccessToken } from "../api";
 import { fill, h, link } from "../dom";
 import { formatDate, formatNumber, problemText, t } from "../i18n";
@@ -17,7 +17,6 @@ const pollMs = 5000;
 const queue: Page = async (main, ctx) => {
   const [eventId] = ctx.params;
   const path = `/api/events/${encodeURIComponent(eventId)}/queue`;
-  const name = sessionStorage.getItem(`tq.eventName.${eventId}`) ?? eventId;
 
   let state: QueueResponse;
   try {
@@ -55,7 +54,12 @@ const queue: Page = async (main, ctx) => {
     ticketNumber, rateText,
   );
 
-  fill(main, ctx.title(`${name} · ${t("queue.title")}`), notice, waiting, admitted, connection, announcer, h("p", { class: "muted" }, t("queue.keep")), leave);
+  const heading = ctx.title(t("queue.title"));
+  void eventName(eventId).then((name) => {
+    heading.textContent = `${name} · ${t("queue.title")}`;
+    document.title = `${heading.textContent} · TicketQueue`;
+  });
+  fill(main, heading, notice, waiting, admitted, connection, announcer, h("p", { class: "muted" }, t("queue.keep")), leave);
 
   // The first position seen for this ticket is the start of the progress bar; kept across tabs and reloads.
   const startKey = `tq.queueStart.${eventId}`;

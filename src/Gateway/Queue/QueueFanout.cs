@@ -31,6 +31,7 @@ public sealed class QueueFanout(IGrainFactory grains, IHubContext<QueueHub, IQue
     // never see the cursor move backwards.
     private readonly Channel<QueueUpdate> _updates = Channel.CreateUnbounded<QueueUpdate>(new UnboundedChannelOptions { SingleReader = true });
     private Task? _deliveryLoop;
+    private readonly Lock _referenceLock = new();
     private IQueueObserver? _reference;
     private Task? _resubscribeLoop;
 
@@ -54,10 +55,19 @@ public sealed class QueueFanout(IGrainFactory grains, IHubContext<QueueHub, IQue
 
             _connections[connectionId] = (eventId, key);
         }
-        if (!followers.Subscribed)
+        // One subscription per event: the first follower's call makes it, concurrent ones don't repeat it.
+        if (followers.TryStartSubscription())
         {
-            followers.Subscribed = true;
-            await Subscribe(eventId);
+            try
+            {
+                await Subscribe(eventId);
+            }
+            catch
+            {
+                // Not subscribed after all: the next follower tries again, and this one hears of it.
+                followers.SubscriptionFailed();
+                throw;
+            }
         }
     }
 
@@ -145,10 +155,19 @@ public sealed class QueueFanout(IGrainFactory grains, IHubContext<QueueHub, IQue
         }
     }
 
-    private async Task Subscribe(string eventId)
+    private async Task Subscribe(string eventId) =>
+        await grains.GetGrain<IEventQueueGrain>(eventId).Subscribe(Reference());
+
+    /// <summary>
+    /// This gateway's one observer reference. Made once: two references made by two first followers at
+    /// the same moment would both be subscribed, and every update would reach every browser twice.
+    /// </summary>
+    private IQueueObserver Reference()
     {
-        _reference ??= grains.CreateObjectReference<IQueueObserver>(this);
-        await grains.GetGrain<IEventQueueGrain>(eventId).Subscribe(_reference);
+        lock (_referenceLock)
+        {
+            return _reference ??= grains.CreateObjectReference<IQueueObserver>(this);
+        }
     }
 
     public Task StartAsync(CancellationToken cancellationToken)
@@ -174,10 +193,13 @@ public sealed class QueueFanout(IGrainFactory grains, IHubContext<QueueHub, IQue
 
         // Now, not in Dispose: the embedded silo stops after this service (hosted services stop in reverse
         // order), and deleting the reference once it has stopped throws, failing the host's disposal.
-        if (_reference is not null)
+        lock (_referenceLock)
         {
-            grains.DeleteObjectReference<IQueueObserver>(_reference);
-            _reference = null;
+            if (_reference is not null)
+            {
+                grains.DeleteObjectReference<IQueueObserver>(_reference);
+                _reference = null;
+            }
         }
     }
 
@@ -225,7 +247,14 @@ public sealed class QueueFanout(IGrainFactory grains, IHubContext<QueueHub, IQue
     {
         private readonly SortedDictionary<long, List<Follower>> _byKey = [];
 
-        public bool Subscribed { get; set; }
+        private int _subscribed;
+
+        public bool Subscribed => Volatile.Read(ref _subscribed) == 1;
+
+        /// <summary>True for exactly one caller until <see cref="SubscriptionFailed"/>.</summary>
+        public bool TryStartSubscription() => Interlocked.CompareExchange(ref _subscribed, 1, 0) == 0;
+
+        public void SubscriptionFailed() => Volatile.Write(ref _subscribed, 0);
 
         public bool HasPreQueue => _byKey.Count > 0 && _byKey.Keys.First() < 0;
 

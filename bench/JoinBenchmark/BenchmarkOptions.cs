@@ -26,12 +26,28 @@ public sealed record BenchmarkOptions(
     int? TicketBlock,
     int Seed,
     bool ClusterClient,
-    ClusterClientOptions Cluster)
+    ClusterClientOptions Cluster,
+    IReadOnlyList<int>? Sizes,
+    bool RedisBaseline,
+    string? ResultFile)
 {
+    /// <summary>What runs with no size given: the three sizes of the issue, each in a fresh process.</summary>
+    public static readonly IReadOnlyList<int> DefaultSizes = [10_000, 100_000, 1_000_000];
+
     public const string Usage =
         """
         Usage: dotnet run -c Release --project bench/JoinBenchmark -- [options]
-          --users N          joins into one event, each by a distinct random user (default 100000)
+          --sizes N,N,...    one run per size, each in a fresh process (this program again, with --users N), then one
+                             table of them all, the Redis sorted-set baseline for the same sizes, and the charts
+                             docs/performance/grain-memory.png and grain-joins.png. The default when neither --sizes nor
+                             --users is given: 10000,100000,1000000 (not with --cluster-client)
+          --redis-baseline measure|cite
+                             measure: start a throwaway redis-server (from PATH) on a free loopback port and measure
+                             used_memory (INFO memory) per member of one sorted set filled by ZADD NX with the same
+                             number of user ids; cite: plot the commonly cited figure instead (default measure; falls
+                             back to cite when redis-server cannot be started)
+          --users N          one run: joins into one event, each by a distinct random user (default with
+                             --cluster-client: 100000)
           --concurrency C    joins in flight at once (default 256)
           --warmup N         joins into a separate warm-up event before measuring (default 20000)
           --verify all|none|K  read back the queue records of all users, none, or a random K of them (default all);
@@ -50,14 +66,17 @@ public sealed record BenchmarkOptions(
                              default); a diagnostic, to see what those writes cost (not with --cluster-client: the
                              silos' TicketQueue__Queue__TicketBlockSize decides)
           --seed S           seed of the random user ids (default 20250101)
+          --result-file F    also write the run's figures to F as JSON (what --sizes reads back from each run)
         """ + "\n" + ClusterClientOptions.Usage;
 
     public static BenchmarkOptions Parse(string[] args)
     {
         var options = new BenchmarkOptions(Users: 100_000, Concurrency: 256, WarmupUsers: 20_000, VerifySample: null,
             Storage: BenchmarkStorage.Memory, Postgres: null, TicketBlock: null, Seed: 20250101,
-            ClusterClient: false, Cluster: ClusterClientOptions.Default);
+            ClusterClient: false, Cluster: ClusterClientOptions.Default, Sizes: null, RedisBaseline: true, ResultFile: null);
         var storageGiven = false;
+        var usersGiven = false;
+        var redisBaselineGiven = false;
         for (var i = 0; i < args.Length; i++)
         {
             var name = args[i];
@@ -68,6 +87,8 @@ public sealed record BenchmarkOptions(
             }
 
             storageGiven |= name == "--storage";
+            usersGiven |= name == "--users";
+            redisBaselineGiven |= name == "--redis-baseline";
             if (i + 1 >= args.Length)
             {
                 throw new ArgumentException($"{name} needs a value.\n{Usage}");
@@ -101,12 +122,40 @@ public sealed record BenchmarkOptions(
                 "--postgres" => options with { Postgres = value },
                 "--ticket-block" => options with { TicketBlock = Positive(name, value) },
                 "--seed" => options with { Seed = NonNegative(name, value) },
+                "--sizes" => options with { Sizes = [.. value.Split(',').Select(size => Positive(name, size.Trim())).Distinct().Order()] },
+                "--redis-baseline" => options with
+                {
+                    RedisBaseline = value switch
+                    {
+                        "measure" => true,
+                        "cite" => false,
+                        _ => throw new ArgumentException($"--redis-baseline must be measure or cite, not '{value}'."),
+                    },
+                },
+                "--result-file" => options with { ResultFile = value },
                 _ when options.Cluster.With(name, value) is { } cluster => options with { Cluster = cluster },
                 _ => throw new ArgumentException($"Unknown option '{name}'.\n{Usage}"),
             };
         }
 
         options.Cluster.Validate(options.ClusterClient);
+        options = (usersGiven, options.Sizes, options.ClusterClient) switch
+        {
+            (true, not null, _) => throw new ArgumentException("Give --users N for one run or --sizes N,N,... for several, not both."),
+            (_, not null, true) => throw new ArgumentException("--sizes runs a fresh silo per size in this process's children; not with --cluster-client."),
+            (false, null, false) => options with { Sizes = DefaultSizes },
+            _ => options,
+        };
+        if (options.Sizes is not null && options.ResultFile is not null)
+        {
+            throw new ArgumentException("--result-file belongs to one run (--users N), not to --sizes.");
+        }
+
+        if (options.Sizes is null && redisBaselineGiven)
+        {
+            throw new ArgumentException("--redis-baseline belongs to --sizes; one run (--users N) measures no baseline.");
+        }
+
         if (options.ClusterClient)
         {
             // The silos are other processes: their configuration decides storage and ticket blocks.
@@ -124,6 +173,28 @@ public sealed record BenchmarkOptions(
             (not BenchmarkStorage.Postgres, not null) => throw new ArgumentException("--postgres is only used with --storage postgres or --cluster-client."),
             _ => options,
         };
+    }
+
+    /// <summary>
+    /// The arguments of one run of a --sizes series: those given, minus what only the series uses, plus the
+    /// size and where to leave the figures.
+    /// </summary>
+    public static List<string> OneRunArgs(string[] args, int users, string resultFile)
+    {
+        var kept = new List<string>();
+        for (var i = 0; i < args.Length; i++)
+        {
+            if (args[i] is "--sizes" or "--redis-baseline")
+            {
+                i++;
+                continue;
+            }
+
+            kept.Add(args[i]);
+        }
+
+        kept.AddRange(["--users", users.ToString(System.Globalization.CultureInfo.InvariantCulture), "--result-file", resultFile]);
+        return kept;
     }
 
     private static int Positive(string name, string value) =>

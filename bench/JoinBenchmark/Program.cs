@@ -14,6 +14,7 @@ using Orleans.Storage;
 using TicketQueue.Bench;
 using TicketQueue.Grains.Abstractions.Events;
 using TicketQueue.Grains.Abstractions.Queue;
+using TicketQueue.Grains.DomainEvents;
 using TicketQueue.Grains.Hosting;
 using TicketQueue.Grains.Queue;
 using TicketQueue.JoinBenchmark;
@@ -43,6 +44,12 @@ catch (ArgumentException e)
 }
 
 CultureInfo.CurrentCulture = CultureInfo.InvariantCulture;
+if (options.Sizes is { } sizes)
+{
+    // Several sizes: each is one run of this program in a process of its own, so no size inherits another's heap.
+    return await SizesRun.Run(options, sizes, args);
+}
+
 var users = options.Users;
 
 // The benchmark's own connection to the database the silo (or the cluster's silos) will write to.
@@ -97,6 +104,8 @@ var storageName = options.ClusterClient ? "cluster" : options.Storage.ToString()
 var processes = options.ClusterClient ? new ClusterProcesses(options.Cluster) : null;
 
 Console.WriteLine("TicketQueue join benchmark");
+Console.WriteLine($"  command            {Machine.CommandLine("bench/JoinBenchmark", args)}");
+Console.WriteLine($"  machine            {Machine.Describe()}");
 Console.WriteLine($"  runtime            .NET {Environment.Version}, {Environment.ProcessorCount} cores, " +
     $"{(System.Runtime.GCSettings.IsServerGC ? "server" : "workstation")} GC, " +
     $"concurrent GC {(AppContext.TryGetSwitch("System.GC.Concurrent", out var concurrent) ? concurrent : true)}");
@@ -126,6 +135,12 @@ Console.WriteLine($"  queue options      ticket block {queueOptions.TicketBlockS
     $"{(options.ClusterClient ? " (QueueOptions' defaults; the silos' configuration decides)" : "")}, " +
     $"{QueueShards.Count} shards per event; a join returns once its record is durable (group commit per shard)");
 Console.WriteLine($"  users              {users:N0}, concurrency {options.Concurrency}, warm-up {options.WarmupUsers:N0}");
+if (!options.ClusterClient && options.Storage == BenchmarkStorage.Memory && options.WarmupUsers < InProcessEventLog.Capacity)
+{
+    // The embedded event log keeps the last Capacity domain events: until it is full, every join adds one to it.
+    Console.WriteLine($"  note               warm-up below the embedded event log's capacity ({InProcessEventLog.Capacity:N0} events): " +
+        "the live heap per user below includes the log filling up, which a running silo pays once");
+}
 
 var catalog = grains.GetGrain<IEventCatalogGrain>(EventCatalog.Key);
 var runId = DateTime.UtcNow.ToString("yyyyMMddHHmmss", CultureInfo.InvariantCulture);
@@ -354,6 +369,15 @@ else
         $"{split!.Client:F2} / {split.Silos:F2} / {split.Postgres:F2} / {split.Redis:F2} / {split.Other:F2} / {split.Idle:F2} | {loadBefore.Split(' ')[0]} | " +
         $"{Ms((long)latencyTicks.Average())} | {Ms(Percentile(latencyTicks, 0.99))} | " +
         $"{ClusterProcesses.Mib(split.SiloRssBefore)} → {ClusterProcesses.Mib(split.SiloRssAfter)} |");
+}
+
+if (options.ResultFile is { } resultFile)
+{
+    await OneRunResult.Write(resultFile, new OneRunResult(users, storageName, elapsed.TotalSeconds, joinsPerSecond,
+        MeanMs: latencyTicks.Average() * 1000.0 / Stopwatch.Frequency,
+        P99Ms: Percentile(latencyTicks, 0.99) * 1000.0 / Stopwatch.Frequency,
+        LiveBytesPerUser: before is not null && after is not null ? (double)(after.LiveBytes - before.LiveBytes) / users : null,
+        Passed: ok));
 }
 
 // On a single-silo shutdown the in-memory storage grains can be deactivated before the queue grains'

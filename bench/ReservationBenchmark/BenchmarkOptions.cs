@@ -18,7 +18,10 @@ public sealed record BenchmarkOptions(
     int Blocks,
     int Quantity,
     int Buyers,
-    int? Users,
+    int Users,
+    IReadOnlyList<SeatPick> Picks,
+    int? FrontRows,
+    int Seed,
     int WarmupPurchases,
     BenchmarkStorage Storage,
     string? Postgres,
@@ -31,11 +34,20 @@ public sealed record BenchmarkOptions(
     public const string Usage =
         """
         Usage: dotnet run -c Release --project bench/ReservationBenchmark -- [options]
-          --seats N          seats of the event, split evenly into the blocks, 100 to a row (default 10000)
+        The defaults are the seat-contention scenario: 10,000 buyers for 1,000 seats, once with best-available
+        seats and once with seats each buyer picks near the front; docs/performance/seat-contention.png.
+          --seats N          seats of the event, split evenly into the blocks, 100 to a row (default 1000)
           --blocks B         seat blocks (one grain each); N must be a multiple of 100 x B (default 1)
-          --quantity Q       best-available seats each buyer holds, then pays for (default 2)
+          --users U          admitted users, each of whom tries once to buy (default 10000); user i buys in
+                             block i mod B. U x Q = N sells out exactly
+          --quantity Q       seats each buyer holds, then pays for (default 2, at most 4: the ticket limit)
+          --pick P[,P]       how buyers choose seats, one run per choice (default best-available,random-front):
+                             best-available: ask for Q seats, the block picks them;
+                             random-front: ask for Q adjacent seats at a random place in one of the front
+                             rows (see --front-rows), so buyers collide on the same seats
+          --front-rows R     rows per block random-front picks from (default a fifth of the block's rows, at least 1)
           --buyers K         purchases in flight at once (default 64)
-          --users U          admitted users who try to buy (default N / Q: exactly enough to sell out)
+          --seed S           seed of the random-front picks (default 20250101)
           --warmup P         purchases on a separate warm-up event first (default 200)
           --storage memory|postgres
                              memory: the silo exactly as configured by AddTicketQueue (in-memory grain storage);
@@ -44,13 +56,18 @@ public sealed record BenchmarkOptions(
                              (default memory)
           --postgres CS      the PostgreSQL connection string, required by --storage postgres; with --cluster-client,
                              optional: the silos' database, to measure the seat block's row
+        The exit code is 0 only if every correctness check passed (no seat oversold, sold counts equal the
+        confirmed reservations, every refusal justified, every purchase that held seats confirmed).
         """ + "\n" + ClusterClientOptions.Usage;
 
-    public int UsersOrDefault => Users ?? Seats / Quantity;
+    public int RowsPerBlock => Seats / Blocks / SeatsPerRow;
+
+    public int FrontRowsOrDefault => FrontRows ?? Math.Max(1, RowsPerBlock / 5);
 
     public static BenchmarkOptions Parse(string[] args)
     {
-        var options = new BenchmarkOptions(Seats: 10_000, Blocks: 1, Quantity: 2, Buyers: 64, Users: null, WarmupPurchases: 200,
+        var options = new BenchmarkOptions(Seats: 1_000, Blocks: 1, Quantity: 2, Buyers: 64, Users: 10_000,
+            Picks: [SeatPick.BestAvailable, SeatPick.RandomFront], FrontRows: null, Seed: 20250101, WarmupPurchases: 200,
             Storage: BenchmarkStorage.Memory, Postgres: null, ClusterClient: false, Cluster: ClusterClientOptions.Default);
         var storageGiven = false;
         for (var i = 0; i < args.Length; i++)
@@ -76,6 +93,9 @@ public sealed record BenchmarkOptions(
                 "--quantity" => options with { Quantity = Positive(name, value) },
                 "--buyers" => options with { Buyers = Positive(name, value) },
                 "--users" => options with { Users = Positive(name, value) },
+                "--pick" => options with { Picks = ParsePicks(value) },
+                "--front-rows" => options with { FrontRows = Positive(name, value) },
+                "--seed" => options with { Seed = int.TryParse(value, out var seed) ? seed : throw new ArgumentException($"--seed must be an integer, not '{value}'.") },
                 "--warmup" => options with { WarmupPurchases = NonNegative(name, value) },
                 "--storage" => options with
                 {
@@ -103,6 +123,11 @@ public sealed record BenchmarkOptions(
             throw new ArgumentException("--quantity must be at most 4, the event's ticket limit per person.");
         }
 
+        if (options.FrontRows > options.RowsPerBlock)
+        {
+            throw new ArgumentException($"--front-rows ({options.FrontRows}) must be at most the rows of a block ({options.RowsPerBlock}).");
+        }
+
         options.Cluster.Validate(options.ClusterClient);
         if (options.ClusterClient)
         {
@@ -117,6 +142,17 @@ public sealed record BenchmarkOptions(
             (not BenchmarkStorage.Postgres, not null) => throw new ArgumentException("--postgres is only used with --storage postgres or --cluster-client."),
             _ => options,
         };
+    }
+
+    private static SeatPick[] ParsePicks(string value)
+    {
+        var picks = value.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
+            .Select(name => SeatPicks.Parse(name)
+                ?? throw new ArgumentException($"--pick takes {string.Join(" or ", Enum.GetValues<SeatPick>().Select(SeatPicks.Name))}, not '{name}'."))
+            .ToArray();
+        return picks.Length > 0 && picks.Distinct().Count() == picks.Length
+            ? picks
+            : throw new ArgumentException($"--pick must name each seat choice at most once, and at least one, not '{value}'.");
     }
 
     private static int Positive(string name, string value) =>

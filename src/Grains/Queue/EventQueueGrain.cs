@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Orleans.Utilities;
@@ -18,10 +19,10 @@ public sealed class EventQueueGrain : Grain, IEventQueueGrain, IRemindable
     private readonly IPersistentState<EventQueueState> _state;
     private readonly TimeProvider _time;
     private readonly QueueOptions _options;
+    private readonly AdmissionPacer _pacer;
     private readonly ObserverManager<IQueueObserver> _observers;
     private long _lastIssued;
     private long _lastPreIssued;
-    private double _admissionCredit;
     private DateTimeOffset _lastTick;
     private bool _dirty;
     private bool _started;
@@ -37,6 +38,7 @@ public sealed class EventQueueGrain : Grain, IEventQueueGrain, IRemindable
         _state = state;
         _time = time;
         _options = options.Value;
+        _pacer = new AdmissionPacer(_options.TickInterval);
         _observers = new ObserverManager<IQueueObserver>(TimeSpan.FromMinutes(2), logger);
         _logger = logger;
     }
@@ -266,48 +268,26 @@ public sealed class EventQueueGrain : Grain, IEventQueueGrain, IRemindable
             return;
         }
 
+        var started = Stopwatch.GetTimestamp();
         await EnsureReminder();
         var now = _time.GetUtcNow();
         var elapsed = now - _lastTick;
         _lastTick = now;
         await OpenIfDue(now);
-        PruneBatches(now);
 
-        if (!State.Opened || Settings.Paused)
+        var tick = _pacer.Tick(State, Settings, _lastIssued, now, elapsed);
+        _dirty |= tick.Pruned;
+        if (tick.Admitted is not { } batch)
         {
             await FlushIfDirty();
+            QueueMetrics.TickDuration.Record(Stopwatch.GetElapsedTime(started).TotalMilliseconds, QueueMetrics.Idle);
             return;
         }
-
-        // Admission credit accrues at the configured rate; the cap keeps a long idle spell from
-        // turning into one large burst.
-        var perSecond = Settings.AdmissionsPerMinute / 60.0;
-        var cap = Math.Max(1.0, perSecond * _options.TickInterval.TotalSeconds * 2);
-        _admissionCredit = Math.Min(cap, _admissionCredit + perSecond * Math.Max(0, elapsed.TotalSeconds));
-
-        var waiting = _lastIssued - State.ServingCursor;
-        var freeSlots = Settings.MaxActiveShoppers - ActiveShoppers(now);
-        var admit = Math.Min(Math.Min((long)_admissionCredit, freeSlots), waiting);
-        if (admit <= 0)
-        {
-            await FlushIfDirty();
-            return;
-        }
-
-        var from = State.ServingCursor;
-        State.ServingCursor += admit;
-        _admissionCredit -= admit;
-        State.Batches.Add(new AdmissionBatch
-        {
-            Id = ++State.NextBatchId,
-            FromExclusive = from,
-            ToInclusive = State.ServingCursor,
-            AdmittedAt = now,
-        });
 
         // The cursor is durable before any gateway tells a user they are in.
         await WriteNow();
-        Publish(Latest(from, now));
+        Publish(Latest(batch.FromExclusive, now));
+        QueueMetrics.TickDuration.Record(Stopwatch.GetElapsedTime(started).TotalMilliseconds, QueueMetrics.Admitting);
     }
 
     private async Task OpenIfDue(DateTimeOffset now)
@@ -431,31 +411,7 @@ public sealed class EventQueueGrain : Grain, IEventQueueGrain, IRemindable
         return null;
     }
 
-    private void PruneBatches(DateTimeOffset now)
-    {
-        var expired = 0;
-        while (expired < State.Batches.Count && now >= State.Batches[expired].AdmittedAt + Settings.ShoppingSession)
-        {
-            expired++;
-        }
-
-        if (expired > 0)
-        {
-            State.Batches.RemoveRange(0, expired);
-            _dirty = true;
-        }
-    }
-
-    private long ActiveShoppers(DateTimeOffset now)
-    {
-        long active = 0;
-        foreach (var batch in State.Batches)
-        {
-            active += batch.ActiveAt(now, Settings);
-        }
-
-        return active;
-    }
+    private long ActiveShoppers(DateTimeOffset now) => AdmissionPacer.ActiveShoppers(State.Batches, Settings, now);
 
     private QueueStats Stats(DateTimeOffset now) => new(
         Waiting: State.Opened ? _lastIssued - State.ServingCursor : _lastPreIssued,

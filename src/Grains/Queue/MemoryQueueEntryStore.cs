@@ -73,9 +73,18 @@ public sealed class MemoryQueueEntryStore(IDomainEventOutbox outbox) : IQueueEnt
 
         public void Append(QueueEntryChange change)
         {
-            if (_count == _chunks.Count * RecordsPerChunk)
+            // Every chunk but the last is full; the last starts small and doubles up to a full chunk, so a shard
+            // with few records does not hold a whole chunk of spare room.
+            var offset = _count % RecordsPerChunk;
+            if (offset == 0)
             {
-                _chunks.Add(new byte[RecordsPerChunk * RecordSize]);
+                _chunks.Add(new byte[16 * RecordSize]);
+            }
+            else if ((offset + 1) * RecordSize > _chunks[^1].Length)
+            {
+                var grown = new byte[Math.Min(RecordsPerChunk, 2 * offset) * RecordSize];
+                _chunks[^1].CopyTo(grown, 0);
+                _chunks[^1] = grown;
             }
 
             var record = Record(_count);

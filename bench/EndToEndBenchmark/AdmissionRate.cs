@@ -1,0 +1,55 @@
+namespace TicketQueue.EndToEndBenchmark;
+
+/// <summary>
+/// How fast the queue admitted, from the batches the observers saw. A batch after which people were still
+/// waiting was sized by the admission credit, not by the line: the achieved rate is measured over runs of
+/// such batches (each one's size over the time since the batch before it, which was also full), so the
+/// ramp-up and the last, partly empty ticks do not count.
+/// </summary>
+internal sealed record AdmissionRate(
+    int ConfiguredPerMinute,
+    double ExpectedPerTick,
+    double? AchievedPerMinute,
+    int FullTicks,
+    double? MeanPerFullTick,
+    long? MinPerFullTick,
+    long? MaxPerFullTick,
+    double MeanTickGapSeconds,
+    double MaxTickGapSeconds,
+    IReadOnlyList<long> PerMinute)
+{
+    public static AdmissionRate From(IReadOnlyList<AdmissionBatch> batches, int configuredPerMinute, TimeSpan tick)
+    {
+        var gaps = batches.Zip(batches.Skip(1), (a, b) => (b.AdmittedAt - a.AdmittedAt).TotalSeconds).ToArray();
+        var full = batches.Zip(batches.Skip(1), (previous, batch) => (Previous: previous, Batch: batch))
+            .Where(p => p.Previous.BacklogAfter > 0 && p.Batch.BacklogAfter > 0).ToArray();
+        var fullSeconds = full.Sum(p => (p.Batch.AdmittedAt - p.Previous.AdmittedAt).TotalSeconds);
+        var perMinute = new List<long>();
+        if (batches.Count > 0)
+        {
+            var first = batches[0].AdmittedAt;
+            foreach (var batch in batches)
+            {
+                var minute = (int)((batch.AdmittedAt - first).TotalSeconds / 60);
+                while (perMinute.Count <= minute)
+                {
+                    perMinute.Add(0);
+                }
+
+                perMinute[minute] += batch.Size;
+            }
+        }
+
+        return new AdmissionRate(
+            configuredPerMinute,
+            configuredPerMinute / 60.0 * tick.TotalSeconds,
+            fullSeconds > 0 ? full.Sum(p => p.Batch.Size) / fullSeconds * 60 : null,
+            full.Length,
+            full.Length > 0 ? full.Average(p => p.Batch.Size) : null,
+            full.Length > 0 ? full.Min(p => p.Batch.Size) : null,
+            full.Length > 0 ? full.Max(p => p.Batch.Size) : null,
+            gaps.DefaultIfEmpty().Average(),
+            gaps.DefaultIfEmpty().Max(),
+            perMinute);
+    }
+}

@@ -6,7 +6,7 @@ using BenchmarkDotNet.Reports;
 using BenchmarkDotNet.Running;
 using BenchmarkDotNet.Toolchains.InProcess.Emit;
 using TicketQueue.Charts;
-using TicketQueue.JoinBenchmark;
+using TicketQueue.Bench;
 using TicketQueue.TickBenchmark;
 
 // The cost of one admission tick with 1 K to 1 M people waiting, measured twice: the tick's own logic

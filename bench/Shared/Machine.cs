@@ -2,10 +2,10 @@ using System.Diagnostics;
 using System.Runtime;
 using System.Runtime.InteropServices;
 
-namespace TicketQueue.ReservationBenchmark;
+namespace TicketQueue.Bench;
 
 /// <summary>The machine a figure was measured on, and how busy it was, read from /proc where Linux offers it.</summary>
-internal static class Machine
+public static class Machine
 {
     public static string Describe() =>
         $"{Environment.ProcessorCount} cores ({CpuModel()}), {MemoryTotal()}, {OperatingSystem()}, " +
@@ -39,8 +39,16 @@ internal static class Machine
             ? $"{(double)(a.Busy - b.Busy) / (a.Total - b.Total):P0} of {Environment.ProcessorCount} cores"
             : "n/a";
 
+    /// <summary>The command line as typed after the program's name, for pasting next to the figures.</summary>
+    public static string CommandLine(string project, string[] args) =>
+        $"dotnet run -c Release --project {project}" + (args.Length == 0 ? "" : " -- " + string.Join(' ', args.Select(Quote)));
+
     public static string LoadAverage() =>
         Read("/proc/loadavg") is { } text && text.Split(' ') is [var one, var five, var fifteen, ..] ? $"{one} {five} {fifteen}" : "n/a";
+
+    private static string Quote(string arg) => arg.Length > 0 && arg.All(c => char.IsLetterOrDigit(c) || c is '-' or '_' or '.' or ',' or '=' or '/' or ':')
+        ? arg
+        : "'" + arg.Replace("'", "'\\''", StringComparison.Ordinal) + "'";
 
     private static string CpuModel() =>
         Read("/proc/cpuinfo")?.Split('\n').FirstOrDefault(l => l.StartsWith("model name", StringComparison.Ordinal))?.Split(':', 2)[1].Trim()

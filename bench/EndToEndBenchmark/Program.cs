@@ -1,4 +1,3 @@
-using TicketQueue.Bench;
 using System.Diagnostics;
 using System.Globalization;
 using System.Net;
@@ -10,6 +9,7 @@ using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Orleans;
 using Orleans.Hosting;
+using TicketQueue.Bench;
 using TicketQueue.Charts;
 using TicketQueue.EndToEndBenchmark;
 using TicketQueue.Grains.Abstractions.Events;

@@ -1,8 +1,8 @@
-using TicketQueue.Bench;
 using System.Diagnostics;
 using System.Globalization;
 using System.Runtime.InteropServices;
 using ScottPlot;
+using TicketQueue.Bench;
 using TicketQueue.Charts;
 
 namespace TicketQueue.JoinBenchmark;

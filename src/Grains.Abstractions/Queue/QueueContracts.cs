@@ -1,3 +1,6 @@
+using System.Collections.Concurrent;
+using System.Runtime.CompilerServices;
+
 namespace TicketQueue.Grains.Abstractions.Queue;
 
 public enum QueueStatusKind
@@ -145,6 +148,13 @@ public static class QueueShards
         return (int)(BitConverter.ToUInt32(bytes) % Count);
     }
 
+    // Making a grain reference costs more than a join's own work in the shard (Orleans resolves the
+    // interface's grain type by reflection each time), so each event's 64 shard references are made once
+    // per grain factory and kept. Only events that exist get here: callers check the event first.
+    private static readonly ConditionalWeakTable<IGrainFactory, ConcurrentDictionary<string, IQueueShardGrain[]>> References = [];
+
     public static IQueueShardGrain For(IGrainFactory grains, string eventId, Guid userId) =>
-        grains.GetGrain<IQueueShardGrain>(KeyFor(eventId, userId));
+        References.GetValue(grains, _ => new(StringComparer.Ordinal))
+            .GetOrAdd(eventId, (id, factory) => [.. Enumerable.Range(0, Count).Select(shard => factory.GetGrain<IQueueShardGrain>($"{id}#{shard}"))], grains)
+            [ShardOf(userId)];
 }

@@ -60,7 +60,10 @@ public sealed class QueueShardGrain(IQueueEntryStore store, TimeProvider time) :
 
     private string EventId => Key[..Key.LastIndexOf('#')];
 
-    private IEventQueueGrain Queue => GrainFactory.GetGrain<IEventQueueGrain>(EventId);
+    // Kept: making a grain reference is not free, and every join that takes a new number calls it.
+    private IEventQueueGrain Queue => _queue ??= GrainFactory.GetGrain<IEventQueueGrain>(EventId);
+
+    private IEventQueueGrain? _queue;
 
     public override async Task OnActivateAsync(CancellationToken cancellationToken)
     {

@@ -20,7 +20,7 @@
 # Options before --reservation go to the join benchmark, options after it to the reservation benchmark; they
 # come after this script's defaults, so the same option given again wins:
 #   join:        --users 100000
-#   reservation: --blocks 10 --seats 20000 --buyers 64 (about a minute of purchases here; 2 seats each)
+#   reservation: --blocks 10 --seats 20000 --users 10000 --pick best-available --buyers 64 (about a minute of purchases here; 2 seats each)
 # Examples:
 #   bash bench/cluster.sh
 #   bash bench/cluster.sh --users 200000
@@ -285,7 +285,7 @@ for benchmark in $benchmarks; do
     if [ "$benchmark" = join ]; then
         command=(dotnet "$join_dll" "${client_args[@]}" --users 100000 "${join_args[@]}")
     else
-        command=(dotnet "$reservation_dll" "${client_args[@]}" --blocks 10 --seats 20000 --buyers 64 "${reservation_args[@]}")
+        command=(dotnet "$reservation_dll" "${client_args[@]}" --blocks 10 --seats 20000 --users 10000 --pick best-available --buyers 64 "${reservation_args[@]}")
     fi
 
     echo

@@ -23,24 +23,11 @@ using TicketQueue.Grains.Queue;
 // gateway's is (in-memory storage, the real clock, default QueueOptions); the crowd calls the grains the
 // gateway would call (the user's queue shard), and observers follow the queue grain as gateways do.
 
-if (args is ["-h"] or ["--help"])
+if (!CommandLine.TryParse(args, BenchmarkOptions.Usage, BenchmarkOptions.Parse, out var options, out var exitCode))
 {
-    Console.WriteLine(BenchmarkOptions.Usage);
-    return 0;
+    return exitCode;
 }
 
-BenchmarkOptions options;
-try
-{
-    options = BenchmarkOptions.Parse(args);
-}
-catch (ArgumentException e)
-{
-    Console.Error.WriteLine(e.Message);
-    return 2;
-}
-
-CultureInfo.CurrentCulture = CultureInfo.InvariantCulture;
 var random = new Random(options.Seed);
 var users = NewUsers(random, options.Users);
 var shuffled = Enumerable.Range(0, options.Users).ToArray();

@@ -4,6 +4,7 @@ using System.Net.Http.Headers;
 using System.Net.Http.Json;
 using System.Text.Json;
 using StackExchange.Redis;
+using TicketQueue.Bench;
 using TicketQueue.Charts;
 using TicketQueue.HttpBenchmark;
 
@@ -12,24 +13,11 @@ using TicketQueue.HttpBenchmark;
 // and the common hand-rolled design, a Redis sorted set (bench/RedisQueueBaseline). Every request of a join
 // scenario carries another user's access token, so the joins are first joins, not one user's repeats.
 
-if (args is ["-h"] or ["--help"])
+if (!CommandLine.TryParse(args, HttpOptions.Usage, HttpOptions.Parse, out var options, out var exitCode))
 {
-    Console.WriteLine(HttpOptions.Usage);
-    return 0;
+    return exitCode;
 }
 
-HttpOptions options;
-try
-{
-    options = HttpOptions.Parse(args);
-}
-catch (ArgumentException e)
-{
-    Console.Error.WriteLine(e.Message);
-    return 2;
-}
-
-CultureInfo.CurrentCulture = CultureInfo.InvariantCulture;
 using var children = new ChildProcesses();
 try
 {

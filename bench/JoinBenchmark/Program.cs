@@ -26,24 +26,11 @@ using TicketQueue.JoinBenchmark;
 // hosts no silo: it is an Orleans client of cluster-mode silos (other processes, found through Redis), as a
 // cluster-mode gateway is, and every call crosses the network (bench/cluster.sh sets that cluster up).
 
-if (args is ["-h"] or ["--help"])
+if (!CommandLine.TryParse(args, BenchmarkOptions.Usage, BenchmarkOptions.Parse, out var options, out var exitCode))
 {
-    Console.WriteLine(BenchmarkOptions.Usage);
-    return 0;
+    return exitCode;
 }
 
-BenchmarkOptions options;
-try
-{
-    options = BenchmarkOptions.Parse(args);
-}
-catch (ArgumentException e)
-{
-    Console.Error.WriteLine(e.Message);
-    return 2;
-}
-
-CultureInfo.CurrentCulture = CultureInfo.InvariantCulture;
 if (options.Sizes is { } sizes)
 {
     // Several sizes: each is one run of this program in a process of its own, so no size inherits another's heap.

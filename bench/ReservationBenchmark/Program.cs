@@ -25,24 +25,11 @@ using TicketQueue.ReservationBenchmark;
 // if the block said yes, pay with the sandbox provider, which confirms the seats and ends the session.
 // Most buyers are refused when there are more of them than seats; none may get a seat someone else has.
 
-if (args is ["-h"] or ["--help"])
+if (!CommandLine.TryParse(args, BenchmarkOptions.Usage, BenchmarkOptions.Parse, out var options, out var exitCode))
 {
-    Console.WriteLine(BenchmarkOptions.Usage);
-    return 0;
+    return exitCode;
 }
 
-BenchmarkOptions options;
-try
-{
-    options = BenchmarkOptions.Parse(args);
-}
-catch (ArgumentException e)
-{
-    Console.Error.WriteLine(e.Message);
-    return 2;
-}
-
-CultureInfo.CurrentCulture = CultureInfo.InvariantCulture;
 
 // The benchmark's own connection to the database the silo (or the cluster's silos) will write to.
 await using var database = options.Postgres is { } connectionString ? NpgsqlDataSource.Create(connectionString) : null;

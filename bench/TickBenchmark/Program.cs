@@ -14,24 +14,11 @@ using TicketQueue.TickBenchmark;
 // a real silo holding that many joined users. The design says a tick is O(1) in the people waiting; the
 // target is 1 M within 2x of 1 K.
 
-if (args is ["-h"] or ["--help"])
+if (!TicketQueue.Bench.CommandLine.TryParse(args, TickOptions.Usage, TickOptions.Parse, out var options, out var exitCode))
 {
-    Console.WriteLine(TickOptions.Usage);
-    return 0;
+    return exitCode;
 }
 
-TickOptions options;
-try
-{
-    options = TickOptions.Parse(args);
-}
-catch (ArgumentException e)
-{
-    Console.Error.WriteLine(e.Message);
-    return 2;
-}
-
-CultureInfo.CurrentCulture = CultureInfo.InvariantCulture;
 var sizes = options.Sizes;
 var failures = new List<string>();
 

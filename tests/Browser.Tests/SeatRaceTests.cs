@@ -41,6 +41,7 @@ public sealed class SeatRaceTests(GatewayServer gateway, BrowserSession browser)
         // The loser's map shows the seat as gone, and the loser can still pick another.
         await Expect(Pages.Seat(pages[loser], "B-4")).ToHaveClassAsync(new Regex(@"\bheld\b"));
         await Expect(pages[loser].Locator(".chosen")).ToHaveTextAsync("No seats chosen yet.");
+        await Expect(pages[loser].Locator("[data-available=floor]")).ToHaveTextAsync("23 / 24");
         await Screenshot(pages[loser], "seat-race-loser");
         await Pages.Seat(pages[loser], "B-5").ClickAsync();
         await pages[loser].GetByRole(AriaRole.Button, new() { Name = "Reserve chosen seats" }).ClickAsync();

@@ -23,7 +23,7 @@ const event: Page = async (main, ctx) => {
     { class: "blocks" },
     h("caption", {}, t("event.blocks")),
     h("thead", {}, h("tr", {}, h("th", { scope: "col" }, t("event.block")), h("th", { scope: "col" }, t("event.price")), h("th", { scope: "col" }, t("event.available")))),
-    h("tbody", {}, ...detail.blocks.map((b) => h("tr", {}, h("th", { scope: "row" }, b.name), h("td", {}, formatMoney(b.price, detail.currency)), h("td", {}, `${formatNumber(b.availableSeats)} / ${formatNumber(b.totalSeats)}`)))),
+    h("tbody", {}, ...detail.blocks.map((b) => h("tr", {}, h("th", { scope: "row" }, b.name), h("td", {}, formatMoney(b.price, detail.currency)), h("td", { "data-available": b.blockId }, `${formatNumber(b.availableSeats)} / ${formatNumber(b.totalSeats)}`)))),
   );
 
   fill(
@@ -150,6 +150,9 @@ function seatPicker(main: HTMLElement, detail: EventDetail, token: string, expir
     seats = await api<Seat[]>("GET", `/api/events/${encodeURIComponent(detail.eventId)}/blocks/${encodeURIComponent(block.blockId)}/seats`);
     // A seat someone else took since it was chosen is no longer ours to ask for.
     for (const id of chosen) if (seats.find((s) => s.seatId === id)?.status !== "available") chosen.delete(id);
+    // The blocks table above shows this block's seats left as of now, not as of the page's first load.
+    const left = main.querySelector(`[data-available="${CSS.escape(block.blockId)}"]`);
+    if (left) left.textContent = `${formatNumber(seats.filter((s) => s.status === "available").length)} / ${formatNumber(seats.length)}`;
     draw();
   }
 

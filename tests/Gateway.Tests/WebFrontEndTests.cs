@@ -92,6 +92,16 @@ public sealed partial class WebFrontEndTests(GatewayFixture fixture)
     }
 
     [Fact]
+    public async Task The_event_list_that_waiting_pages_read_may_be_cached_for_seconds_not_longer()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        using var response = await fixture.Factory.CreateClient().GetAsync("/api/events", ct);
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.True(response.Headers.CacheControl is { Public: true, MaxAge.TotalSeconds: > 0 and <= 5 }, $"Cache-Control is {response.Headers.CacheControl}");
+    }
+
+    [Fact]
     public async Task Posting_to_a_page_route_is_not_served_the_shell()
     {
         var ct = TestContext.Current.CancellationToken;

@@ -30,8 +30,11 @@ public static class EventsApi
         return routes;
     }
 
-    private static async Task<Ok<IReadOnlyList<EventSummary>>> List(IGrainFactory grains, TimeProvider time)
+    private static async Task<Ok<IReadOnlyList<EventSummary>>> List(IGrainFactory grains, TimeProvider time, HttpResponse response)
     {
+        // The same for everyone and changed only by admins: browsers and CDNs may keep it a few seconds,
+        // which spares the catalogue grain when a crowd's waiting pages each ask for an event's name.
+        response.Headers.CacheControl = "public, max-age=5";
         var now = time.GetUtcNow();
         var events = await grains.GetGrain<IEventCatalogGrain>(EventCatalog.Key).List();
         return TypedResults.Ok<IReadOnlyList<EventSummary>>([.. events.Select(e => new EventSummary(

@@ -13,9 +13,9 @@ public sealed class ClusterEventsTests
     public async Task A_purchase_through_the_gateway_reaches_Kafka_in_order()
     {
         var ct = TestContext.Current.CancellationToken;
-        using var kafka = KafkaMockCluster.Start();
+        using var kafka = Delivery.StartKafka();
         await using var cluster = await ProcessCluster.Start(silos: 2, gateways: 1, kafka.BootstrapServers);
-        using var consumer = EventConsumer.Start(kafka.BootstrapServers, ["ticketqueue.queue", "ticketqueue.reservation", "ticketqueue.payment"]);
+        using var consumer = EventConsumer.Start(kafka.BootstrapServers, Delivery.Topics);
         var api = new ShopperApi(cluster.Gateways[0]);
         var admin = await api.Admin(ct);
         var eventId = await admin.CreateEvent(rows: 2, seatsPerRow: 10, ct);
@@ -57,7 +57,7 @@ public sealed class ClusterEventsTests
     public async Task Killing_a_silo_while_its_relay_ships_loses_no_event_of_an_acknowledged_join()
     {
         var ct = TestContext.Current.CancellationToken;
-        using var kafka = KafkaMockCluster.Start();
+        using var kafka = Delivery.StartKafka();
         await using var cluster = await ProcessCluster.Start(silos: 2, gateways: 1, kafka.BootstrapServers);
         using var consumer = EventConsumer.Start(kafka.BootstrapServers, ["ticketqueue.queue"]);
         var api = new ShopperApi(cluster.Gateways[0]);

@@ -1,5 +1,6 @@
 using TicketQueue.Grains.Abstractions.DomainEvents;
 using TicketQueue.Grains.DomainEvents;
+using TicketQueue.Integration.Tests.Infrastructure;
 
 namespace TicketQueue.Integration.Tests.Kafka;
 
@@ -7,6 +8,23 @@ namespace TicketQueue.Integration.Tests.Kafka;
 public static class Delivery
 {
     public static readonly string[] Topics = ["ticketqueue.queue", "ticketqueue.reservation", "ticketqueue.payment"];
+
+    /// <summary>
+    /// A mock cluster with the relay's topics already there, as an operator would create them. A consumer
+    /// subscribed to a topic that does not exist yet only finds it at its next metadata refresh (five minutes
+    /// by default) and then has to rebalance, which librdkafka's mock coordinator can hold up for tens of
+    /// seconds: a test consumer would miss events for reasons that have nothing to do with the relay.
+    /// </summary>
+    public static KafkaMockCluster StartKafka()
+    {
+        var kafka = KafkaMockCluster.Start();
+        foreach (var topic in Topics)
+        {
+            kafka.CreateTopic(topic, partitions: 4);
+        }
+
+        return kafka;
+    }
 
     public static bool AllArrived(IReadOnlyList<DomainEvent> expected, IReadOnlyList<ReceivedEvent> received)
     {

@@ -19,7 +19,7 @@ public sealed class OutboxRelayTests(OutboxServerFixture server) : IClassFixture
     [Fact]
     public async Task A_ticket_opening_reaches_Kafka_as_CloudEvents_each_once_and_in_order_per_aggregate()
     {
-        using var kafka = StartKafka();
+        using var kafka = Delivery.StartKafka();
         await using var db = await server.NewDatabase();
         var opening = TicketOpening.Script(users: 60, reservations: 25);
         await db.Append(opening.Appends);
@@ -36,7 +36,7 @@ public sealed class OutboxRelayTests(OutboxServerFixture server) : IClassFixture
     [Fact]
     public async Task A_relay_killed_mid_batch_and_restarted_repeats_some_events_at_most_and_loses_none()
     {
-        using var kafka = StartKafka();
+        using var kafka = Delivery.StartKafka();
         // Slow acknowledgements, so the kill lands while a batch is in flight.
         kafka.SetRoundTripTime(1, TimeSpan.FromMilliseconds(25));
         await using var db = await server.NewDatabase();
@@ -66,7 +66,7 @@ public sealed class OutboxRelayTests(OutboxServerFixture server) : IClassFixture
     [Fact]
     public async Task A_broker_outage_delays_events_and_the_relay_backs_off_then_delivers_them_all()
     {
-        using var kafka = StartKafka();
+        using var kafka = Delivery.StartKafka();
         await using var db = await server.NewDatabase();
         var opening = TicketOpening.Script(users: 80, reservations: 30);
         var (before, during) = (opening.Appends.Take(10).ToList(), opening.Appends.Skip(10).ToList());
@@ -95,7 +95,7 @@ public sealed class OutboxRelayTests(OutboxServerFixture server) : IClassFixture
     [Fact]
     public async Task Two_relays_never_own_one_partition_at_once_and_the_survivor_takes_over_a_stopped_ones_partitions()
     {
-        using var kafka = StartKafka();
+        using var kafka = Delivery.StartKafka();
         await using var db = await server.NewDatabase();
         var opening = TicketOpening.Script(users: 600, reservations: 100);
         var settings = new Dictionary<string, string?> { ["BatchSize"] = "50" };
@@ -135,7 +135,7 @@ public sealed class OutboxRelayTests(OutboxServerFixture server) : IClassFixture
     [Fact]
     public async Task The_lag_grows_while_the_broker_is_down_and_returns_to_zero_after()
     {
-        using var kafka = StartKafka();
+        using var kafka = Delivery.StartKafka();
         await using var db = await server.NewDatabase();
         var opening = TicketOpening.Script(users: 40, reservations: 10);
         var (before, during, later) = (opening.Appends.Take(5).ToList(), opening.Appends.Skip(5).Take(10).ToList(), opening.Appends.Skip(15).ToList());
@@ -188,7 +188,7 @@ public sealed class OutboxRelayTests(OutboxServerFixture server) : IClassFixture
     [Fact]
     public async Task A_relay_whose_database_session_breaks_lets_go_of_its_partitions_and_takes_them_back()
     {
-        using var kafka = StartKafka();
+        using var kafka = Delivery.StartKafka();
         await using var db = await server.NewDatabase();
         var opening = TicketOpening.Script(users: 60, reservations: 20);
         var (before, after) = (opening.Appends.Take(12).ToList(), opening.Appends.Skip(12).ToList());
@@ -213,7 +213,7 @@ public sealed class OutboxRelayTests(OutboxServerFixture server) : IClassFixture
     [Fact]
     public async Task Relays_configured_with_different_partition_counts_ship_nothing_until_they_agree()
     {
-        using var kafka = StartKafka();
+        using var kafka = Delivery.StartKafka();
         await using var db = await server.NewDatabase();
         var opening = TicketOpening.Script(users: 40, reservations: 10);
         var (before, during) = (opening.Appends.Take(8).ToList(), opening.Appends.Skip(8).ToList());
@@ -241,7 +241,7 @@ public sealed class OutboxRelayTests(OutboxServerFixture server) : IClassFixture
     [Fact]
     public async Task A_relay_stopped_during_a_broker_outage_stops_within_seconds_and_its_successor_ships_everything()
     {
-        using var kafka = StartKafka();
+        using var kafka = Delivery.StartKafka();
         await using var db = await server.NewDatabase();
         var opening = TicketOpening.Script(users: 40, reservations: 10);
 
@@ -308,16 +308,5 @@ public sealed class OutboxRelayTests(OutboxServerFixture server) : IClassFixture
             Assert.True(DateTime.UtcNow < deadline, $"Timed out after {Patience} waiting for {what}.");
             await Task.Delay(25, TestContext.Current.CancellationToken);
         }
-    }
-
-    private static KafkaMockCluster StartKafka()
-    {
-        var kafka = KafkaMockCluster.Start();
-        foreach (var topic in Delivery.Topics)
-        {
-            kafka.CreateTopic(topic, partitions: 4);
-        }
-
-        return kafka;
     }
 }

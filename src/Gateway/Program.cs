@@ -2,6 +2,7 @@ using TicketQueue.Gateway.Admin;
 using TicketQueue.Gateway.Auth;
 using TicketQueue.Gateway.Events;
 using TicketQueue.Gateway.Hosting;
+using TicketQueue.Gateway.Problems;
 using TicketQueue.Gateway.Queue;
 using TicketQueue.Gateway.Reservations;
 
@@ -13,6 +14,7 @@ builder.AddTicketQueueApi();
 var app = builder.Build();
 app.UseExceptionHandler();
 app.UseStatusCodePages();
+app.UseUtf8RequestBodies();
 app.UseWebFrontEnd();
 app.UseAuthentication();
 app.UseAuthorization();

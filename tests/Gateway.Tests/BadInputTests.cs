@@ -10,7 +10,7 @@ namespace TicketQueue.Gateway.Tests;
 /// <summary>What a request sends; {event}, {mine} and the like are filled from the <see cref="Scene"/>.</summary>
 public sealed record Probe(
     string Method, string Path, Caller Caller = Caller.User, string? Body = null, AdmissionKind Admission = AdmissionKind.None,
-    string ContentType = "application/json", string? IdempotencyKey = null, string? Authorization = null);
+    string ContentType = "application/json", string? IdempotencyKey = null, string? Authorization = null, string? Accept = null);
 
 public sealed record Refusal(int Status, string Code, string? Field = null);
 
@@ -36,6 +36,19 @@ public sealed class BadInputTests(BadInputFixture fixture)
 
         Add("unknown route", new("GET", "/api/nope"), 404, "not-found");
         Add("wrong method", new("DELETE", "/api/events"), 405, "method-not-allowed");
+
+        // The API has only JSON to offer: a client that asks for something else still gets its problem as JSON.
+        Add("accept html: unknown event", new("GET", "/api/events/no-such-event", Caller.Anonymous, Accept: "text/html"), 404, "event-not-found");
+        Add("accept xml: anonymous", new("GET", "/api/reservations", Caller.Anonymous, Accept: "application/xml"), 401, "unauthenticated");
+        Add("accept text: malformed JSON", new("POST", "/api/auth/register", Caller.Anonymous, """{"email":""", Accept: "text/plain"), 400, "malformed-body");
+        Add("accept html: unknown route", new("GET", "/api/nope", Accept: "text/html"), 404, "not-found");
+        Add("accept html: not an admin", new("POST", "/api/admin/events", Caller.User, EventBody(), Accept: "text/html"), 403, "forbidden");
+
+        // JSON is UTF-8 (RFC 8259): a body that says otherwise is refused before it is read.
+        Add("register: unknown charset", new("POST", "/api/auth/register", Caller.Anonymous, """{"email":"a@b.cd"}""", ContentType: "application/json; charset=nope"), 415, "unsupported-charset", "Content-Type");
+        Add("register: latin-1 charset", new("POST", "/api/auth/register", Caller.Anonymous, """{"email":"a@b.cd"}""", ContentType: "application/json; charset=iso-8859-1"), 415, "unsupported-charset", "Content-Type");
+        Add("register: quoted utf-16 charset", new("POST", "/api/auth/register", Caller.Anonymous, """{"email":"a@b.cd"}""", ContentType: "application/json; charset=\"utf-16\""), 415, "unsupported-charset", "Content-Type");
+        Add("join: huge charset", new("POST", "/api/events/{event}/queue", Body: "{}", ContentType: $"application/json; charset={Huge}"), 415, "unsupported-charset", "Content-Type");
     }
 
     public static TheoryData<string> CaseNames => [.. Cases.Keys];
@@ -53,7 +66,9 @@ public sealed class BadInputTests(BadInputFixture fixture)
         using var request = new HttpRequestMessage(new HttpMethod(probe.Method), scene.Fill(probe.Path));
         if (probe.Body is not null)
         {
-            request.Content = new StringContent(scene.Fill(probe.Body), Encoding.UTF8, probe.ContentType);
+            // Sent as written, parameters and all (StringContent would refuse a charset it does not know).
+            request.Content = new ByteArrayContent(Encoding.UTF8.GetBytes(scene.Fill(probe.Body)));
+            request.Content.Headers.TryAddWithoutValidation("Content-Type", probe.ContentType);
         }
 
         if (probe.Authorization is not null)
@@ -72,7 +87,12 @@ public sealed class BadInputTests(BadInputFixture fixture)
 
         if (probe.IdempotencyKey is not null)
         {
-            request.Headers.Add(ReservationsApi.IdempotencyHeader, probe.IdempotencyKey);
+            request.Headers.TryAddWithoutValidation(ReservationsApi.IdempotencyHeader, probe.IdempotencyKey);
+        }
+
+        if (probe.Accept is not null)
+        {
+            request.Headers.TryAddWithoutValidation("Accept", probe.Accept);
         }
 
         var response = await fixture.Api.Anonymous().SendAsync(request, ct);
@@ -354,6 +374,25 @@ public sealed class BadInputTests(BadInputFixture fixture)
         Create("zero admission rate", EventBody(e => e["queue"]!["admissionsPerMinute"] = 0), 400, "out-of-range", "queue.admissionsPerMinute");
         Create("hold too short", EventBody(e => e["queue"]!["holdSeconds"] = 1), 400, "out-of-range", "queue.holdSeconds");
         Create("claim window longer than the session", EventBody(e => e["queue"]!["claimWindowSeconds"] = 7200), 400, "out-of-range", "queue.claimWindowSeconds");
+        Create("missing sales opening", EventBody(e => e.Remove("salesOpenAt")), 400, "missing-field", "salesOpenAt");
+        Create("empty venue", EventBody(e => e["venue"] = " "), 400, "field-length", "venue");
+        Create("venue too long", EventBody(e => e["venue"] = new string('v', 201)), 400, "field-length", "venue");
+        Create("empty currency", EventBody(e => e["currency"] = ""), 400, "invalid-currency", "currency");
+        Create("lowercase currency", EventBody(e => e["currency"] = "krw"), 400, "invalid-currency", "currency");
+        Create("event id too long", EventBody(e => e["eventId"] = "e" + new string('x', 64)), 400, "invalid-event-id", "eventId");
+        Create("event id starting with a digit", EventBody(e => e["eventId"] = "1st-show"), 400, "invalid-event-id", "eventId");
+        Create("51 blocks", EventBody(e => e["blocks"] = new JsonArray([.. Enumerable.Range(0, 51).Select(i => (JsonNode)Block($"b{i}"))])), 400, "out-of-range", "blocks");
+        Create("missing block id", EventBody(e => e["blocks"]![0]!.AsObject().Remove("blockId")), 400, "missing-field", "blocks[0].blockId");
+        Create("block id too long", EventBody(e => e["blocks"]![0]!["blockId"] = new string('b', 33)), 400, "field-length", "blocks[0].blockId");
+        Create("missing block name", EventBody(e => e["blocks"]![0]!.AsObject().Remove("name")), 400, "missing-field", "blocks[0].name");
+        Create("block name too long", EventBody(e => e["blocks"]![0]!["name"] = new string('n', 101)), 400, "field-length", "blocks[0].name");
+        Create("201 seats per row", EventBody(e => e["blocks"]![0]!["seatsPerRow"] = 201), 400, "out-of-range", "blocks[0].seatsPerRow");
+        Create("no shoppers at once", EventBody(e => e["queue"]!["maxActiveShoppers"] = 0), 400, "out-of-range", "queue.maxActiveShoppers");
+        Create("session too short", EventBody(e => e["queue"]!["shoppingSessionSeconds"] = 59), 400, "out-of-range", "queue.shoppingSessionSeconds");
+        Create("session too long", EventBody(e => e["queue"]!["shoppingSessionSeconds"] = 7201), 400, "out-of-range", "queue.shoppingSessionSeconds");
+        Create("claim window too short", EventBody(e => e["queue"]!["claimWindowSeconds"] = 9), 400, "out-of-range", "queue.claimWindowSeconds");
+        Create("hold too long", EventBody(e => e["queue"]!["holdSeconds"] = 3601), 400, "out-of-range", "queue.holdSeconds");
+        Create("null admission rate", EventBody(e => e["queue"]!["admissionsPerMinute"] = null), 400, "missing-field", "queue.admissionsPerMinute");
 
         const string queue = "/api/admin/events/{event}/queue";
         Add("update queue: not an admin", new("PUT", queue, Caller.User, """{"paused":true}"""), 403, "forbidden");
@@ -396,7 +435,7 @@ public sealed class BadInputTests(BadInputFixture fixture)
         return body.ToJsonString();
     }
 
-    private static JsonObject Block() => new() { ["blockId"] = "a", ["name"] = "A", ["rows"] = 1, ["seatsPerRow"] = 10, ["price"] = 1000 };
+    private static JsonObject Block(string blockId = "a") => new() { ["blockId"] = blockId, ["name"] = "A", ["rows"] = 1, ["seatsPerRow"] = 10, ["price"] = 1000 };
 
     private static JsonNode Raw(string json) => JsonNode.Parse(json)!;
 }

@@ -1,3 +1,5 @@
+using Microsoft.AspNetCore.SignalR.Client;
+using Microsoft.AspNetCore.SignalR;
 using TicketQueue.Gateway.Queue;
 using TicketQueue.Grains.Abstractions.Queue;
 
@@ -40,6 +42,65 @@ public sealed class QueueHubTests(GatewayFixture fixture)
 
         var reservation = await follower.ReserveOk(spec.EventId, admitted.AdmissionToken, new { blockId = spec.BlockId, quantity = 1 }, ct);
         Assert.Single(reservation.Seats);
+    }
+
+    [Fact]
+    public async Task Unfollowing_another_event_is_refused_and_the_follower_is_still_admitted()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var spec = new EventSpec { AdmissionsPerMinute = 600 };
+        await Api.CreateEvent(spec, ct);
+        await Api.SetQueue(spec.EventId, new { paused = true }, ct);
+        var follower = await Api.Register(ct);
+        var joined = await follower.Join(spec.EventId, ct);
+        await using var hub = await QueueHubClient.Connect(Api.Factory, follower.Tokens.AccessToken, ct);
+        await hub.Follow(spec.EventId, joined.Ticket, ct);
+
+        foreach (var other in new[] { "some-other-event", "", new string('e', 10_000) })
+        {
+            var refused = await Assert.ThrowsAsync<HubException>(() => hub.Connection.InvokeAsync("Unfollow", other, ct));
+            Assert.Contains("HubException: not-following: ", refused.Message, StringComparison.Ordinal);
+        }
+
+        var nothing = await Assert.ThrowsAsync<HubException>(() => hub.Connection.InvokeAsync("Unfollow", (string?)null, ct));
+        Assert.Contains("HubException: not-following: ", nothing.Message, StringComparison.Ordinal);
+
+        // The refused calls left the follow as it was: the personal admission still arrives.
+        await Api.SetQueue(spec.EventId, new { paused = false }, ct);
+        var admitted = await hub.Next<AdmittedMessage>(_ => true, ct);
+        Assert.Equal(joined.TicketNumber, admitted.TicketNumber);
+    }
+
+    [Fact]
+    public async Task Unfollowing_the_followed_event_stops_its_messages()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var spec = new EventSpec { AdmissionsPerMinute = 600 };
+        await Api.CreateEvent(spec, ct);
+        await Api.SetQueue(spec.EventId, new { paused = true }, ct);
+        var follower = await Api.Register(ct);
+        var watcher = await Api.Register(ct);
+        var joined = await follower.Join(spec.EventId, ct);
+        var watched = await watcher.Join(spec.EventId, ct);
+        await using var hub = await QueueHubClient.Connect(Api.Factory, follower.Tokens.AccessToken, ct);
+        await using var watcherHub = await QueueHubClient.Connect(Api.Factory, watcher.Tokens.AccessToken, ct);
+        await hub.Follow(spec.EventId, joined.Ticket, ct);
+        await watcherHub.Follow(spec.EventId, watched.Ticket, ct);
+
+        await hub.Connection.InvokeAsync("Unfollow", spec.EventId, ct);
+        await Api.SetQueue(spec.EventId, new { paused = false }, ct);
+
+        // The watcher, behind the follower, is admitted after the cursor passed both of them.
+        await watcherHub.Next<AdmittedMessage>(_ => true, ct);
+        await Assert.ThrowsAsync<TimeoutException>(() => hub.Next<object>(_ => false, ct, TimeSpan.FromSeconds(1)));
+        Assert.DoesNotContain(hub.Received, m => m is AdmittedMessage);
+        // Anything it heard came before the unfollow, while the queue stood still at 0.
+        Assert.All(hub.Received.OfType<CursorMessage>(), c => Assert.Equal(0, c.ServingCursor));
+        Assert.Contains(watcherHub.Received.OfType<CursorMessage>(), c => c.ServingCursor >= 1);
+
+        // Unfollowing twice: the second finds nothing followed.
+        var again = await Assert.ThrowsAsync<HubException>(() => hub.Connection.InvokeAsync("Unfollow", spec.EventId, ct));
+        Assert.Contains("HubException: not-following: ", again.Message, StringComparison.Ordinal);
     }
 
     [Fact]

@@ -67,9 +67,17 @@ public sealed class QueueHub(QueueFanout fanout, EventCache events, IGrainFactor
         return QueueApi.ToResponse(status, userId, tokens);
     }
 
+    /// <summary>Stops following the event this connection follows; naming any other event is refused and changes nothing.</summary>
     public async Task Unfollow(string? eventId)
     {
-        await Groups.RemoveFromGroupAsync(Context.ConnectionId, fanout.GroupName(eventId ?? ""));
+        if (!Context.Items.TryGetValue(FollowedEventKey, out var followed) || followed is not string followedEvent || followedEvent != eventId)
+        {
+            var shown = eventId is null ? "" : eventId.Length > EventIds.MaxLength ? eventId[..EventIds.MaxLength] + "…" : eventId;
+            throw DomainException.NotFound("not-following", $"This connection does not follow the event '{shown}'.");
+        }
+
+        Context.Items.Remove(FollowedEventKey);
+        await Groups.RemoveFromGroupAsync(Context.ConnectionId, fanout.GroupName(followedEvent));
         fanout.Unfollow(Context.ConnectionId);
     }
 

@@ -38,6 +38,10 @@ public sealed class AdminDashboardTests(GatewayServer gateway, BrowserSession br
         await Expect(fan.Locator("#notice")).ToBeHiddenAsync();
         await Expect(dashboard.Locator("#cursor")).Not.ToHaveTextAsync("0");
         await Expect(dashboard.Locator("#waiting")).Not.ToHaveTextAsync("5");
+        // At 30 a minute one place is admitted every 2 s (the pacer never saves up more than one); at the old
+        // 600 all five would be in a fraction of a second after the first.
+        await Task.Delay(TimeSpan.FromSeconds(1), TestContext.Current.CancellationToken);
+        Assert.InRange((await Api.Stats(admin, eventId))["servingCursor"]!.GetValue<long>(), 1, 2);
 
         await dashboard.GetByRole(AriaRole.Button, new() { Name = "Pause admission" }).ClickAsync();
         await Expect(dashboard.Locator("#state")).ToHaveTextAsync("Paused");

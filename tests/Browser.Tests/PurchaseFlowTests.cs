@@ -78,6 +78,10 @@ public sealed class PurchaseFlowTests(GatewayServer gateway, BrowserSession brow
         await Expect(page).ToHaveURLAsync(new Regex("/reservations/[0-9a-f-]{36}$"));
         var seats = (await page.Locator("#seats").TextContentAsync())!.Split(" · ")[1].Split(", ");
         Assert.Equal(3, seats.Length);
+        // Together: one row, side by side (the block is empty, so the best three are the front row's first).
+        Assert.Single(seats.Select(s => s.Split('-')[0]).Distinct());
+        var numbers = seats.Select(s => int.Parse(s.Split('-')[1], System.Globalization.CultureInfo.InvariantCulture)).Order().ToList();
+        Assert.Equal(Enumerable.Range(numbers[0], 3), numbers);
         var held = Assert.Single(await Api.Reservations(fan.AccessToken))!;
         Assert.Equal(seats.Order(), held["seats"]!.AsArray().Select(s => s!.GetValue<string>()).Order());
     }

@@ -118,6 +118,28 @@ public sealed class QueueRecordStorageTests(DatabaseFixture db)
         var envelope = TicketQueue.Grains.DomainEvents.CloudEventEnvelope.Decode(System.Text.Encoding.UTF8.GetBytes(rows[0].Payload));
         Assert.Equal(rows[0].AggregateId, envelope.Subject);
         Assert.Equal("ticketqueue.queue.joined.v1", envelope.Type);
+
+        // One statement, one transaction: each event row carries the transaction id (xmin) of its place's row.
+        await using var same = new NpgsqlCommand(
+            """
+            SELECT e.user_id::text, o.xmin::text = e.xmin::text
+            FROM queue_service.queue_entries e
+            JOIN common.outbox_events o ON o.aggregate_id = $1 || '/' || e.user_id::text
+            WHERE e.user_id = ANY($2)
+            """, connection);
+        same.Parameters.AddWithValue(eventId);
+        same.Parameters.AddWithValue(users.ToArray());
+        var written = new Dictionary<Guid, bool>();
+        await using (var reader = await same.ExecuteReaderAsync(TestContext.Current.CancellationToken))
+        {
+            while (await reader.ReadAsync(TestContext.Current.CancellationToken))
+            {
+                written[Guid.Parse(reader.GetString(0))] = reader.GetBoolean(1);
+            }
+        }
+
+        Assert.Equal(users.Order(), written.Keys.Order());
+        Assert.All(written, w => Assert.True(w.Value, $"the place of {w.Key} and its event were written by different transactions"));
     }
 
     [Fact]

@@ -1,6 +1,7 @@
 using TicketQueue.Grains.Abstractions.Payments;
 using TicketQueue.Grains.Abstractions.Queue;
 using TicketQueue.Grains.Abstractions.Reservations;
+using TicketQueue.Grains.Reservations;
 
 namespace TicketQueue.Grains.Tests.Reservations;
 
@@ -104,16 +105,21 @@ public sealed class PurchaseSessionTests(ClusterFixture fixture)
         var definition = await fixture.CreateEvent(ticketLimitPerUser: 2);
         var userId = Guid.NewGuid();
         var open = await User(userId).Reserve(definition.EventId, TestEvents.BlockId, null, 1, null);
+        var cancelled = new List<Guid>();
         for (var i = 0; i < 120; i++)
         {
             var view = await User(userId).Reserve(definition.EventId, TestEvents.BlockId, null, 1, null);
             await Reservation(view.ReservationId).Cancel(userId);
+            cancelled.Add(view.ReservationId);
         }
 
-        var history = await User(userId).List();
+        var history = (await User(userId).List()).Select(v => v.ReservationId).ToHashSet();
 
-        Assert.True(history.Count <= 101, $"history holds {history.Count}");
-        Assert.Contains(history, v => v.ReservationId == open.ReservationId);
+        // 121 made, 100 kept: the open one, then the newest closed ones; the 21 oldest closed are forgotten.
+        Assert.Equal(UserReservationsGrain.HistoryKept, history.Count);
+        Assert.Contains(open.ReservationId, history);
+        Assert.Subset(history, cancelled.TakeLast(UserReservationsGrain.HistoryKept - 1).ToHashSet());
+        Assert.Empty(cancelled.Take(cancelled.Count - (UserReservationsGrain.HistoryKept - 1)).Intersect(history));
         // The open reservation still counts toward the limit of 2.
         var refused = await Assert.ThrowsAsync<DomainException>(() => User(userId).Reserve(definition.EventId, TestEvents.BlockId, null, 2, null));
         Assert.Equal("ticket-limit-exceeded", refused.Code);

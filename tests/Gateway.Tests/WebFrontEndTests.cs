@@ -40,6 +40,9 @@ public sealed partial class WebFrontEndTests(GatewayFixture fixture)
     [InlineData("/queue/a/b")]
     [InlineData("/admin")]
     [InlineData("/api/not-a-route")]
+    [InlineData("/index.html.br")]
+    [InlineData("/index.html.gz")]
+    [InlineData("/INDEX.HTML.GZ")]
     public async Task A_path_that_is_no_page_is_a_404_problem_not_the_shell(string path)
     {
         var ct = TestContext.Current.CancellationToken;

@@ -41,6 +41,14 @@ public static partial class WebFrontEnd
             if ((HttpMethods.IsGet(request.Method) || HttpMethods.IsHead(request.Method)) && context.GetEndpoint() is null)
             {
                 var path = request.Path.Value ?? "/";
+                if (Encodings.Any(e => path.EndsWith(e.Suffix, StringComparison.OrdinalIgnoreCase)))
+                {
+                    // The compressed copies are how a file is sent, not files of their own: asked for by
+                    // name they would arrive with a Content-Encoding the client never offered to decode.
+                    context.Response.StatusCode = StatusCodes.Status404NotFound;
+                    return Task.CompletedTask;
+                }
+
                 if (PageRoute().IsMatch(path))
                 {
                     path = "/index.html";

@@ -36,18 +36,8 @@ var sample = shuffled[..options.Samples];
 var warmupUsers = NewUsers(random, options.WarmupUsers);
 
 var quietShutdown = false;
-var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
-builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
-{
-    ["Orleans:ClusterId"] = "end-to-end-benchmark",
-    ["Orleans:ServiceId"] = "end-to-end-benchmark",
-    // Free ports, so a benchmark never collides with a silo or test cluster running on this machine.
-    ["Orleans:SiloPort"] = FreePort().ToString(CultureInfo.InvariantCulture),
-    ["Orleans:GatewayPort"] = FreePort().ToString(CultureInfo.InvariantCulture),
-    ["TicketQueue:SeedDemoData"] = "false",
-});
-// Warnings and up, until the figures are printed; the silo's shutdown chatter is not part of the benchmark.
-builder.Logging.AddConsole().AddFilter((_, _, level) => level >= LogLevel.Critical || (level >= LogLevel.Warning && !quietShutdown));
+// Warnings and up, until the figures are printed.
+var builder = BenchSilo.Builder("end-to-end-benchmark", () => quietShutdown);
 builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(30));
 builder.UseOrleans(silo => silo.AddTicketQueue(builder.Configuration));
 
@@ -325,9 +315,3 @@ static async Task ForEachConcurrently(int count, int concurrency, Func<int, Task
 
 static string Format(double? value, string format = "N0") => value?.ToString(format, CultureInfo.InvariantCulture) ?? "n/a";
 
-static int FreePort()
-{
-    using var listener = new TcpListener(IPAddress.Loopback, 0);
-    listener.Start();
-    return ((IPEndPoint)listener.LocalEndpoint).Port;
-}

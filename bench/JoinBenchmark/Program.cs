@@ -53,25 +53,13 @@ var tickets = new long[users];
 var latencyTicks = new long[users];
 var warmupIds = RandomUsers(options.WarmupUsers, new Random(options.Seed + 1));
 
-var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
-builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
-{
-    ["Orleans:ClusterId"] = "join-benchmark",
-    ["Orleans:ServiceId"] = "join-benchmark",
-    // Free ports, so a benchmark never collides with a silo or test cluster running on this machine.
-    ["Orleans:SiloPort"] = FreePort().ToString(CultureInfo.InvariantCulture),
-    ["Orleans:GatewayPort"] = FreePort().ToString(CultureInfo.InvariantCulture),
-    ["TicketQueue:SeedDemoData"] = "false",
-});
+// Warnings and up, until the figures are printed.
+var builder = BenchSilo.Builder("join-benchmark", () => ShutdownLogging.Quiet);
 if (options.TicketBlock is { } ticketBlock)
 {
     builder.Configuration["TicketQueue:Queue:TicketBlockSize"] = ticketBlock.ToString(CultureInfo.InvariantCulture);
 }
 
-// Warnings and up, until the figures are printed; a filter function overrides the minimum level, so it
-// states both.
-builder.Logging.AddConsole().AddFilter((_, _, level) =>
-    level >= LogLevel.Critical || (level >= LogLevel.Warning && !ShutdownLogging.Quiet));
 builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(30));
 if (options.ClusterClient)
 {
@@ -676,9 +664,3 @@ static string LoadAverage()
     }
 }
 
-static int FreePort()
-{
-    using var listener = new TcpListener(IPAddress.Loopback, 0);
-    listener.Start();
-    return ((IPEndPoint)listener.LocalEndpoint).Port;
-}

@@ -4,6 +4,8 @@ using System.Net;
 using System.Net.Sockets;
 using StackExchange.Redis;
 
+using TicketQueue.Bench;
+
 namespace TicketQueue.JoinBenchmark;
 
 /// <summary>
@@ -46,7 +48,7 @@ internal sealed class RedisBaseline : IAsyncDisposable
     public static async Task<RedisBaseline?> TryStart(string folder, Action<Process> started)
     {
         Directory.CreateDirectory(folder);
-        var port = FreePort();
+        var port = BenchSilo.FreePort();
         var start = new ProcessStartInfo("redis-server")
         {
             UseShellExecute = false,
@@ -186,12 +188,5 @@ internal sealed class RedisBaseline : IAsyncDisposable
         }
 
         return last;
-    }
-
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 }

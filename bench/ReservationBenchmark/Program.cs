@@ -48,18 +48,8 @@ if (database is not null)
 }
 
 var quietShutdown = false;
-var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
-builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
-{
-    ["Orleans:ClusterId"] = "reservation-benchmark",
-    ["Orleans:ServiceId"] = "reservation-benchmark",
-    // Free ports, so a benchmark never collides with a silo or test cluster running on this machine.
-    ["Orleans:SiloPort"] = FreePort().ToString(CultureInfo.InvariantCulture),
-    ["Orleans:GatewayPort"] = FreePort().ToString(CultureInfo.InvariantCulture),
-    ["TicketQueue:SeedDemoData"] = "false",
-});
-// Warnings and up, until the figures are printed; the silo's shutdown chatter is not part of the benchmark.
-builder.Logging.AddConsole().AddFilter((_, _, level) => level >= LogLevel.Critical || (level >= LogLevel.Warning && !quietShutdown));
+// Warnings and up, until the figures are printed.
+var builder = BenchSilo.Builder("reservation-benchmark", () => quietShutdown);
 builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(30));
 if (options.ClusterClient)
 {
@@ -191,9 +181,3 @@ static async Task<string> DescribeDatabase(NpgsqlDataSource database)
         $"(fsync {reader.GetString(1)}, synchronous_commit {reader.GetString(2)})";
 }
 
-static int FreePort()
-{
-    using var listener = new TcpListener(IPAddress.Loopback, 0);
-    listener.Start();
-    return ((IPEndPoint)listener.LocalEndpoint).Port;
-}

@@ -12,6 +12,8 @@ using TicketQueue.Grains.Abstractions.Queue;
 using TicketQueue.Grains.Hosting;
 using TicketQueue.Grains.Queue;
 
+using TicketQueue.Bench;
+
 namespace TicketQueue.TickBenchmark;
 
 /// <summary>One size's whole-grain figures: the wall time of each timed tick, and what the checks found.</summary>
@@ -99,18 +101,8 @@ internal static class GrainTicks
 
     private static IHost BuildSilo(TickOptions options, QuietSwitch quiet)
     {
-        var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
-        builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
-        {
-            ["Orleans:ClusterId"] = "tick-benchmark",
-            ["Orleans:ServiceId"] = "tick-benchmark",
-            // Free ports, so the benchmark never collides with a silo or test cluster running on this machine.
-            ["Orleans:SiloPort"] = FreePort().ToString(CultureInfo.InvariantCulture),
-            ["Orleans:GatewayPort"] = FreePort().ToString(CultureInfo.InvariantCulture),
-            ["TicketQueue:SeedDemoData"] = "false",
-            ["TicketQueue:Queue:TickInterval"] = options.TickInterval.ToString("c", CultureInfo.InvariantCulture),
-        });
-        builder.Logging.AddConsole().AddFilter((_, _, level) => level >= LogLevel.Critical || (level >= LogLevel.Warning && !quiet.On));
+        var builder = BenchSilo.Builder("tick-benchmark", () => quiet.On);
+        builder.Configuration["TicketQueue:Queue:TickInterval"] = options.TickInterval.ToString("c", CultureInfo.InvariantCulture);
         builder.UseOrleans(silo => silo.AddTicketQueue(builder.Configuration));
         return builder.Build();
     }
@@ -239,13 +231,6 @@ internal static class GrainTicks
 
             await Task.Delay(50);
         }
-    }
-
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 
     private sealed class QuietSwitch

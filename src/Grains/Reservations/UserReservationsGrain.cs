@@ -1,3 +1,5 @@
+using System.Security.Cryptography;
+using System.Text;
 using TicketQueue.Grains.Abstractions.Reservations;
 using TicketQueue.Grains.Hosting;
 
@@ -46,6 +48,13 @@ public sealed class UserReservationsGrain(
                 : throw DomainException.Conflict("idempotency-key-reused", "This Idempotency-Key was used for a different request.", "Idempotency-Key");
         }
 
+        var reservationId = idempotencyKey is null ? Guid.NewGuid() : ReservationIdFor(idempotencyKey, fingerprint);
+        if (Reservations.Exists(r => r.ReservationId == reservationId))
+        {
+            // Made under this key before the key itself was forgotten (only the newest keys are kept).
+            return (await GrainFactory.GetGrain<IReservationGrain>(reservationId).Get())!;
+        }
+
         var definition = await GrainFactory.GetGrain<IEventCatalogGrain>(EventCatalog.Key).Get(eventId)
             ?? throw DomainException.NotFound("event-not-found", $"There is no event '{eventId}'.");
         var requested = seatIds?.Count ?? quantity ?? 0;
@@ -57,7 +66,6 @@ public sealed class UserReservationsGrain(
                 seatIds is null ? "quantity" : "seatIds");
         }
 
-        var reservationId = Guid.NewGuid();
         var view = await GrainFactory.GetGrain<IReservationGrain>(reservationId).Create(
             new ReservationRequest(reservationId, this.GetPrimaryKey(), eventId, blockId, seatIds, quantity));
 
@@ -76,6 +84,21 @@ public sealed class UserReservationsGrain(
 
         await state.WriteStateAsync();
         return view;
+    }
+
+    /// <summary>
+    /// The reservation a keyed request stands for, derived from the user, the key and the request rather
+    /// than drawn at random. If this grain dies after the reservation grain held the seats but before it
+    /// saved the key, the client's retry reaches the same reservation grain, and with it the same hold,
+    /// instead of holding a second set of seats while the first sits orphaned until it expires.
+    /// </summary>
+    private Guid ReservationIdFor(string idempotencyKey, string fingerprint)
+    {
+        var digest = SHA256.HashData(Encoding.UTF8.GetBytes($"{this.GetPrimaryKey():N}\n{idempotencyKey}\n{fingerprint}"));
+        var bytes = digest.AsSpan(0, 16);
+        bytes[6] = (byte)((bytes[6] & 0x0F) | 0x80); // RFC 9562 version 8: a name-based id of our own making
+        bytes[8] = (byte)((bytes[8] & 0x3F) | 0x80); // RFC 9562 variant
+        return new Guid(bytes, bigEndian: true);
     }
 
     public async Task<IReadOnlyList<ReservationView>> List()

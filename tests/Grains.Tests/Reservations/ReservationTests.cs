@@ -1,3 +1,8 @@
+using Microsoft.Extensions.DependencyInjection;
+using Orleans.Core.Internal;
+using Orleans.Storage;
+using TicketQueue.Grains.Hosting;
+using TicketQueue.Grains.Reservations;
 using TicketQueue.Grains.Abstractions.Payments;
 using TicketQueue.Grains.Abstractions.Reservations;
 using TicketQueue.Grains.Abstractions.Seats;
@@ -157,6 +162,30 @@ public sealed class ReservationTests(ClusterFixture fixture)
         Assert.Equal(first.Seats, again.Seats);
         Assert.Single(await User(userId).List());
         Assert.Equal(2, (await Block(definition).GetCounts()).Held);
+    }
+
+    [Fact]
+    public async Task A_retry_after_the_user_grain_lost_its_write_gets_the_same_hold()
+    {
+        var definition = await NewEvent();
+        var userId = Guid.NewGuid();
+        var first = await User(userId).Reserve(definition.EventId, TestEvents.BlockId, null, 2, "key-1");
+
+        // The silo hosting the user's grain dies after the seats were held but before the grain saved
+        // the key: its saved state is what it was before, and the next call finds a fresh activation.
+        var grainId = User(userId).GetGrainId();
+        var storage = fixture.Cluster.Silos[0].ServiceProvider.GetRequiredKeyedService<IGrainStorage>(StorageNames.Reservations);
+        var saved = new GrainState<UserReservationsState>();
+        await storage.ReadStateAsync("userReservations", grainId, saved);
+        await storage.ClearStateAsync("userReservations", grainId, saved);
+        await User(userId).Cast<IGrainManagementExtension>().DeactivateOnIdle(TestContext.Current.CancellationToken);
+
+        var retried = await User(userId).Reserve(definition.EventId, TestEvents.BlockId, null, 2, "key-1");
+
+        Assert.Equal(first.ReservationId, retried.ReservationId);
+        Assert.Equal(first.Seats, retried.Seats);
+        Assert.Equal(2, (await Block(definition).GetCounts()).Held);
+        Assert.Equal([first.ReservationId], (await User(userId).List()).Select(r => r.ReservationId));
     }
 
     [Fact]

@@ -95,8 +95,20 @@ public sealed class PurchaseSessionTests(ClusterFixture fixture)
         Assert.Equal(ids[200], (await User(userId).Reserve(definition.EventId, TestEvents.BlockId, null, 1, "key-200")).ReservationId);
         Assert.Equal(ids[199], (await User(userId).Reserve(definition.EventId, TestEvents.BlockId, null, 1, "key-199")).ReservationId);
         Assert.Equal(ids[1], (await User(userId).Reserve(definition.EventId, TestEvents.BlockId, null, 1, "key-1")).ReservationId);
-        var forgotten = await User(userId).Reserve(definition.EventId, TestEvents.BlockId, null, 1, "key-0");
-        Assert.DoesNotContain(forgotten.ReservationId, ids);
+
+        // key-0 was forgotten, but its reservation's id comes from the user, the key and the request, so
+        // the same request still reaches it. Remembering key-0 again pushes out key-1, the oldest kept.
+        Assert.Equal(ids[0], (await User(userId).Reserve(definition.EventId, TestEvents.BlockId, null, 1, "key-0")).ReservationId);
+
+        // What forgetting costs: a different request under a forgotten key is a new reservation, while a
+        // kept key still refuses one.
+        string[] otherRequest = [TestEvents.SeatId(0, 1)];
+        var refused = await Assert.ThrowsAsync<DomainException>(() =>
+            User(userId).Reserve(definition.EventId, TestEvents.BlockId, otherRequest, null, "key-2"));
+        Assert.Equal("idempotency-key-reused", refused.Code);
+        var reused = await User(userId).Reserve(definition.EventId, TestEvents.BlockId, otherRequest, null, "key-1");
+        Assert.DoesNotContain(reused.ReservationId, ids);
+        Assert.Equal(ReservationStatus.PendingPayment, reused.Status);
     }
 
     [Fact]

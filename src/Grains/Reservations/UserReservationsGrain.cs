@@ -1,6 +1,7 @@
 using System.Security.Cryptography;
 using System.Text;
 using TicketQueue.Grains.Abstractions.Reservations;
+using TicketQueue.Grains.Abstractions.Seats;
 using TicketQueue.Grains.Hosting;
 
 namespace TicketQueue.Grains.Reservations;
@@ -30,7 +31,8 @@ public sealed record IdempotentReservation([property: Id(0)] string Fingerprint,
 /// per-event ticket limit holds even when they fire many requests at once.
 /// </summary>
 public sealed class UserReservationsGrain(
-    [PersistentState("userReservations", StorageNames.Reservations)] IPersistentState<UserReservationsState> state)
+    [PersistentState("userReservations", StorageNames.Reservations)] IPersistentState<UserReservationsState> state,
+    TimeProvider time)
     : Grain, IUserReservationsGrain
 {
     public const int HistoryKept = 100;
@@ -65,6 +67,15 @@ public sealed class UserReservationsGrain(
                 $"At most {definition.TicketLimitPerUser} tickets per person for this event; you already hold {alreadyHeld}.",
                 seatIds is null ? "quantity" : "seatIds");
         }
+
+        // The seat block is asked first, under the reservation's id. In a rush most attempts are refused
+        // (taken, sold out); a refusal then costs one call and never activates (and, in cluster mode,
+        // reads from storage) a reservation that will not exist. The reservation grain repeats the hold
+        // with the same id, which the block answers with the seats it already holds.
+        _ = definition.FindBlock(blockId)
+            ?? throw DomainException.Invalid("block-not-found", $"Event '{eventId}' has no block '{blockId}'.", "blockId");
+        await SeatBlocks.For(GrainFactory, eventId, blockId).Hold(
+            new SeatHoldRequest(reservationId, seatIds, quantity, time.GetUtcNow() + definition.Queue.HoldDuration));
 
         var view = await GrainFactory.GetGrain<IReservationGrain>(reservationId).Create(
             new ReservationRequest(reservationId, this.GetPrimaryKey(), eventId, blockId, seatIds, quantity));

@@ -130,6 +130,31 @@ public sealed class ReservationTests(ClusterFixture fixture)
     }
 
     [Fact]
+    public async Task A_refused_hold_creates_no_reservation()
+    {
+        var definition = await fixture.CreateEvent(TestEvents.Settings(holdDuration: HoldDuration), rows: 1, seatsPerRow: 1);
+        var winner = await User(Guid.NewGuid()).Reserve(definition.EventId, TestEvents.BlockId, null, 1, null);
+        var before = await ReservationActivations();
+
+        for (var i = 0; i < 5; i++)
+        {
+            var refused = await Assert.ThrowsAsync<DomainException>(() =>
+                User(Guid.NewGuid()).Reserve(definition.EventId, TestEvents.BlockId, [winner.Seats[0]], null, $"key-{i}"));
+            Assert.Equal("seats-unavailable", refused.Code);
+        }
+
+        // In a rush most attempts are refused; none of them may cost a reservation grain (and, in cluster
+        // mode, a storage read for its state).
+        Assert.Equal(before, await ReservationActivations());
+        Assert.Equal(new SeatCounts(Total: 1, Available: 0, Held: 1, Sold: 0), await Block(definition).GetCounts());
+    }
+
+    private async Task<int> ReservationActivations() =>
+        (await fixture.Grains.GetGrain<IManagementGrain>(0).GetSimpleGrainStatistics())
+            .Where(s => s.GrainType.StartsWith(typeof(ReservationGrain).FullName + ",", StringComparison.Ordinal))
+            .Sum(s => s.ActivationCount);
+
+    [Fact]
     public async Task Per_user_ticket_limit_is_enforced()
     {
         var definition = await NewEvent(ticketLimitPerUser: 4);

@@ -45,6 +45,40 @@ public sealed class QueueHubTests(GatewayFixture fixture)
     }
 
     [Fact]
+    public async Task Arguments_of_the_wrong_type_or_number_are_refused_with_a_code_and_the_connection_stays()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var spec = new EventSpec();
+        await Api.CreateEvent(spec, ct);
+        var follower = await Api.Register(ct);
+        var joined = await follower.Join(spec.EventId, ct);
+        await using var hub = await QueueHubClient.Connect(Api.Factory, follower.Tokens.AccessToken, ct);
+
+        object?[][] wrong =
+        [
+            [123, joined.Ticket],                       // a number where the event id goes
+            [spec.EventId, new { ticket = "x" }],        // an object where the ticket goes
+            [spec.EventId, new[] { joined.Ticket }],     // an array
+            [spec.EventId, true],                        // a boolean
+            [spec.EventId],                              // too few
+            [spec.EventId, joined.Ticket, "extra"],      // too many
+            [],                                          // none
+        ];
+        foreach (var args in wrong)
+        {
+            var refused = await Assert.ThrowsAsync<HubException>(() => hub.Connection.InvokeCoreAsync<QueueResponse>("Follow", args, ct));
+            Assert.Contains("HubException: invalid-arguments: 'Follow' takes 2 argument(s) (string, string).", refused.Message, StringComparison.Ordinal);
+        }
+
+        var unknown = await Assert.ThrowsAsync<HubException>(() => hub.Connection.InvokeCoreAsync<object>("Join", [spec.EventId], ct));
+        Assert.Contains("HubException: unknown-method: The hub has no method 'Join'.", unknown.Message, StringComparison.Ordinal);
+
+        // Each refusal answered only its own call: the connection still follows.
+        var followed = await hub.Follow(spec.EventId, joined.Ticket, ct);
+        Assert.Equal(joined.TicketNumber, followed.TicketNumber);
+    }
+
+    [Fact]
     public async Task Unfollowing_another_event_is_refused_and_the_follower_is_still_admitted()
     {
         var ct = TestContext.Current.CancellationToken;

@@ -73,9 +73,21 @@ public sealed class ReservationGrain(
     {
         if (state.State.View is { } existing)
         {
-            return existing.UserId == request.UserId && existing.EventId == request.EventId && existing.BlockId == request.BlockId
-                ? existing
-                : throw DomainException.Conflict("reservation-exists", "This reservation id is taken.");
+            if (existing.UserId != request.UserId || existing.EventId != request.EventId || existing.BlockId != request.BlockId)
+            {
+                throw DomainException.Conflict("reservation-exists", "This reservation id is taken.");
+            }
+
+            // A repeated request under the same (derived) id. The user's grain held seats under this id
+            // before calling; a reservation that is closed, or closes now, owns no seats, so whatever
+            // that hold took goes back.
+            await ExpireIfDue();
+            if (View.Status is ReservationStatus.Expired or ReservationStatus.Cancelled)
+            {
+                await SeatBlock.Release(View.ReservationId);
+            }
+
+            return View;
         }
 
         var definition = await GrainFactory.GetGrain<IEventCatalogGrain>(EventCatalog.Key).Get(request.EventId)

@@ -48,8 +48,11 @@ public interface ISeatBlockGrain : IGrainWithStringKey
     /// <summary>Frees the seats of a hold, sold ones included (a cancelled, refunded purchase). Idempotent.</summary>
     [Alias("Release")] Task Release(Guid holdId);
 
-    /// <summary>Sells the held seats. False when the hold expired or is unknown; true again on repeat.</summary>
-    [Alias("Confirm")] Task<bool> Confirm(Guid holdId);
+    /// <summary>
+    /// Sells the held seats if the hold still holds exactly <paramref name="seatIds"/> (the seats the buyer
+    /// was shown). False when the hold expired, is unknown or holds other seats; true again on repeat.
+    /// </summary>
+    [Alias("Confirm")] Task<bool> Confirm(Guid holdId, IReadOnlyList<string> seatIds);
 
     [Alias("GetSeats")] Task<IReadOnlyList<SeatView>> GetSeats();
 

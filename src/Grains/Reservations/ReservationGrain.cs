@@ -166,12 +166,14 @@ public sealed class ReservationGrain(
         }
 
         var now = time.GetUtcNow();
-        if (!await SeatBlock.Confirm(View.ReservationId))
+        if (!await SeatBlock.Confirm(View.ReservationId, View.Seats))
         {
             // The hold ran out while the payment was in flight: close, and refund what was taken.
             state.State.View = View with { Status = ReservationStatus.Expired, ClosedAt = now };
             await Save(new HoldExpired { EventId = Guid.NewGuid(), OccurredAt = now, ReservationId = View.ReservationId, UserId = View.UserId, TicketedEventId = View.EventId, Seats = View.Seats });
             StopExpiryTimer();
+            // Usually there is nothing left to free; but if the id was held again (other seats), those go back.
+            await SeatBlock.Release(View.ReservationId);
             await RefundIfOwed();
             throw Closed();
         }

@@ -145,10 +145,18 @@ public sealed class SeatBlockGrain(
         await Commit.Commit();
     }
 
-    public async Task<bool> Confirm(Guid holdId)
+    public async Task<bool> Confirm(Guid holdId, IReadOnlyList<string> seatIds)
     {
         var now = time.GetUtcNow();
         if (!Working.Holds.TryGetValue(holdId, out var indexes) || !IsLive(holdId, indexes, now))
+        {
+            return false;
+        }
+
+        // The hold id is the reservation's. Should its first hold have lapsed and the id been held again
+        // (a retried request), the block holds other seats than the reservation shows: selling those
+        // would sell seats nobody was shown, and leave the shown ones free to sell twice.
+        if (seatIds.Count != indexes.Length || !indexes.Select(SeatId).ToHashSet(StringComparer.Ordinal).SetEquals(seatIds))
         {
             return false;
         }

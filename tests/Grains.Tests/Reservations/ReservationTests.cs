@@ -230,6 +230,29 @@ public sealed class ReservationTests(ClusterFixture fixture)
     }
 
     [Fact]
+    public async Task Payment_never_sells_seats_other_than_those_the_reservation_shows()
+    {
+        var definition = await NewEvent();
+        var userId = Guid.NewGuid();
+        var created = await User(userId).Reserve(definition.EventId, TestEvents.BlockId, [TestEvents.SeatId(0, 1)], null, null);
+
+        // The reservation's hold lapsed in the block and its id was held again, for another seat: a retried
+        // request racing the expiry on a silo whose clock runs ahead of the reservation's.
+        await Block(definition).Release(created.ReservationId);
+        await Block(definition).Hold(new SeatHoldRequest(
+            created.ReservationId, [TestEvents.SeatId(0, 2)], null, fixture.Clock.GetUtcNow() + HoldDuration));
+
+        var refused = await Assert.ThrowsAsync<DomainException>(() =>
+            Reservation(created.ReservationId).Pay(new PaymentCommand(userId, "sandbox", null)));
+
+        Assert.Equal("reservation-expired", refused.Code);
+        var view = await Reservation(created.ReservationId).Get();
+        Assert.Equal(ReservationStatus.Expired, view!.Status);
+        Assert.True(view.Payment!.Refunded);
+        Assert.Equal(new SeatCounts(Total: 50, Available: 50, Held: 0, Sold: 0), await Block(definition).GetCounts());
+    }
+
+    [Fact]
     public async Task Payment_after_the_hold_expired_is_refunded_and_sells_nothing()
     {
         var definition = await NewEvent();

@@ -98,14 +98,19 @@ public sealed class SeatBlockTests(ClusterFixture fixture)
     }
 
     [Fact]
-    public async Task Confirm_sells_the_held_seats()
+    public async Task Confirm_sells_the_held_seats_and_only_those_the_buyer_was_shown()
     {
         var block = await NewBlock();
         var holdId = Guid.NewGuid();
         await block.Hold(Explicit(holdId, "D-5", "D-6"));
 
-        Assert.True(await block.Confirm(holdId));
-        Assert.True(await block.Confirm(holdId));
+        Assert.False(await block.Confirm(holdId, ["D-5", "D-7"]));
+        Assert.False(await block.Confirm(holdId, ["D-5"]));
+        Assert.False(await block.Confirm(holdId, ["D-5", "D-6", "D-7"]));
+        Assert.Equal(0, (await block.GetCounts()).Sold);
+
+        Assert.True(await block.Confirm(holdId, ["D-6", "D-5"]));
+        Assert.True(await block.Confirm(holdId, ["D-5", "D-6"]));
 
         var counts = await block.GetCounts();
         Assert.Equal(2, counts.Sold);
@@ -114,7 +119,7 @@ public sealed class SeatBlockTests(ClusterFixture fixture)
         var seats = await StatusOf(block);
         Assert.Equal(SeatStatus.Sold, seats["D-5"]);
         Assert.Equal(SeatStatus.Sold, seats["D-6"]);
-        Assert.False(await block.Confirm(Guid.NewGuid()));
+        Assert.False(await block.Confirm(Guid.NewGuid(), ["D-5", "D-6"]));
     }
 
     [Fact]
@@ -129,7 +134,7 @@ public sealed class SeatBlockTests(ClusterFixture fixture)
         Assert.Equal(0, (await block.GetCounts()).Held);
         var newHold = await block.Hold(Explicit(Guid.NewGuid(), "A-1", "A-2"));
         Assert.Equal(["A-1", "A-2"], newHold.SeatIds);
-        Assert.False(await block.Confirm(oldHold));
+        Assert.False(await block.Confirm(oldHold, ["A-1", "A-2"]));
         Assert.Equal(0, (await block.GetCounts()).Sold);
     }
 
@@ -146,7 +151,7 @@ public sealed class SeatBlockTests(ClusterFixture fixture)
         var seats = await StatusOf(block);
         Assert.Equal(SeatStatus.Available, seats["E-9"]);
         Assert.Equal(SeatStatus.Available, seats["E-10"]);
-        Assert.False(await block.Confirm(oldHold));
+        Assert.False(await block.Confirm(oldHold, ["E-9", "E-10"]));
         var newHold = await block.Hold(Explicit(Guid.NewGuid(), "E-9", "E-10"));
         Assert.Equal(["E-9", "E-10"], newHold.SeatIds);
     }
@@ -161,7 +166,7 @@ public sealed class SeatBlockTests(ClusterFixture fixture)
         await fixture.Cluster.DeactivateAsync(block);
 
         Assert.Equal(SeatStatus.Held, (await StatusOf(block))["C-3"]);
-        Assert.True(await block.Confirm(holdId));
+        Assert.True(await block.Confirm(holdId, ["C-3"]));
     }
 
     [Fact]

@@ -1,3 +1,6 @@
+using Microsoft.AspNetCore.SignalR.Protocol;
+using Microsoft.Extensions.DependencyInjection;
+using TicketQueue.Gateway.Problems;
 using Microsoft.AspNetCore.SignalR.Client;
 using Microsoft.AspNetCore.SignalR;
 using TicketQueue.Gateway.Queue;
@@ -72,6 +75,11 @@ public sealed class QueueHubTests(GatewayFixture fixture)
 
         var unknown = await Assert.ThrowsAsync<HubException>(() => hub.Connection.InvokeCoreAsync<object>("Join", [spec.EventId], ct));
         Assert.Contains("HubException: unknown-method: The hub has no method 'Join'.", unknown.Message, StringComparison.Ordinal);
+
+        // The JSON protocol the hub speaks is the wrapped one, and the only one (a later AddSignalR would
+        // quietly register a plain one again).
+        var protocols = Api.Factory.Services.GetRequiredService<IHubProtocolResolver>().AllProtocols;
+        Assert.IsType<CodedBindingFailures>(Assert.Single(protocols));
 
         // Each refusal answered only its own call: the connection still follows.
         var followed = await hub.Follow(spec.EventId, joined.Ticket, ct);

@@ -148,7 +148,8 @@ public static class GatewayHosting
         builder.Services.AddSingleton<QueueFanout>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<QueueFanout>());
         builder.Services.AddSignalR(o => o.AddFilter<ProblemHubFilter>()).AddJsonProtocol(o => ConfigureJson(o.PayloadSerializerOptions));
-        // The JSON protocol, wrapped so that arguments SignalR cannot bind are refused with a code too.
+        // The JSON protocol, wrapped so that arguments SignalR cannot bind are refused with a code too. It
+        // must stay after every AddSignalR call, which would register a plain one again (a test checks).
         builder.Services.RemoveAll<IHubProtocol>();
         builder.Services.AddSingleton<IHubProtocol>(sp =>
             new CodedBindingFailures(new JsonHubProtocol(sp.GetRequiredService<IOptions<JsonHubProtocolOptions>>())));

@@ -87,6 +87,35 @@ public sealed class QueueHubTests(GatewayFixture fixture)
     }
 
     [Fact]
+    public async Task Cursor_messages_carry_the_pace_the_shopper_cap_allows()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var spec = new EventSpec { AdmissionsPerMinute = 600 };
+        await Api.CreateEvent(spec, ct);
+        await Api.SetQueue(spec.EventId, new { paused = true, maxActiveShoppers = 2 }, ct);
+        foreach (var ahead in await Api.RegisterMany(2, ct))
+        {
+            await ahead.Join(spec.EventId, ct);
+        }
+
+        var follower = await Api.Register(ct);
+        var joined = await follower.Join(spec.EventId, ct);
+        await using var hub = await QueueHubClient.Connect(Api.Factory, follower.Tokens.AccessToken, ct);
+        await hub.Follow(spec.EventId, joined.Ticket, ct);
+
+        await Api.SetQueue(spec.EventId, new { paused = false }, ct);
+        var full = await hub.Next<CursorMessage>(m => m.ServingCursor == 2, ct);
+
+        // Both slots are taken with the follower still waiting: the line moves at the pace slots free up
+        // (the 2 admitted in the last minute), not at the configured 600.
+        Assert.Equal(600, full.AdmissionsPerMinute);
+        Assert.Equal(2, full.PacePerMinute);
+        var me = await follower.Me(spec.EventId, ct);
+        Assert.Equal(1, me.Position);
+        Assert.Equal(30, me.EstimatedWaitSeconds);
+    }
+
+    [Fact]
     public async Task Unfollowing_another_event_is_refused_and_the_follower_is_still_admitted()
     {
         var ct = TestContext.Current.CancellationToken;

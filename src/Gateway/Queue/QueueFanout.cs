@@ -103,7 +103,7 @@ public sealed class QueueFanout(IGrainFactory grains, IHubContext<QueueHub, IQue
         try
         {
             await hub.Clients.Group(GroupName(update.EventId)).Cursor(new CursorMessage(
-                update.EventId, update.ServingCursor, update.LastIssued, update.Opened, update.Paused, update.AdmissionsPerMinute));
+                update.EventId, update.ServingCursor, update.LastIssued, update.Opened, update.Paused, update.AdmissionsPerMinute, update.PacePerMinute));
 
             if (!_events.TryGetValue(update.EventId, out var followers))
             {

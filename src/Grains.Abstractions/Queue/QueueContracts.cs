@@ -48,7 +48,8 @@ public sealed record QueueUpdate(
     [property: Id(6)] bool Opened,
     [property: Id(7)] bool Paused,
     [property: Id(8)] double AdmissionsPerMinute,
-    [property: Id(9)] PreQueueDraw? Draw);
+    [property: Id(9)] PreQueueDraw? Draw,
+    [property: Id(10)] double PacePerMinute);
 
 /// <summary>
 /// The pre-queue's random order, fixed at opening: pre-queue place p gets ticket

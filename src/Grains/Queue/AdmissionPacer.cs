@@ -32,9 +32,11 @@ public sealed class AdmissionPacer(TimeSpan tickInterval)
         var waiting = lastIssued - state.ServingCursor;
         var freeSlots = settings.MaxActiveShoppers - ActiveShoppers(state.Batches, settings, now);
         var admit = Math.Min(Math.Min((long)_credit, freeSlots), waiting);
+        // The line is held back by the cap, not by the rate: every slot is taken and people still wait.
+        var shoppersFull = freeSlots - Math.Max(0, admit) <= 0 && waiting - Math.Max(0, admit) > 0;
         if (admit <= 0)
         {
-            return new AdmissionTickResult(pruned, null);
+            return new AdmissionTickResult(pruned, null, shoppersFull);
         }
 
         var batch = new AdmissionBatch
@@ -47,7 +49,24 @@ public sealed class AdmissionPacer(TimeSpan tickInterval)
         state.ServingCursor = batch.ToInclusive;
         _credit -= admit;
         state.Batches.Add(batch);
-        return new AdmissionTickResult(pruned, batch);
+        return new AdmissionTickResult(pruned, batch, shoppersFull);
+    }
+
+    /// <summary>
+    /// How fast the line moves while the active-shopper cap holds it back: the admissions of the last
+    /// minute, but never less than every slot turning over once per shopping session (each session ends
+    /// by then), and never more than the configured rate.
+    /// </summary>
+    public static double CappedPacePerMinute(List<AdmissionBatch> batches, QueueSettings settings, DateTimeOffset now)
+    {
+        long lastMinute = 0;
+        for (var i = batches.Count - 1; i >= 0 && batches[i].AdmittedAt > now - TimeSpan.FromMinutes(1); i--)
+        {
+            lastMinute += batches[i].ToInclusive - batches[i].FromExclusive;
+        }
+
+        var turnover = settings.MaxActiveShoppers / Math.Max(settings.ShoppingSession.TotalMinutes, 1.0 / 60);
+        return Math.Min(settings.AdmissionsPerMinute, Math.Max(lastMinute, turnover));
     }
 
     /// <summary>Shoppers who count against <see cref="QueueSettings.MaxActiveShoppers"/> at <paramref name="now"/>.</summary>
@@ -82,7 +101,8 @@ public sealed class AdmissionPacer(TimeSpan tickInterval)
 }
 
 /// <summary>
-/// What a tick changed: whether it forgot finished batches (the state must be written some time), and the
-/// batch it admitted, if any (the state must be written before anyone is told).
+/// What a tick changed: whether it forgot finished batches (the state must be written some time), the
+/// batch it admitted, if any (the state must be written before anyone is told), and whether the
+/// active-shopper cap, rather than the rate, is what holds the line back.
 /// </summary>
-public readonly record struct AdmissionTickResult(bool Pruned, AdmissionBatch? Admitted);
+public readonly record struct AdmissionTickResult(bool Pruned, AdmissionBatch? Admitted, bool ShoppersFull = false);

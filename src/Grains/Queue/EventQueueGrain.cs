@@ -22,6 +22,10 @@ public sealed class EventQueueGrain : Grain, IEventQueueGrain, IRemindable
     private readonly AdmissionPacer _pacer;
     private readonly ObserverManager<IQueueObserver> _observers;
     private long _lastIssued;
+
+    // Whether the active-shopper cap held the line back at the last tick, and how fast it then moves.
+    private bool _shoppersFull;
+    private double _cappedPace;
     private long _lastPreIssued;
     private DateTimeOffset _lastTick;
     private bool _dirty;
@@ -277,6 +281,11 @@ public sealed class EventQueueGrain : Grain, IEventQueueGrain, IRemindable
 
         var tick = _pacer.Tick(State, Settings, _lastIssued, now, elapsed);
         _dirty |= tick.Pruned;
+        _shoppersFull = tick.ShoppersFull;
+        if (_shoppersFull)
+        {
+            _cappedPace = AdmissionPacer.CappedPacePerMinute(State.Batches, Settings, now);
+        }
         if (tick.Admitted is not { } batch)
         {
             await FlushIfDirty();
@@ -339,9 +348,9 @@ public sealed class EventQueueGrain : Grain, IEventQueueGrain, IRemindable
         if (ticket > State.ServingCursor)
         {
             var position = ticket - State.ServingCursor;
-            long? eta = Settings.Paused || Settings.AdmissionsPerMinute <= 0
+            long? eta = Settings.Paused || PacePerMinute <= 0
                 ? null
-                : (long)Math.Ceiling(position * 60.0 / Settings.AdmissionsPerMinute);
+                : (long)Math.Ceiling(position * 60.0 / PacePerMinute);
             return new QueueStatus(EventId, place, QueueStatusKind.Waiting, ticket, position, eta,
                 State.ServingCursor, null, null, null, State.SalesOpenAt, Settings.Paused);
         }
@@ -433,7 +442,14 @@ public sealed class EventQueueGrain : Grain, IEventQueueGrain, IRemindable
         State.Opened,
         Settings.Paused,
         Settings.AdmissionsPerMinute,
-        State.Opened ? new PreQueueDraw(State.PreQueueSize, State.ShuffleSeed) : null);
+        State.Opened ? new PreQueueDraw(State.PreQueueSize, State.ShuffleSeed) : null,
+        PacePerMinute);
+
+    /// <summary>
+    /// How fast the line moves, for wait estimates: the configured rate, or, while every shopping slot is
+    /// taken and people wait, the pace at which slots free up (<see cref="AdmissionPacer.CappedPacePerMinute"/>).
+    /// </summary>
+    private double PacePerMinute => _shoppersFull ? Math.Min(_cappedPace, Settings.AdmissionsPerMinute) : Settings.AdmissionsPerMinute;
 
     private void Publish(QueueUpdate update) => _observers.Notify(o => o.OnQueueUpdate(update));
 

@@ -73,6 +73,42 @@ public sealed class AdmissionTests(ClusterFixture fixture)
     }
 
     [Fact]
+    public async Task The_wait_estimate_follows_the_pace_the_shopper_cap_allows()
+    {
+        // 600 a minute (one admission per 100 ms step here), but only 3 shop at once, for up to 10 minutes.
+        var queue = await QueueUnderTest.Create(fixture,
+            TestEvents.Settings(admissionsPerMinute: 600, maxActiveShoppers: 3, shoppingSession: TimeSpan.FromMinutes(10)));
+        var users = await queue.JoinMany(10);
+        async Task<long?> Estimate() => (await queue.Status(users[9])).EstimatedWaitSeconds;
+
+        // Before the cap binds the estimate is the rate's: 10th in line at 600 a minute is 1 s away.
+        Assert.Equal(1, await Estimate());
+
+        for (var i = 0; i < 3; i++)
+        {
+            await queue.Advance(TimeSpan.FromMilliseconds(100));
+        }
+
+        Assert.Equal(3, (await queue.CursorReaches(3)).ServingCursor);
+
+        // Every slot taken, 7 still waiting: the line moves as fast as slots free up. Three were admitted
+        // in the last minute, so 7 places at 3 a minute is 140 s, not the rate's 0.7 s.
+        Assert.Equal(140, await Estimate());
+
+        // A minute later nobody more was admitted. The floor is every slot turning over once per session,
+        // since every session ends by then: 3 per 10 minutes, so 7 places take 1,400 s.
+        await queue.AdvanceSeconds(61);
+        Assert.Equal(3, (await queue.Queue.GetStats()).ServingCursor);
+        Assert.Equal(1_400, await Estimate());
+
+        // More slots: the cap no longer holds the line back, and the estimate is the rate's again.
+        await queue.Queue.UpdateSettings(new QueueSettingsUpdate(null, 100, null));
+        await queue.Advance(TimeSpan.FromMilliseconds(100));
+        Assert.Equal(4, (await queue.CursorReaches(4)).ServingCursor);
+        Assert.Equal(1, await Estimate());
+    }
+
+    [Fact]
     public async Task Admitted_users_who_never_claim_stop_counting_after_the_claim_window()
     {
         var claimWindow = TimeSpan.FromMinutes(2);

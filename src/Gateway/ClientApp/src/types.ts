@@ -56,6 +56,8 @@ export interface CursorMessage {
   opened: boolean;
   paused: boolean;
   admissionsPerMinute: number;
+  /** How fast the line moves: the rate, or less while every shopping slot is taken. */
+  pacePerMinute: number;
 }
 
 export interface AdmittedMessage {

@@ -195,7 +195,7 @@ const queue: Page = async (main, ctx) => {
   connectionHandle.on("cursor", (m: CursorMessage) => {
     if (m.eventId !== eventId) return;
     state = { ...state, servingCursor: Math.max(state.servingCursor, m.servingCursor), paused: m.paused };
-    rate = m.admissionsPerMinute;
+    rate = m.pacePerMinute;
     draw();
   });
   connectionHandle.on("admitted", (m: AdmittedMessage) => {

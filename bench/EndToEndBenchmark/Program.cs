@@ -68,8 +68,8 @@ if (warmupUsers.Length > 0)
 {
     var warmupEventId = $"e2e-warmup-{runId}";
     await catalog.Create(Event(warmupEventId, admissionsPerMinute: 1_000_000, maxActiveShoppers: warmupUsers.Length));
-    await ForEachConcurrently(warmupUsers.Length, 64, async i => await QueueShards.For(grains, warmupEventId, warmupUsers[i]).Join(warmupUsers[i]));
-    await ForEachConcurrently(warmupUsers.Length, 64, async i => await QueueShards.For(grains, warmupEventId, warmupUsers[i]).GetStatus(warmupUsers[i]));
+    await Parallel.ForAsync(0, warmupUsers.Length, new ParallelOptions { MaxDegreeOfParallelism = 64 }, async (i, _) => await QueueShards.For(grains, warmupEventId, warmupUsers[i]).Join(warmupUsers[i]));
+    await Parallel.ForAsync(0, warmupUsers.Length, new ParallelOptions { MaxDegreeOfParallelism = 64 }, async (i, _) => await QueueShards.For(grains, warmupEventId, warmupUsers[i]).GetStatus(warmupUsers[i]));
 }
 
 var eventId = $"e2e-{runId}";
@@ -185,7 +185,7 @@ for (var w = 0; w < watchers.Length; w++)
 // Each user's own record, read back without claiming: admitted, with their ticket, in the batch the observers
 // saw admit that ticket, and only in that one.
 var finals = new QueueStatus?[options.Users];
-await ForEachConcurrently(options.Users, 256, async i => finals[i] = await QueueShards.For(grains, eventId, users[i]).GetStatus(users[i]));
+await Parallel.ForAsync(0, options.Users, new ParallelOptions { MaxDegreeOfParallelism = 256 }, async (i, _) => finals[i] = await QueueShards.For(grains, eventId, users[i]).GetStatus(users[i]));
 var starts = batches.Select(b => b.FromExclusive).ToArray();
 long notAdmitted = 0, wrongTicket = 0, wrongBatch = 0;
 var batchIds = new Dictionary<int, HashSet<int>>();
@@ -293,24 +293,6 @@ static Guid[] NewUsers(Random random, int count)
     }
 
     return users;
-}
-
-static async Task ForEachConcurrently(int count, int concurrency, Func<int, Task> work)
-{
-    var next = -1;
-    var workers = new Task[Math.Min(concurrency, Math.Max(1, count))];
-    for (var w = 0; w < workers.Length; w++)
-    {
-        workers[w] = Task.Run(async () =>
-        {
-            for (var i = Interlocked.Increment(ref next); i < count; i = Interlocked.Increment(ref next))
-            {
-                await work(i);
-            }
-        });
-    }
-
-    await Task.WhenAll(workers);
 }
 
 static string Format(double? value, string format = "N0") => value?.ToString(format, CultureInfo.InvariantCulture) ?? "n/a";

@@ -162,18 +162,18 @@ while (!(await queue.GetStats()).Opened)
 // client's own heap says nothing about the silos: their resident memory is read from /proc instead.
 var before = options.ClusterClient ? null : MemorySnapshot.Take();
 
-var loadBefore = LoadAverage();
-var machineBefore = MachineCpu();
-var cpuBefore = ProcessCpu();
+var loadBefore = Machine.LoadAverage();
+var machineBefore = Machine.Cpu();
+var cpuBefore = Machine.ProcessCpu();
 var processesBefore = processes?.Take();
 var stopwatch = Stopwatch.StartNew();
 var failures = await RunJoins(grains, eventId, userIds, tickets, latencyTicks, options.Concurrency, progress: true);
 stopwatch.Stop();
 var elapsed = stopwatch.Elapsed;
 var processesAfter = processes?.Take();
-var cpuUsed = ProcessCpu() - cpuBefore;
-var machineAfter = MachineCpu();
-var loadAfter = LoadAverage();
+var cpuUsed = Machine.ProcessCpu() - cpuBefore;
+var machineAfter = Machine.Cpu();
+var loadAfter = Machine.LoadAverage();
 
 var after = options.ClusterClient ? null : MemorySnapshot.Take();
 
@@ -189,7 +189,7 @@ Console.WriteLine($"  failed joins                {failures.Count:N0}{(failures.
 Console.WriteLine($"  elapsed                     {elapsed.TotalSeconds:F2} s");
 Console.WriteLine($"  joins per second            {joinsPerSecond:N0}");
 Console.WriteLine($"  CPU used by this process    {cpuUsed.TotalSeconds:F1} s during the joins = {cpuUsed.TotalSeconds / elapsed.TotalSeconds / Environment.ProcessorCount:P0} of {Environment.ProcessorCount} cores");
-Console.WriteLine($"  CPU busy on the machine     {MachineBusy(machineBefore, machineAfter)} during the joins (this process, and the rest: " +
+Console.WriteLine($"  CPU busy on the machine     {Machine.Busy(machineBefore, machineAfter)} during the joins (this process, and the rest: " +
     $"{(options.ClusterClient ? "the silos, PostgreSQL, Redis and " : options.Storage == BenchmarkStorage.Postgres ? "PostgreSQL and " : "")}any other process)");
 Console.WriteLine($"  machine load average        {loadBefore} before the joins, {loadAfter} after (1/5/15 min; other processes share these cores)");
 Console.WriteLine($"  join latency mean           {Ms((long)latencyTicks.Average())} ms (concurrency / throughput = {options.Concurrency * 1000.0 / joinsPerSecond:F2} ms)");
@@ -614,53 +614,3 @@ static int[] RandomSample(int count, int size)
     Random.Shared.Shuffle(all);
     return all[..Math.Min(size, count)];
 }
-
-static TimeSpan ProcessCpu()
-{
-    using var process = Process.GetCurrentProcess();
-    return process.TotalProcessorTime;
-}
-
-// Busy and total jiffies of all cores, from the first line of /proc/stat; null where there is none.
-static (long Busy, long Total)? MachineCpu()
-{
-    try
-    {
-        var fields = File.ReadLines("/proc/stat").First().Split(' ', StringSplitOptions.RemoveEmptyEntries)[1..]
-            .Select(long.Parse).ToArray();
-        var idle = fields[3] + fields[4]; // idle, iowait
-        var total = fields[..8].Sum(); // user nice system idle iowait irq softirq steal; guest time is inside user
-        return (total - idle, total);
-    }
-    catch (IOException)
-    {
-        return null;
-    }
-    catch (UnauthorizedAccessException)
-    {
-        return null;
-    }
-}
-
-static string MachineBusy((long Busy, long Total)? before, (long Busy, long Total)? after) =>
-    before is { } b && after is { } a && a.Total > b.Total
-        ? $"{(double)(a.Busy - b.Busy) / (a.Total - b.Total):P0} of {Environment.ProcessorCount} cores"
-        : "n/a";
-
-static string LoadAverage()
-{
-    try
-    {
-        var fields = File.ReadAllText("/proc/loadavg").Split(' ');
-        return $"{fields[0]} {fields[1]} {fields[2]}";
-    }
-    catch (IOException)
-    {
-        return "n/a";
-    }
-    catch (UnauthorizedAccessException)
-    {
-        return "n/a";
-    }
-}
-

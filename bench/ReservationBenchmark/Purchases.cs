@@ -37,7 +37,7 @@ internal static class Purchases
     /// <summary>Joins every user and waits until the queue has admitted them all.</summary>
     public static async Task Admit(IGrainFactory grains, string eventId, Guid[] userIds)
     {
-        await ForEachConcurrently(userIds.Length, 256, async i => await QueueShards.For(grains, eventId, userIds[i]).Join(userIds[i]));
+        await Parallel.ForAsync(0, userIds.Length, new ParallelOptions { MaxDegreeOfParallelism = 256 }, async (i, _) => await QueueShards.For(grains, eventId, userIds[i]).Join(userIds[i]));
         var queue = grains.GetGrain<IEventQueueGrain>(eventId);
         var deadline = Stopwatch.StartNew();
         while ((await queue.GetStats()).Admitted < userIds.Length)
@@ -59,7 +59,7 @@ internal static class Purchases
         using var finished = new CancellationTokenSource();
         var reporter = progress ? Report(finished.Token) : Task.CompletedTask;
 
-        await ForEachConcurrently(requests.Length, buyers, async i =>
+        await Parallel.ForAsync(0, requests.Length, new ParallelOptions { MaxDegreeOfParallelism = buyers }, async (i, _) =>
         {
             outcomes[i] = await Buy(grains, eventId, requests[i]);
             Interlocked.Increment(ref done);
@@ -130,22 +130,4 @@ internal static class Purchases
     // Orleans wraps storage errors with the whole inner stack trace in the message; the first line names the cause.
     private static string FirstLine(Exception e) => $"{e.GetType().Name}: {e.Message.Split('\n')[0].TrimEnd()}" +
         (e.InnerException is { } inner ? $" <- {inner.GetType().Name}: {inner.Message.Split('\n')[0].TrimEnd()}" : "");
-
-    private static async Task ForEachConcurrently(int count, int concurrency, Func<int, Task> work)
-    {
-        var next = -1;
-        var workers = new Task[Math.Min(concurrency, Math.Max(1, count))];
-        for (var w = 0; w < workers.Length; w++)
-        {
-            workers[w] = Task.Run(async () =>
-            {
-                for (var i = Interlocked.Increment(ref next); i < count; i = Interlocked.Increment(ref next))
-                {
-                    await work(i);
-                }
-            });
-        }
-
-        await Task.WhenAll(workers);
-    }
 }

@@ -35,7 +35,7 @@ public sealed class ClusterProcesses
 
     public Sample Take() => new(
         Stopwatch.GetTimestamp(),
-        MachineTicks(),
+        Machine.Cpu(),
         ProcessTicks(Environment.ProcessId, withChildren: false).Ticks ?? 0,
         [.. _processes.Select(p =>
         {
@@ -112,23 +112,6 @@ public sealed class ClusterProcesses
     public static string Mib(long? bytes) => bytes is { } b ? $"{b / 1024.0 / 1024.0:F1} MiB" : "n/a";
 
     private static string Line(string label, string value) => $"  {label,-40} {value}";
-
-    // Busy and total ticks of all cores, from the first line of /proc/stat.
-    private static (long Busy, long Total)? MachineTicks()
-    {
-        try
-        {
-            var fields = File.ReadLines("/proc/stat").First().Split(' ', StringSplitOptions.RemoveEmptyEntries)[1..]
-                .Select(long.Parse).ToArray();
-            var idle = fields[3] + fields[4]; // idle, iowait
-            var total = fields[..8].Sum(); // user nice system idle iowait irq softirq steal; guest time is inside user
-            return (total - idle, total);
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            return null;
-        }
-    }
 
     // User and system time of a process and of its children it has waited for (PostgreSQL's postmaster
     // reaps its exited backends, so their time is counted); with children, also that of each live process

@@ -1,3 +1,4 @@
+using static TicketQueue.Bench.CommandLine;
 using System.Globalization;
 
 namespace TicketQueue.EndToEndBenchmark;
@@ -78,14 +79,4 @@ public sealed record BenchmarkOptions(
             ? throw new ArgumentException($"--samples ({options.Samples}) must be at most --users ({options.Users}).")
             : options;
     }
-
-    private static int Positive(string name, string value) =>
-        int.TryParse(value, NumberStyles.Integer, CultureInfo.InvariantCulture, out var n) && n > 0
-            ? n
-            : throw new ArgumentException($"{name} must be a positive integer, not '{value}'.");
-
-    private static int NonNegative(string name, string value) =>
-        int.TryParse(value, NumberStyles.Integer, CultureInfo.InvariantCulture, out var n) && n >= 0
-            ? n
-            : throw new ArgumentException($"{name} must be a non-negative integer, not '{value}'.");
 }

@@ -1,3 +1,4 @@
+using static TicketQueue.Bench.CommandLine;
 using System.Globalization;
 
 namespace TicketQueue.FanoutBenchmark;
@@ -91,14 +92,4 @@ public sealed record FanoutOptions(
 
     /// <summary>Users who join ahead of the followers, so that the cursor moves never reach a follower's ticket.</summary>
     public int UsersAhead => Moves == 0 ? 0 : (int)Math.Min(1_000_000, (long)Moves * (MoveRate / 60 + 1) * 3 + 100);
-
-    private static int Positive(string name, string value) =>
-        int.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out var n) && n > 0
-            ? n
-            : throw new ArgumentException($"{name} must be a positive integer, not '{value}'.");
-
-    private static int NonNegative(string name, string value) =>
-        int.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out var n)
-            ? n
-            : throw new ArgumentException($"{name} must be a non-negative integer, not '{value}'.");
 }

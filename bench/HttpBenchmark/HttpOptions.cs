@@ -1,3 +1,4 @@
+using static TicketQueue.Bench.CommandLine;
 using System.Globalization;
 
 namespace TicketQueue.HttpBenchmark;
@@ -127,14 +128,4 @@ public sealed record HttpOptions(
                 $"(warm-up: rounds of {WarmupSeconds} s until the rate stops rising, {rounds} rounds)");
         }
     }
-
-    private static int Positive(string name, string value) =>
-        int.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out var n) && n > 0
-            ? n
-            : throw new ArgumentException($"{name} must be a positive integer, not '{value}'.");
-
-    private static int NonNegative(string name, string value) =>
-        int.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out var n)
-            ? n
-            : throw new ArgumentException($"{name} must be a non-negative integer, not '{value}'.");
 }

@@ -1,3 +1,4 @@
+using static TicketQueue.Bench.CommandLine;
 using TicketQueue.Bench;
 
 namespace TicketQueue.JoinBenchmark;
@@ -196,10 +197,4 @@ public sealed record BenchmarkOptions(
         kept.AddRange(["--users", users.ToString(System.Globalization.CultureInfo.InvariantCulture), "--result-file", resultFile]);
         return kept;
     }
-
-    private static int Positive(string name, string value) =>
-        int.TryParse(value, out var n) && n > 0 ? n : throw new ArgumentException($"{name} must be a positive integer, not '{value}'.");
-
-    private static int NonNegative(string name, string value) =>
-        int.TryParse(value, out var n) && n >= 0 ? n : throw new ArgumentException($"{name} must be a non-negative integer, not '{value}'.");
 }

@@ -1,3 +1,4 @@
+using static TicketQueue.Bench.CommandLine;
 using TicketQueue.Bench;
 
 namespace TicketQueue.ReservationBenchmark;
@@ -154,10 +155,4 @@ public sealed record BenchmarkOptions(
             ? picks
             : throw new ArgumentException($"--pick must name each seat choice at most once, and at least one, not '{value}'.");
     }
-
-    private static int Positive(string name, string value) =>
-        int.TryParse(value, out var n) && n > 0 ? n : throw new ArgumentException($"{name} must be a positive integer, not '{value}'.");
-
-    private static int NonNegative(string name, string value) =>
-        int.TryParse(value, out var n) && n >= 0 ? n : throw new ArgumentException($"{name} must be a non-negative integer, not '{value}'.");
 }

@@ -32,4 +32,16 @@ public static class CommandLine
         CultureInfo.CurrentCulture = CultureInfo.InvariantCulture;
         return true;
     }
+
+    /// <summary>An option's value that must be a whole number above 0; otherwise an error naming the option.</summary>
+    public static int Positive(string name, string value) =>
+        int.TryParse(value, NumberStyles.Integer, CultureInfo.InvariantCulture, out var n) && n > 0
+            ? n
+            : throw new ArgumentException($"{name} must be a positive integer, not '{value}'.");
+
+    /// <summary>An option's value that must be a whole number, 0 or more; otherwise an error naming the option.</summary>
+    public static int NonNegative(string name, string value) =>
+        int.TryParse(value, NumberStyles.Integer, CultureInfo.InvariantCulture, out var n) && n >= 0
+            ? n
+            : throw new ArgumentException($"{name} must be a non-negative integer, not '{value}'.");
 }

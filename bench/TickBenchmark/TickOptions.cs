@@ -1,3 +1,4 @@
+using static TicketQueue.Bench.CommandLine;
 using System.Globalization;
 
 namespace TicketQueue.TickBenchmark;
@@ -103,14 +104,4 @@ internal sealed record TickOptions(
 
     /// <summary>The event's AdmissionsPerMinute that makes each silo tick admit <see cref="AdmittedPerTick"/>.</summary>
     public int AdmissionsPerMinute => (int)(AdmittedPerTick * 60_000 / TickInterval.TotalMilliseconds);
-
-    private static int Positive(string name, string value) =>
-        int.TryParse(value, NumberStyles.Integer, CultureInfo.InvariantCulture, out var n) && n > 0
-            ? n
-            : throw new ArgumentException($"{name} must be a positive integer, not '{value}'.");
-
-    private static int NonNegative(string name, string value) =>
-        int.TryParse(value, NumberStyles.Integer, CultureInfo.InvariantCulture, out var n) && n >= 0
-            ? n
-            : throw new ArgumentException($"{name} must be a non-negative integer, not '{value}'.");
 }

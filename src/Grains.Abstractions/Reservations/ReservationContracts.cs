@@ -1,3 +1,5 @@
+using TicketQueue.Grains.Abstractions.Seats;
+
 namespace TicketQueue.Grains.Abstractions.Reservations;
 
 public enum ReservationStatus
@@ -8,14 +10,16 @@ public enum ReservationStatus
     Cancelled = 3,
 }
 
+/// <summary>A reservation to open for a hold the seat block granted under the reservation's id, at its price.</summary>
 [GenerateSerializer, Immutable, Alias("tq.ReservationRequest")]
 public sealed record ReservationRequest(
     [property: Id(0)] Guid ReservationId,
     [property: Id(1)] Guid UserId,
     [property: Id(2)] string EventId,
     [property: Id(3)] string BlockId,
-    [property: Id(4)] IReadOnlyList<string>? SeatIds,
-    [property: Id(5)] int? Quantity);
+    [property: Id(6)] SeatHold Hold,
+    [property: Id(7)] decimal Amount,
+    [property: Id(8)] string Currency);
 
 [GenerateSerializer, Immutable, Alias("tq.PaymentInfo")]
 public sealed record PaymentInfo(
@@ -55,7 +59,7 @@ public sealed record PaymentCommand(
 [Alias("tq.IReservationGrain")]
 public interface IReservationGrain : IGrainWithGuidKey
 {
-    /// <summary>Holds the seats and starts the payment clock. Repeating it returns the same reservation.</summary>
+    /// <summary>Opens the reservation for a hold already granted and starts the payment clock. Repeating it returns the same reservation.</summary>
     [Alias("Create")] Task<ReservationView> Create(ReservationRequest request);
 
     [Alias("Get")] Task<ReservationView?> Get();

@@ -90,18 +90,17 @@ public sealed class ReservationGrain(
             return View;
         }
 
-        var definition = await GrainFactory.GetGrain<IEventCatalogGrain>(EventCatalog.Key).Get(request.EventId)
-            ?? throw DomainException.NotFound("event-not-found", $"There is no event '{request.EventId}'.");
-        var block = definition.FindBlock(request.BlockId)
-            ?? throw DomainException.Invalid("block-not-found", $"Event '{request.EventId}' has no block '{request.BlockId}'.", "blockId");
+        // The user's grain held the seats under this reservation's id; the block will sell them only to it.
+        var hold = request.Hold;
+        if (hold.HoldId != this.GetPrimaryKey())
+        {
+            throw DomainException.Invalid("hold-mismatch", "A reservation opens only for the hold made under its own id.");
+        }
 
         var now = time.GetUtcNow();
-        var hold = await SeatBlocks.For(GrainFactory, request.EventId, request.BlockId).Hold(new SeatHoldRequest(
-            this.GetPrimaryKey(), request.SeatIds, request.Quantity, now + definition.Queue.HoldDuration));
-
         state.State.View = new ReservationView(
             this.GetPrimaryKey(), request.UserId, request.EventId, request.BlockId, hold.SeatIds,
-            Amount: block.Price * hold.SeatIds.Count, definition.Currency, ReservationStatus.PendingPayment,
+            request.Amount, request.Currency, ReservationStatus.PendingPayment,
             CreatedAt: now, ExpiresAt: hold.ExpiresAt, Payment: null, ConfirmedAt: null, ClosedAt: null);
         await Save(new SeatsHeld
         {

@@ -70,15 +70,15 @@ public sealed class UserReservationsGrain(
 
         // The seat block is asked first, under the reservation's id. In a rush most attempts are refused
         // (taken, sold out); a refusal then costs one call and never activates (and, in cluster mode,
-        // reads from storage) a reservation that will not exist. The reservation grain repeats the hold
-        // with the same id, which the block answers with the seats it already holds.
-        _ = definition.FindBlock(blockId)
+        // reads from storage) a reservation that will not exist. A retry under the same id gets the
+        // same hold back from the block, and the same reservation.
+        var block = definition.FindBlock(blockId)
             ?? throw DomainException.Invalid("block-not-found", $"Event '{eventId}' has no block '{blockId}'.", "blockId");
-        await SeatBlocks.For(GrainFactory, eventId, blockId).Hold(
+        var hold = await SeatBlocks.For(GrainFactory, eventId, blockId).Hold(
             new SeatHoldRequest(reservationId, seatIds, quantity, time.GetUtcNow() + definition.Queue.HoldDuration));
 
-        var view = await GrainFactory.GetGrain<IReservationGrain>(reservationId).Create(
-            new ReservationRequest(reservationId, this.GetPrimaryKey(), eventId, blockId, seatIds, quantity));
+        var view = await GrainFactory.GetGrain<IReservationGrain>(reservationId).Create(new ReservationRequest(
+            reservationId, this.GetPrimaryKey(), eventId, blockId, hold, block.Price * hold.SeatIds.Count, definition.Currency));
 
         Reservations.Add(new UserReservationRef(reservationId, eventId));
         ForgetOldestClosed();

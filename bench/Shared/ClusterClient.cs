@@ -2,6 +2,7 @@ using Microsoft.Extensions.Hosting;
 using Orleans.Configuration;
 using Orleans.Hosting;
 using StackExchange.Redis;
+using TicketQueue.Grains.Hosting;
 
 namespace TicketQueue.Bench;
 
@@ -21,6 +22,7 @@ internal static class ClusterClient
         builder.UseOrleansClient(client =>
         {
             client.UseRedisClustering(o => o.ConfigurationOptions = redisOptions);
+            client.Services.AddGrainInterfaceTypeCache();
             client.Configure<ClusterOptions>(o =>
             {
                 o.ClusterId = clusterId;

@@ -45,6 +45,7 @@ public static class GatewayHosting
         {
             client.Configure<Orleans.Configuration.ClusterOptions>(o => ClusterSettings.ConfigureIdentity(o, configuration));
             client.UseRedisClustering(o => o.ConfigurationOptions = redis);
+            client.Services.AddGrainInterfaceTypeCache();
             client.Configure<Orleans.Configuration.ClientMessagingOptions>(configuration.GetSection("Orleans:Messaging"));
             // A gateway may start before any silo: keep trying, and report not ready until connected.
             client.UseConnectionRetryFilter(async (_, cancellationToken) =>

@@ -78,6 +78,7 @@ public static class SiloConfiguration
             AddMemoryStorage(silo);
         }
 
+        silo.Services.AddGrainInterfaceTypeCache();
         silo.Services.TryAddSingleton(TimeProvider.System);
         silo.Services.Configure<QueueOptions>(configuration.GetSection("TicketQueue:Queue"));
         // Ships the outbox to Kafka when TicketQueue:Events:Kafka:BootstrapServers is set (cluster mode).

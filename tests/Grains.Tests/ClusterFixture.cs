@@ -8,6 +8,9 @@ using TicketQueue.Grains.DomainEvents;
 using TicketQueue.Grains.Hosting;
 using TicketQueue.Grains.Queue;
 using TicketQueue.Grains.Tests.Queue;
+using TicketQueue.Grains.Tests.Reservations;
+using Orleans.Storage;
+using Orleans.Runtime.Hosting;
 
 namespace TicketQueue.Grains.Tests;
 
@@ -31,6 +34,9 @@ public sealed class ClusterFixture : IAsyncLifetime
 
     /// <summary>Where the queue shards save places in line; tests can make its saves fail.</summary>
     public ControllableQueueEntryStore QueueRecords { get; }
+
+    /// <summary>Makes writes of the reservation storage (seat blocks, reservations, users' lists) fail on demand.</summary>
+    public StorageFaults StorageFaults { get; } = new();
 
     /// <summary>The embedded event sink: every domain event the grains recorded.</summary>
     public InProcessEventLog Events { get; } = new();
@@ -65,6 +71,9 @@ public sealed class ClusterFixture : IAsyncLifetime
             // The TestingHost brings its own membership and ports: AddTicketQueue's localhost
             // clustering would fight it, so only the grains part is added.
             silo.AddTicketQueueGrains(configuration);
+            // Registered after the grains' own, so the reservation grains write through it.
+            silo.Services.AddGrainStorage(StorageNames.Reservations,
+                (services, name) => new FaultyGrainStorage(MemoryGrainStorageFactory.Create(services, name), StorageFaults));
         });
         _cluster = builder.Build();
         await _cluster.DeployAsync(TestContext.Current.CancellationToken);

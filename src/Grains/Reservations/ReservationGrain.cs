@@ -297,7 +297,18 @@ public sealed class ReservationGrain(
     {
         state.State.Outbox.AddRange(events);
         await Watch();
-        await state.WriteStateAsync();
+        try
+        {
+            await state.WriteStateAsync();
+        }
+        catch
+        {
+            // What this activation holds in memory is now not what is stored: the next call must start
+            // from storage, not from a change nobody was told about.
+            DeactivateOnIdle();
+            throw;
+        }
+
         await Ship();
     }
 

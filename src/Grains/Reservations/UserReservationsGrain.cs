@@ -1,5 +1,6 @@
 using System.Security.Cryptography;
 using System.Text;
+using Microsoft.Extensions.Logging;
 using TicketQueue.Grains.Abstractions.Reservations;
 using TicketQueue.Grains.Abstractions.Seats;
 using TicketQueue.Grains.Hosting;
@@ -32,7 +33,8 @@ public sealed record IdempotentReservation([property: Id(0)] string Fingerprint,
 /// </summary>
 public sealed class UserReservationsGrain(
     [PersistentState("userReservations", StorageNames.Reservations)] IPersistentState<UserReservationsState> state,
-    TimeProvider time)
+    TimeProvider time,
+    ILogger<UserReservationsGrain> logger)
     : Grain, IUserReservationsGrain
 {
     public const int HistoryKept = 100;
@@ -74,27 +76,64 @@ public sealed class UserReservationsGrain(
         // same hold back from the block, and the same reservation.
         var block = definition.FindBlock(blockId)
             ?? throw DomainException.Invalid("block-not-found", $"Event '{eventId}' has no block '{blockId}'.", "blockId");
-        var hold = await SeatBlocks.For(GrainFactory, eventId, blockId).Hold(
+        var seats = SeatBlocks.For(GrainFactory, eventId, blockId);
+        var hold = await seats.Hold(
             new SeatHoldRequest(reservationId, seatIds, quantity, time.GetUtcNow() + definition.Queue.HoldDuration));
 
-        var view = await GrainFactory.GetGrain<IReservationGrain>(reservationId).Create(new ReservationRequest(
-            reservationId, this.GetPrimaryKey(), eventId, blockId, hold, block.Price * hold.SeatIds.Count, definition.Currency));
-
-        Reservations.Add(new UserReservationRef(reservationId, eventId));
-        ForgetOldestClosed();
-        if (idempotencyKey is not null)
+        var reservation = GrainFactory.GetGrain<IReservationGrain>(reservationId);
+        ReservationView? view = null;
+        try
         {
-            if (state.State.IdempotencyOrder.Count >= IdempotencyKeysKept)
+            view = await reservation.Create(new ReservationRequest(
+                reservationId, this.GetPrimaryKey(), eventId, blockId, hold, block.Price * hold.SeatIds.Count, definition.Currency));
+
+            Reservations.Add(new UserReservationRef(reservationId, eventId));
+            ForgetOldestClosed();
+            if (idempotencyKey is not null)
             {
-                state.State.IdempotencyKeys.Remove(state.State.IdempotencyOrder.Dequeue());
+                if (state.State.IdempotencyOrder.Count >= IdempotencyKeysKept)
+                {
+                    state.State.IdempotencyKeys.Remove(state.State.IdempotencyOrder.Dequeue());
+                }
+
+                state.State.IdempotencyKeys[idempotencyKey] = new IdempotentReservation(fingerprint, reservationId);
+                state.State.IdempotencyOrder.Enqueue(idempotencyKey);
             }
 
-            state.State.IdempotencyKeys[idempotencyKey] = new IdempotentReservation(fingerprint, reservationId);
-            state.State.IdempotencyOrder.Enqueue(idempotencyKey);
+            await state.WriteStateAsync();
+            return view;
         }
+        catch (Exception failure) when (idempotencyKey is null)
+        {
+            // A key-less request cannot be retried into this reservation: its id was drawn at random, and
+            // the caller is told it failed. Left alone, its seats would stay held, from everyone, until
+            // the hold expired. A keyed request keeps them: its retry reaches the same id and hold.
+            await Abandon(reservation, seats, reservationId, created: view is not null, failure);
+            throw;
+        }
+    }
 
-        await state.WriteStateAsync();
-        return view;
+    private async Task Abandon(IReservationGrain reservation, ISeatBlockGrain seats, Guid reservationId, bool created, Exception failure)
+    {
+        Reservations.RemoveAll(r => r.ReservationId == reservationId);
+        try
+        {
+            if (created)
+            {
+                await reservation.Cancel(this.GetPrimaryKey());
+            }
+            else
+            {
+                // Whether or not the reservation was saved before its call failed, the block sells these
+                // seats only to that id; a payment for it would be refused and refunded.
+                await seats.Release(reservationId);
+            }
+        }
+        catch (Exception undo)
+        {
+            logger.LogWarning(undo, "Reservation {ReservationId} failed ({Failure}) and could not be undone; its seats stay held until the hold expires.",
+                reservationId, failure.Message);
+        }
     }
 
     /// <summary>

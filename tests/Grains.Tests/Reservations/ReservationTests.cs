@@ -3,6 +3,7 @@ using Orleans.Core.Internal;
 using Orleans.Storage;
 using TicketQueue.Grains.Hosting;
 using TicketQueue.Grains.Reservations;
+using TicketQueue.Grains.Abstractions.DomainEvents;
 using TicketQueue.Grains.Abstractions.Payments;
 using TicketQueue.Grains.Abstractions.Reservations;
 using TicketQueue.Grains.Abstractions.Seats;
@@ -211,6 +212,64 @@ public sealed class ReservationTests(ClusterFixture fixture)
         Assert.Equal(first.Seats, retried.Seats);
         Assert.Equal(2, (await Block(definition).GetCounts()).Held);
         Assert.Equal([first.ReservationId], (await User(userId).List()).Select(r => r.ReservationId));
+    }
+
+    [Fact]
+    public async Task A_keyless_reservation_that_could_not_be_saved_gives_its_seats_back()
+    {
+        var definition = await NewEvent();
+        var userId = Guid.NewGuid();
+
+        using (fixture.StorageFaults.FailWrites((stateName, _, state) =>
+            stateName == "reservation" && state is ReservationState { View.UserId: var owner } && owner == userId))
+        {
+            await Assert.ThrowsAnyAsync<Exception>(() => User(userId).Reserve(definition.EventId, TestEvents.BlockId, null, 2, null));
+        }
+
+        // Without the undo the block kept both seats held, from everyone, until the hold expired.
+        Assert.Equal(0, (await Block(definition).GetCounts()).Held);
+        Assert.Empty(await User(userId).List());
+
+        var retried = await User(userId).Reserve(definition.EventId, TestEvents.BlockId, null, 2, null);
+        Assert.Equal(ReservationStatus.PendingPayment, retried.Status);
+        Assert.Equal(2, (await Block(definition).GetCounts()).Held);
+    }
+
+    [Fact]
+    public async Task A_keyless_reservation_the_users_list_could_not_record_is_cancelled()
+    {
+        var definition = await NewEvent();
+        var userId = Guid.NewGuid();
+        var userGrain = User(userId).GetGrainId();
+
+        using (fixture.StorageFaults.FailWrites((stateName, grainId, _) => stateName == "userReservations" && grainId == userGrain))
+        {
+            await Assert.ThrowsAnyAsync<Exception>(() => User(userId).Reserve(definition.EventId, TestEvents.BlockId, null, 2, null));
+        }
+
+        // The reservation was opened, but the caller was told it failed and never learned its id.
+        Assert.Equal(0, (await Block(definition).GetCounts()).Held);
+        Assert.Empty(await User(userId).List());
+        Assert.Contains(fixture.Events.Recent(), e => e is ReservationCancelled c && c.UserId == userId);
+    }
+
+    [Fact]
+    public async Task A_keyed_reservation_that_could_not_be_saved_keeps_its_hold_for_the_retry()
+    {
+        var definition = await NewEvent();
+        var userId = Guid.NewGuid();
+
+        using (fixture.StorageFaults.FailWrites((stateName, _, state) =>
+            stateName == "reservation" && state is ReservationState { View.UserId: var owner } && owner == userId))
+        {
+            await Assert.ThrowsAnyAsync<Exception>(() => User(userId).Reserve(definition.EventId, TestEvents.BlockId, null, 2, "key-1"));
+        }
+
+        var retried = await User(userId).Reserve(definition.EventId, TestEvents.BlockId, null, 2, "key-1");
+
+        Assert.Equal(ReservationStatus.PendingPayment, retried.Status);
+        Assert.Equal(2, (await Block(definition).GetCounts()).Held);
+        Assert.Equal([retried.ReservationId], (await User(userId).List()).Select(r => r.ReservationId));
     }
 
     [Fact]

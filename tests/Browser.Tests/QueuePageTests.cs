@@ -141,7 +141,9 @@ public sealed class QueuePageTests(GatewayServer gateway, BrowserSession browser
         await Expect(page.Locator("#connection")).ToHaveAttributeAsync("data-mode", "polling");
         await Expect(page.Locator("#connection")).ToHaveTextAsync("Live updates are unavailable; checking every few seconds.");
 
-        await Api.UpdateQueue(admin, eventId, admissionsPerMinute: 60, paused: false);
+        // One admission every 10 s: each place in line lasts longer than the 5-7 s between two polls, so a
+        // poll must see the line move before the page is admitted (at 60 a minute it could miss both moves).
+        await Api.UpdateQueue(admin, eventId, admissionsPerMinute: 6, paused: false);
         await Expect(page.Locator("#position")).ToHaveTextAsync(new Regex("^[12]$"));
         await Expect(page.GetByRole(AriaRole.Heading, new() { Name = "It's your turn!" })).ToBeVisibleAsync();
         Assert.True(Volatile.Read(ref polls) >= 2, $"the page asked queue/me {polls} times");

@@ -1,5 +1,4 @@
 using System.Globalization;
-using System.Net.Http.Headers;
 using System.Security.Cryptography;
 
 namespace TicketQueue.Browser.Tests.Infrastructure;
@@ -18,9 +17,7 @@ public sealed class GatewayServer : IAsyncLifetime
 
     private static readonly TimeSpan StartTimeout = TimeSpan.FromSeconds(90);
 
-    // One connection pool for every client handed out; the clients themselves are cheap.
-    private readonly SocketsHttpHandler _handler = new() { PooledConnectionLifetime = TimeSpan.FromMinutes(1) };
-    private ExternalProcess? _process;
+    private GatewayProcess? _gateway;
 
     public Uri Address { get; private set; } = null!;
 
@@ -54,61 +51,21 @@ public sealed class GatewayServer : IAsyncLifetime
             ["TicketQueue__RateLimits__AuthPerMinute"] = "100000",
         };
 
-        _process = ExternalProcess.Start("gateway", "dotnet", [dll], environment, Path.GetDirectoryName(dll));
-        await WaitUntilReady();
+        _gateway = new GatewayProcess(ExternalProcess.Start("gateway", "dotnet", [dll], environment, Path.GetDirectoryName(dll)), Address);
+        await _gateway.WaitUntilReady(StartTimeout);
     }
 
     /// <summary>A client of the gateway, signed in when given an access token. Dispose it; the connections stay pooled.</summary>
-    public HttpClient Client(string? accessToken = null)
-    {
-        var client = new HttpClient(_handler, disposeHandler: false) { BaseAddress = Address, Timeout = TimeSpan.FromSeconds(30) };
-        if (accessToken is not null)
-        {
-            client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", accessToken);
-        }
-
-        return client;
-    }
+    public HttpClient Client(string? accessToken = null) => Gateway.Client(accessToken);
 
     /// <summary>The last lines the gateway printed, for a failure message.</summary>
-    public string Tail(int lines = 40) => _process?.Tail(lines) ?? "(the gateway was not started)";
+    public string Tail(int lines = 40) => _gateway?.Process.Tail(lines) ?? "(the gateway was not started)";
 
-    private async Task WaitUntilReady()
-    {
-        using var client = Client();
-        var deadline = DateTime.UtcNow + StartTimeout;
-        while (true)
-        {
-            if (_process!.HasExited)
-            {
-                throw new InvalidOperationException($"The gateway exited while starting:\n{Tail()}");
-            }
-
-            try
-            {
-                using var response = await client.GetAsync("/health/ready");
-                if (response.IsSuccessStatusCode)
-                {
-                    return;
-                }
-            }
-            catch (HttpRequestException)
-            {
-            }
-
-            if (DateTime.UtcNow > deadline)
-            {
-                throw new TimeoutException($"The gateway was not ready within {StartTimeout}:\n{Tail()}");
-            }
-
-            await Task.Delay(200);
-        }
-    }
+    private GatewayProcess Gateway => _gateway ?? throw new InvalidOperationException("The gateway was not started.");
 
     public ValueTask DisposeAsync()
     {
-        _process?.Dispose();
-        _handler.Dispose();
+        _gateway?.Dispose();
         return ValueTask.CompletedTask;
     }
 

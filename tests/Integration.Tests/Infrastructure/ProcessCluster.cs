@@ -1,5 +1,4 @@
 using System.Globalization;
-using System.Net.Http.Headers;
 
 namespace TicketQueue.Integration.Tests.Infrastructure;
 
@@ -119,7 +118,7 @@ public sealed class ProcessCluster : IAsyncDisposable
     {
         foreach (var gateway in _gateways)
         {
-            gateway.Process.Dispose();
+            gateway.Dispose();
         }
 
         foreach (var silo in _silos)
@@ -133,53 +132,3 @@ public sealed class ProcessCluster : IAsyncDisposable
 }
 
 public sealed record SiloProcess(ExternalProcess Process, int SiloPort, int GatewayPort);
-
-public sealed class GatewayProcess(ExternalProcess process, Uri address)
-{
-    public ExternalProcess Process { get; } = process;
-
-    public Uri Address { get; } = address;
-
-    public HttpClient Client(string? accessToken = null)
-    {
-        var client = new HttpClient { BaseAddress = Address, Timeout = TimeSpan.FromSeconds(30) };
-        if (accessToken is not null)
-        {
-            client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", accessToken);
-        }
-
-        return client;
-    }
-
-    public async Task WaitUntilReady(TimeSpan timeout)
-    {
-        using var client = Client();
-        var deadline = DateTime.UtcNow + timeout;
-        while (true)
-        {
-            if (Process.HasExited)
-            {
-                throw new InvalidOperationException($"{Process.Name} exited:\n{Process.Tail()}");
-            }
-
-            try
-            {
-                using var response = await client.GetAsync("/health/ready");
-                if (response.IsSuccessStatusCode)
-                {
-                    return;
-                }
-            }
-            catch (HttpRequestException)
-            {
-            }
-
-            if (DateTime.UtcNow > deadline)
-            {
-                throw new TimeoutException($"{Process.Name} was not ready within {timeout}:\n{Process.Tail()}");
-            }
-
-            await Task.Delay(200);
-        }
-    }
-}

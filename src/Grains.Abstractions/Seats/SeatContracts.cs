@@ -36,14 +36,43 @@ public sealed record SeatHold(
     [property: Id(2)] DateTimeOffset ExpiresAt);
 
 /// <summary>
+/// What a hold came to: the seats held, or, when they were taken or too few are left, why none were. In a
+/// rush most attempts end in a refusal, so a refusal is an answer, not an exception thrown across grains.
+/// </summary>
+[GenerateSerializer, Immutable, Alias("tq.SeatHoldResult")]
+public sealed record SeatHoldResult(
+    [property: Id(0)] SeatHold? Hold,
+    [property: Id(1)] SeatRefusal? Refusal)
+{
+    public static SeatHoldResult Held(SeatHold hold) => new(hold, null);
+
+    public static SeatHoldResult Refused(string code, string detail, string field) => new(null, new SeatRefusal(code, detail, field));
+
+    /// <summary>The hold, or the refusal as the 409 problem the caller answers with.</summary>
+    public SeatHold HeldOrThrow() =>
+        Hold ?? throw DomainException.Conflict(Refusal!.Code, Refusal.Detail, Refusal.Field);
+}
+
+/// <summary>Why no seat was held: <c>seats-unavailable</c> (field <c>seatIds</c>) or <c>not-enough-seats</c> (<c>quantity</c>).</summary>
+[GenerateSerializer, Immutable, Alias("tq.SeatRefusal")]
+public sealed record SeatRefusal(
+    [property: Id(0)] string Code,
+    [property: Id(1)] string Detail,
+    [property: Id(2)] string Field);
+
+/// <summary>
 /// Owns the seats of one block (key "{eventId}/{blockId}"). Holds are all-or-nothing and expire;
 /// a seat is never held or sold twice.
 /// </summary>
 [Alias("tq.ISeatBlockGrain")]
 public interface ISeatBlockGrain : IGrainWithStringKey
 {
-    /// <summary>Holds every requested seat or none. Repeating a hold with the same id returns the same seats.</summary>
-    [Alias("Hold")] Task<SeatHold> Hold(SeatHoldRequest request);
+    /// <summary>
+    /// Holds every requested seat or none. Repeating a hold with the same id returns the same seats. Seats
+    /// that are taken, or too few left, are a <see cref="SeatHoldResult.Refusal"/>; a malformed request
+    /// (unknown or repeated seats, both or neither of seats and quantity) is a <see cref="DomainException"/>.
+    /// </summary>
+    [Alias("Hold")] Task<SeatHoldResult> Hold(SeatHoldRequest request);
 
     /// <summary>Frees the seats of a hold, sold ones included (a cancelled, refunded purchase). Idempotent.</summary>
     [Alias("Release")] Task Release(Guid holdId);

@@ -77,8 +77,8 @@ public sealed class UserReservationsGrain(
         var block = definition.FindBlock(blockId)
             ?? throw DomainException.Invalid("block-not-found", $"Event '{eventId}' has no block '{blockId}'.", "blockId");
         var seats = SeatBlocks.For(GrainFactory, eventId, blockId);
-        var hold = await seats.Hold(
-            new SeatHoldRequest(reservationId, seatIds, quantity, time.GetUtcNow() + definition.Queue.HoldDuration));
+        var hold = (await seats.Hold(
+            new SeatHoldRequest(reservationId, seatIds, quantity, time.GetUtcNow() + definition.Queue.HoldDuration))).HeldOrThrow();
 
         var reservation = GrainFactory.GetGrain<IReservationGrain>(reservationId);
         ReservationView? view = null;

@@ -92,7 +92,7 @@ public sealed class SeatBlockGrain(
         }
     }
 
-    public async Task<SeatHold> Hold(SeatHoldRequest request)
+    public async Task<SeatHoldResult> Hold(SeatHoldRequest request)
     {
         await RequireBlock();
         var now = time.GetUtcNow();
@@ -100,7 +100,7 @@ public sealed class SeatBlockGrain(
         {
             var again = new SeatHold(request.HoldId, [.. existing.Select(SeatId)], Seats[existing[0]].HeldUntil);
             await Commit.Durable();
-            return again;
+            return SeatHoldResult.Held(again);
         }
 
         if (request.ExpiresAt <= now)
@@ -108,12 +108,16 @@ public sealed class SeatBlockGrain(
             throw DomainException.Invalid("hold-expired", "A hold must expire in the future.");
         }
 
-        var chosen = (request.SeatIds, request.Quantity) switch
+        var (chosen, refusal) = (request.SeatIds, request.Quantity) switch
         {
             ({ } ids, null) => ExplicitSeats(ids, now),
             (null, { } quantity) => BestAvailable(quantity, now),
             _ => throw DomainException.Invalid("seats-or-quantity", "Ask for either seatIds or a quantity, not both.", "seatIds"),
         };
+        if (refusal is not null)
+        {
+            return refusal;
+        }
 
         foreach (var index in chosen)
         {
@@ -123,7 +127,7 @@ public sealed class SeatBlockGrain(
         PruneHolds(now);
         Working.Holds[request.HoldId] = chosen;
         await Commit.Commit();
-        return new SeatHold(request.HoldId, [.. chosen.Select(SeatId)], request.ExpiresAt);
+        return SeatHoldResult.Held(new SeatHold(request.HoldId, [.. chosen.Select(SeatId)], request.ExpiresAt));
     }
 
     public async Task Release(Guid holdId)
@@ -225,7 +229,7 @@ public sealed class SeatBlockGrain(
     private bool IsLive(Guid holdId, int[] indexes, DateTimeOffset now) =>
         indexes.All(i => Seats[i].HoldId == holdId && (Seats[i].Sold || Seats[i].HeldUntil > now));
 
-    private int[] ExplicitSeats(IReadOnlyList<string> seatIds, DateTimeOffset now)
+    private (int[] Chosen, SeatHoldResult? Refusal) ExplicitSeats(IReadOnlyList<string> seatIds, DateTimeOffset now)
     {
         if (seatIds.Count == 0)
         {
@@ -245,19 +249,16 @@ public sealed class SeatBlockGrain(
         }
 
         var taken = indexes.Where(i => Seats[i].StatusAt(now) != SeatStatus.Available).Select(SeatId).ToArray();
-        if (taken.Length > 0)
-        {
-            throw DomainException.Conflict("seats-unavailable", $"These seats are no longer available: {string.Join(", ", taken)}.", "seatIds");
-        }
-
-        return indexes;
+        return taken.Length > 0
+            ? ([], SeatHoldResult.Refused("seats-unavailable", $"These seats are no longer available: {string.Join(", ", taken)}.", "seatIds"))
+            : (indexes, null);
     }
 
     /// <summary>
     /// The best seats are in the front-most row that has enough adjacent free seats, as close to the
     /// row's centre as possible; when no row has them together, the front-most free seats.
     /// </summary>
-    private int[] BestAvailable(int quantity, DateTimeOffset now)
+    private (int[] Chosen, SeatHoldResult? Refusal) BestAvailable(int quantity, DateTimeOffset now)
     {
         if (quantity < 1)
         {
@@ -289,14 +290,14 @@ public sealed class SeatBlockGrain(
 
             if (bestStart >= 0)
             {
-                return [.. Enumerable.Range(row * perRow + bestStart, quantity)];
+                return ([.. Enumerable.Range(row * perRow + bestStart, quantity)], null);
             }
         }
 
         var free = Enumerable.Range(0, Seats.Length).Where(i => Seats[i].StatusAt(now) == SeatStatus.Available).Take(quantity).ToArray();
         return free.Length == quantity
-            ? free
-            : throw DomainException.Conflict("not-enough-seats", $"Only {free.Length} seats are left in this block.", "quantity");
+            ? (free, null)
+            : ([], SeatHoldResult.Refused("not-enough-seats", $"Only {free.Length} seats are left in this block.", "quantity"));
     }
 
     private int? ParseSeat(string seatId)

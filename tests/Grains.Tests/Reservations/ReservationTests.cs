@@ -298,8 +298,8 @@ public sealed class ReservationTests(ClusterFixture fixture)
         // The reservation's hold lapsed in the block and its id was held again, for another seat: a retried
         // request racing the expiry on a silo whose clock runs ahead of the reservation's.
         await Block(definition).Release(created.ReservationId);
-        await Block(definition).Hold(new SeatHoldRequest(
-            created.ReservationId, [TestEvents.SeatId(0, 2)], null, fixture.Clock.GetUtcNow() + HoldDuration));
+        (await Block(definition).Hold(new SeatHoldRequest(
+            created.ReservationId, [TestEvents.SeatId(0, 2)], null, fixture.Clock.GetUtcNow() + HoldDuration))).HeldOrThrow();
 
         var refused = await Assert.ThrowsAsync<DomainException>(() =>
             Reservation(created.ReservationId).Pay(new PaymentCommand(userId, "sandbox", null)));

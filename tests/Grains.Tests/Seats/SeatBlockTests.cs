@@ -19,6 +19,8 @@ public sealed class SeatBlockTests(ClusterFixture fixture)
     private SeatHoldRequest Best(Guid holdId, int quantity) =>
         new(holdId, null, quantity, fixture.Clock.GetUtcNow() + HoldFor);
 
+    private static async Task<SeatHold> Held(ISeatBlockGrain block, SeatHoldRequest request) => (await block.Hold(request)).HeldOrThrow();
+
     private static async Task<Dictionary<string, SeatStatus>> StatusOf(ISeatBlockGrain block) =>
         (await block.GetSeats()).ToDictionary(s => s.SeatId, s => s.Status);
 
@@ -26,12 +28,14 @@ public sealed class SeatBlockTests(ClusterFixture fixture)
     public async Task Holding_explicit_seats_is_all_or_nothing()
     {
         var block = await NewBlock();
-        await block.Hold(Explicit(Guid.NewGuid(), "B-3"));
+        await Held(block, Explicit(Guid.NewGuid(), "B-3"));
 
-        var refused = await Assert.ThrowsAsync<DomainException>(() => block.Hold(Explicit(Guid.NewGuid(), "B-1", "B-2", "B-3", "B-4")));
+        var result = await block.Hold(Explicit(Guid.NewGuid(), "B-1", "B-2", "B-3", "B-4"));
 
-        Assert.Equal("seats-unavailable", refused.Code);
-        Assert.Equal(DomainErrorKind.Conflict, refused.Kind);
+        Assert.Null(result.Hold);
+        Assert.Equal(new SeatRefusal("seats-unavailable", "These seats are no longer available: B-3.", "seatIds"), result.Refusal);
+        var refused = Assert.Throws<DomainException>(() => result.HeldOrThrow());
+        Assert.Equal(("seats-unavailable", DomainErrorKind.Conflict, "seatIds"), (refused.Code, refused.Kind, refused.Field));
         var seats = await StatusOf(block);
         Assert.Equal(SeatStatus.Available, seats["B-1"]);
         Assert.Equal(SeatStatus.Available, seats["B-2"]);
@@ -41,11 +45,24 @@ public sealed class SeatBlockTests(ClusterFixture fixture)
     }
 
     [Fact]
+    public async Task Asking_for_more_seats_than_are_left_is_refused_and_holds_none()
+    {
+        var block = await NewBlock(rows: 1, seatsPerRow: 4);
+        await Held(block, Best(Guid.NewGuid(), 3));
+
+        var result = await block.Hold(Best(Guid.NewGuid(), 2));
+
+        Assert.Null(result.Hold);
+        Assert.Equal(new SeatRefusal("not-enough-seats", "Only 1 seats are left in this block.", "quantity"), result.Refusal);
+        Assert.Equal(3, (await block.GetCounts()).Held);
+    }
+
+    [Fact]
     public async Task Best_available_seats_are_adjacent_in_the_front_row()
     {
         var block = await NewBlock(rows: 5, seatsPerRow: 10);
 
-        var hold = await block.Hold(Best(Guid.NewGuid(), 4));
+        var hold = await Held(block, Best(Guid.NewGuid(), 4));
 
         Assert.Equal(["A-4", "A-5", "A-6", "A-7"], hold.SeatIds);
     }
@@ -55,9 +72,9 @@ public sealed class SeatBlockTests(ClusterFixture fixture)
     {
         var block = await NewBlock(rows: 5, seatsPerRow: 10);
         // Row A keeps only runs of three free seats.
-        await block.Hold(Explicit(Guid.NewGuid(), "A-4", "A-8"));
+        await Held(block, Explicit(Guid.NewGuid(), "A-4", "A-8"));
 
-        var hold = await block.Hold(Best(Guid.NewGuid(), 4));
+        var hold = await Held(block, Best(Guid.NewGuid(), 4));
 
         Assert.All(hold.SeatIds, id => Assert.StartsWith("B-", id));
         var numbers = hold.SeatIds.Select(id => int.Parse(id[2..])).ToList();
@@ -70,11 +87,11 @@ public sealed class SeatBlockTests(ClusterFixture fixture)
         var block = await NewBlock();
         var holdId = Guid.NewGuid();
 
-        var first = await block.Hold(Best(holdId, 3));
-        var again = await block.Hold(Best(holdId, 3));
+        var first = await Held(block, Best(holdId, 3));
+        var again = await Held(block, Best(holdId, 3));
         var explicitId = Guid.NewGuid();
-        var firstExplicit = await block.Hold(Explicit(explicitId, "C-1", "C-2"));
-        var againExplicit = await block.Hold(Explicit(explicitId, "C-1", "C-2"));
+        var firstExplicit = await Held(block, Explicit(explicitId, "C-1", "C-2"));
+        var againExplicit = await Held(block, Explicit(explicitId, "C-1", "C-2"));
 
         Assert.Equal(first.SeatIds, again.SeatIds);
         Assert.Equal(first.ExpiresAt, again.ExpiresAt);
@@ -87,13 +104,13 @@ public sealed class SeatBlockTests(ClusterFixture fixture)
     {
         var block = await NewBlock();
         var holdId = Guid.NewGuid();
-        await block.Hold(Explicit(holdId, "A-1", "A-2"));
+        await Held(block, Explicit(holdId, "A-1", "A-2"));
 
         await block.Release(holdId);
         await block.Release(holdId);
 
         Assert.Equal(0, (await block.GetCounts()).Held);
-        var retaken = await block.Hold(Explicit(Guid.NewGuid(), "A-1", "A-2"));
+        var retaken = await Held(block, Explicit(Guid.NewGuid(), "A-1", "A-2"));
         Assert.Equal(["A-1", "A-2"], retaken.SeatIds);
     }
 
@@ -102,7 +119,7 @@ public sealed class SeatBlockTests(ClusterFixture fixture)
     {
         var block = await NewBlock();
         var holdId = Guid.NewGuid();
-        await block.Hold(Explicit(holdId, "D-5", "D-6"));
+        await Held(block, Explicit(holdId, "D-5", "D-6"));
 
         Assert.False(await block.Confirm(holdId, ["D-5", "D-7"]));
         Assert.False(await block.Confirm(holdId, ["D-5"]));
@@ -127,12 +144,12 @@ public sealed class SeatBlockTests(ClusterFixture fixture)
     {
         var block = await NewBlock();
         var oldHold = Guid.NewGuid();
-        await block.Hold(Explicit(oldHold, "A-1", "A-2"));
+        await Held(block, Explicit(oldHold, "A-1", "A-2"));
 
         fixture.Clock.Advance(HoldFor + TimeSpan.FromSeconds(1));
 
         Assert.Equal(0, (await block.GetCounts()).Held);
-        var newHold = await block.Hold(Explicit(Guid.NewGuid(), "A-1", "A-2"));
+        var newHold = await Held(block, Explicit(Guid.NewGuid(), "A-1", "A-2"));
         Assert.Equal(["A-1", "A-2"], newHold.SeatIds);
         Assert.False(await block.Confirm(oldHold, ["A-1", "A-2"]));
         Assert.Equal(0, (await block.GetCounts()).Sold);
@@ -143,7 +160,7 @@ public sealed class SeatBlockTests(ClusterFixture fixture)
     {
         var block = await NewBlock();
         var oldHold = Guid.NewGuid();
-        await block.Hold(Explicit(oldHold, "E-9", "E-10"));
+        await Held(block, Explicit(oldHold, "E-9", "E-10"));
 
         await fixture.Cluster.DeactivateAsync(block);
         fixture.Clock.Advance(HoldFor + TimeSpan.FromSeconds(1));
@@ -152,7 +169,7 @@ public sealed class SeatBlockTests(ClusterFixture fixture)
         Assert.Equal(SeatStatus.Available, seats["E-9"]);
         Assert.Equal(SeatStatus.Available, seats["E-10"]);
         Assert.False(await block.Confirm(oldHold, ["E-9", "E-10"]));
-        var newHold = await block.Hold(Explicit(Guid.NewGuid(), "E-9", "E-10"));
+        var newHold = await Held(block, Explicit(Guid.NewGuid(), "E-9", "E-10"));
         Assert.Equal(["E-9", "E-10"], newHold.SeatIds);
     }
 
@@ -161,7 +178,7 @@ public sealed class SeatBlockTests(ClusterFixture fixture)
     {
         var block = await NewBlock();
         var holdId = Guid.NewGuid();
-        await block.Hold(Explicit(holdId, "C-3"));
+        await Held(block, Explicit(holdId, "C-3"));
 
         await fixture.Cluster.DeactivateAsync(block);
 

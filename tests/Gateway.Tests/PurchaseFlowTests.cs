@@ -33,6 +33,9 @@ public sealed class PurchaseFlowTests(GatewayFixture fixture)
         Assert.Equal(QueueStatusKind.Waiting, joined.Status);
         Assert.Equal(4, joined.Position);
         Assert.Null(joined.AdmissionToken);
+        // The waiting page titles itself from the answer, with no request for the event list.
+        Assert.Equal("Test event " + spec.EventId, joined.EventName);
+        Assert.Equal(joined.EventName, (await buyer.Me(spec.EventId, ct)).EventName);
 
         await Api.SetQueue(spec.EventId, new { paused = false }, ct);
         List<long> positions = [];

@@ -9,6 +9,7 @@ namespace TicketQueue.Gateway.Queue;
 /// <summary>A place in line as the browser sees it.</summary>
 public sealed record QueueResponse(
     string EventId,
+    string EventName,
     string Ticket,
     long? TicketNumber,
     long? Position,
@@ -33,19 +34,19 @@ public static class QueueApi
 
     private static async Task<Ok<QueueResponse>> Join(string eventId, HttpContext http, EventCache events, IGrainFactory grains, QueueTokens tokens)
     {
-        await events.Require(eventId);
+        var definition = await events.Require(eventId);
         var userId = http.User.UserId();
         var status = await QueueShards.For(grains, eventId, userId).Join(userId);
-        return TypedResults.Ok(ToResponse(status, userId, tokens));
+        return TypedResults.Ok(ToResponse(status, definition.Name, userId, tokens));
     }
 
     private static async Task<Ok<QueueResponse>> Me(string eventId, HttpContext http, EventCache events, IGrainFactory grains, QueueTokens tokens)
     {
-        await events.Require(eventId);
+        var definition = await events.Require(eventId);
         var userId = http.User.UserId();
         // Reading one's admission is what "showing up" means: it claims the shopper's slot.
         var status = await QueueShards.For(grains, eventId, userId).Claim(userId) ?? throw NotInQueue();
-        return TypedResults.Ok(ToResponse(status, userId, tokens));
+        return TypedResults.Ok(ToResponse(status, definition.Name, userId, tokens));
     }
 
     private static async Task<NoContent> Leave(string eventId, HttpContext http, EventCache events, IGrainFactory grains)
@@ -55,11 +56,13 @@ public static class QueueApi
         return await QueueShards.For(grains, eventId, userId).Leave(userId) ? TypedResults.NoContent() : throw NotInQueue();
     }
 
-    public static QueueResponse ToResponse(QueueStatus status, Guid userId, QueueTokens tokens)
+    /// <summary>The answer for the browser; the event's name comes along so the waiting page needs no other request.</summary>
+    public static QueueResponse ToResponse(QueueStatus status, string eventName, Guid userId, QueueTokens tokens)
     {
         var admitted = status is { Status: QueueStatusKind.Admitted, SessionExpiresAt: { } expiresAt };
         return new QueueResponse(
             status.EventId,
+            eventName,
             tokens.SignTicket(status.EventId, userId, status.Place),
             status.TicketNumber,
             status.Position,

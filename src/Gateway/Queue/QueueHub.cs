@@ -66,7 +66,7 @@ public sealed class QueueHub(QueueFanout fanout, EventCache events, IGrainFactor
             status = await QueueShards.For(grains, e.EventId, userId).Claim(userId) ?? status;
         }
 
-        return QueueApi.ToResponse(status, userId, tokens);
+        return QueueApi.ToResponse(status, e.Name, userId, tokens);
     }
 
     /// <summary>Stops following the event this connection follows; naming any other event is refused and changes nothing.</summary>

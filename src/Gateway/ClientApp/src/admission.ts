@@ -24,9 +24,14 @@ export function forgetAdmission(eventId: string): void {
   localStorage.removeItem(key(eventId));
 }
 
+/** Remembers an event's name for later titles (the event page and the queue answers carry it). */
+export function rememberEventName(eventId: string, name: string): void {
+  sessionStorage.setItem(`tq.eventName.${eventId}`, name);
+}
+
 /**
- * An event's name for a page's title: remembered from the event page, or else looked up once in the
- * event list (one small request, never the seat counts, so the waiting page stays cheap).
+ * An event's name for a page's title: remembered from the event or waiting page, or else looked up
+ * once in the event list (one small request, never the seat counts).
  */
 export async function eventName(eventId: string): Promise<string> {
   const key = `tq.eventName.${eventId}`;

@@ -37,6 +37,7 @@ export type QueueStatusKind = "preQueue" | "waiting" | "admitted" | "expired";
 
 export interface QueueResponse {
   eventId: string;
+  eventName: string;
   ticket: string;
   ticketNumber: number | null;
   position: number | null;

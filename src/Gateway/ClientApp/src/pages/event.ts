@@ -1,4 +1,4 @@
-import { admission, forgetAdmission } from "../admission";
+import { admission, forgetAdmission, rememberEventName } from "../admission";
 import { api, ApiError, me } from "../api";
 import { alertBox, fill, h, link, showAlert } from "../dom";
 import { formatDate, formatMoney, formatNumber, formatTime, problemText, t, type Key } from "../i18n";
@@ -14,7 +14,7 @@ const event: Page = async (main, ctx) => {
     fill(main, ctx.title(t("common.notFound")), h("p", {}, err instanceof ApiError ? problemText(err.code, err.detail) : t("common.error")), link("/events", t("nav.events")));
     return;
   }
-  sessionStorage.setItem(`tq.eventName.${eventId}`, detail.name);
+  rememberEventName(eventId, detail.name);
   const account = await me();
   const admitted = admission(eventId);
 

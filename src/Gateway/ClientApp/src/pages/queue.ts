@@ -3,7 +3,7 @@
 // connection is down (or WebSockets are blocked) the page asks GET .../queue/me every few seconds
 // instead, and goes back to live updates as soon as the connection is back.
 import { HttpTransportType, HubConnectionBuilder, HubConnectionState, LogLevel, type HubConnection } from "@microsoft/signalr";
-import { eventName, forgetAdmission, saveAdmission } from "../admission";
+import { forgetAdmission, rememberEventName, saveAdmission } from "../admission";
 import { api, ApiError, freshAccessToken } from "../api";
 import { fill, h, link } from "../dom";
 import { formatDate, formatNumber, problemText, t } from "../i18n";
@@ -54,11 +54,9 @@ const queue: Page = async (main, ctx) => {
     ticketNumber, rateText,
   );
 
-  const heading = ctx.title(t("queue.title"));
-  void eventName(eventId).then((name) => {
-    heading.textContent = `${name} · ${t("queue.title")}`;
-    document.title = `${heading.textContent} · TicketQueue`;
-  });
+  // The join's answer names the event: a visitor arriving straight from a link costs no other request.
+  const heading = ctx.title(`${state.eventName} · ${t("queue.title")}`);
+  rememberEventName(eventId, state.eventName);
   fill(main, heading, notice, waiting, admitted, connection, announcer, h("p", { class: "muted" }, t("queue.keep")), leave);
 
   // The first position seen for this ticket is the start of the progress bar; kept across tabs and reloads.

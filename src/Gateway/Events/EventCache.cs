@@ -35,7 +35,7 @@ public sealed class EventCache(IGrainFactory grains, TimeProvider time)
     public void Invalidate(string eventId) => _events.TryRemove(eventId, out _);
 
     private static DomainException NotFound(string eventId) =>
-        DomainException.NotFound("event-not-found", $"There is no event '{(eventId.Length > EventIds.MaxLength ? eventId[..EventIds.MaxLength] + "…" : eventId)}'.");
+        DomainException.NotFound("event-not-found", $"There is no event '{EventIds.Shown(eventId)}'.");
 }
 
 public static class EventIds
@@ -46,4 +46,8 @@ public static class EventIds
     public static bool IsValid(string id) =>
         id.Length is >= 3 and <= MaxLength && char.IsAsciiLetterLower(id[0])
         && id.All(c => char.IsAsciiLetterLower(c) || char.IsAsciiDigit(c) || c == '-');
+
+    /// <summary>An id as an error message may quote it: whatever the client sent, cut to the longest valid length.</summary>
+    public static string Shown(string? id) =>
+        id is null ? "" : id.Length > MaxLength ? id[..MaxLength] + "…" : id;
 }

@@ -74,8 +74,7 @@ public sealed class QueueHub(QueueFanout fanout, EventCache events, IGrainFactor
     {
         if (!Context.Items.TryGetValue(FollowedEventKey, out var followed) || followed is not string followedEvent || followedEvent != eventId)
         {
-            var shown = eventId is null ? "" : eventId.Length > EventIds.MaxLength ? eventId[..EventIds.MaxLength] + "…" : eventId;
-            throw DomainException.NotFound("not-following", $"This connection does not follow the event '{shown}'.");
+            throw DomainException.NotFound("not-following", $"This connection does not follow the event '{EventIds.Shown(eventId)}'.");
         }
 
         Context.Items.Remove(FollowedEventKey);

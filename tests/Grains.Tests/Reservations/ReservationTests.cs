@@ -24,6 +24,10 @@ public sealed class ReservationTests(ClusterFixture fixture)
 
     private ISeatBlockGrain Block(EventDefinition definition) => SeatBlocks.For(fixture.Grains, definition.EventId, TestEvents.BlockId);
 
+    // The reservation grain's writes for this user fail, as they would with its database away.
+    private IDisposable FailReservationWritesOf(Guid userId) => fixture.StorageFaults.FailWrites((stateName, _, state) =>
+        stateName == "reservation" && state is ReservationState { View.UserId: var owner } && owner == userId);
+
     private async Task<Dictionary<string, SeatStatus>> SeatStatuses(EventDefinition definition) =>
         (await Block(definition).GetSeats()).ToDictionary(s => s.SeatId, s => s.Status);
 
@@ -220,8 +224,7 @@ public sealed class ReservationTests(ClusterFixture fixture)
         var definition = await NewEvent();
         var userId = Guid.NewGuid();
 
-        using (fixture.StorageFaults.FailWrites((stateName, _, state) =>
-            stateName == "reservation" && state is ReservationState { View.UserId: var owner } && owner == userId))
+        using (FailReservationWritesOf(userId))
         {
             await Assert.ThrowsAnyAsync<Exception>(() => User(userId).Reserve(definition.EventId, TestEvents.BlockId, null, 2, null));
         }
@@ -259,8 +262,7 @@ public sealed class ReservationTests(ClusterFixture fixture)
         var definition = await NewEvent();
         var userId = Guid.NewGuid();
 
-        using (fixture.StorageFaults.FailWrites((stateName, _, state) =>
-            stateName == "reservation" && state is ReservationState { View.UserId: var owner } && owner == userId))
+        using (FailReservationWritesOf(userId))
         {
             await Assert.ThrowsAnyAsync<Exception>(() => User(userId).Reserve(definition.EventId, TestEvents.BlockId, null, 2, "key-1"));
         }

@@ -24,9 +24,16 @@ export function forgetAdmission(eventId: string): void {
   localStorage.removeItem(key(eventId));
 }
 
+const nameKey = (eventId: string) => `tq.eventName.${eventId}`;
+
 /** Remembers an event's name for later titles (the event page and the queue answers carry it). */
 export function rememberEventName(eventId: string, name: string): void {
-  sessionStorage.setItem(`tq.eventName.${eventId}`, name);
+  sessionStorage.setItem(nameKey(eventId), name);
+}
+
+/** The event's name if this tab has seen it, else its id. */
+export function knownEventName(eventId: string): string {
+  return sessionStorage.getItem(nameKey(eventId)) ?? eventId;
 }
 
 /**
@@ -34,15 +41,14 @@ export function rememberEventName(eventId: string, name: string): void {
  * once in the event list (one small request, never the seat counts).
  */
 export async function eventName(eventId: string): Promise<string> {
-  const key = `tq.eventName.${eventId}`;
-  const known = sessionStorage.getItem(key);
+  const known = sessionStorage.getItem(nameKey(eventId));
   if (known) return known;
   try {
     const response = await fetch("/api/events", { headers: { accept: "application/json" } });
     const list = (await response.json()) as { eventId: string; name: string }[];
-    for (const e of list) sessionStorage.setItem(`tq.eventName.${e.eventId}`, e.name);
+    for (const e of list) rememberEventName(e.eventId, e.name);
   } catch {
     // The id stands in for the name.
   }
-  return sessionStorage.getItem(key) ?? eventId;
+  return knownEventName(eventId);
 }

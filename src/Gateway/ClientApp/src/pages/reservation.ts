@@ -1,3 +1,4 @@
+import { knownEventName } from "../admission";
 import { api, ApiError } from "../api";
 import { alertBox, fill, h, link, showAlert } from "../dom";
 import { formatDate, formatMoney, formatTime, problemText, t, type Key } from "../i18n";
@@ -20,7 +21,7 @@ const reservation: Page = async (main, ctx) => {
 
   function draw(): void {
     clearInterval(countdown);
-    const eventName = sessionStorage.getItem(`tq.eventName.${r.eventId}`) ?? r.eventId;
+    const eventName = knownEventName(r.eventId);
     const status = h("dd", { id: "status", class: `badge ${r.status}` }, t(`status.${r.status}` as Key));
     const content: (Node | null)[] = [
       ctx.title(t("reservation.title", { id: r.reservationId.slice(0, 8) })),

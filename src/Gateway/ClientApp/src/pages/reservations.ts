@@ -1,3 +1,4 @@
+import { knownEventName } from "../admission";
 import { api } from "../api";
 import { fill, h, link } from "../dom";
 import { formatDate, formatMoney, t, type Key } from "../i18n";
@@ -19,7 +20,7 @@ const reservations: Page = async (main, ctx) => {
             h(
               "li",
               { class: "card" },
-              h("h2", {}, link(`/reservations/${r.reservationId}`, `${sessionStorage.getItem(`tq.eventName.${r.eventId}`) ?? r.eventId} · ${r.seats.join(", ")}`)),
+              h("h2", {}, link(`/reservations/${r.reservationId}`, `${knownEventName(r.eventId)} · ${r.seats.join(", ")}`)),
               h("p", {}, formatDate(r.createdAt), " · ", formatMoney(r.amount, r.currency)),
               h("p", { class: `badge ${r.status}` }, t(`status.${r.status}` as Key)),
             ),

@@ -20,7 +20,10 @@ public sealed class UserReservationsState
     [Id(2)] public Queue<string> IdempotencyOrder { get; set; } = [];
 }
 
-/// <summary>A reservation of the user's; <see cref="Closed"/> once it is known expired or cancelled for good.</summary>
+/// <summary>
+/// A reservation of the user's, named before it is opened; <see cref="Closed"/> once it is known expired or
+/// cancelled, or found never opened (a keyed retry may still open it, and reopens the name).
+/// </summary>
 [GenerateSerializer, Immutable, Alias("tq.UserReservationRef")]
 public sealed record UserReservationRef([property: Id(0)] Guid ReservationId, [property: Id(1)] string EventId, [property: Id(2)] bool Closed = false);
 
@@ -45,18 +48,31 @@ public sealed class UserReservationsGrain(
     public async Task<ReservationView> Reserve(string eventId, string blockId, IReadOnlyList<string>? seatIds, int? quantity, string? idempotencyKey)
     {
         var fingerprint = $"{eventId}|{blockId}|{(seatIds is null ? "" : string.Join(',', seatIds))}|{quantity}";
+        Guid reservationId;
         if (idempotencyKey is not null && state.State.IdempotencyKeys.TryGetValue(idempotencyKey, out var seen))
         {
-            return seen.Fingerprint == fingerprint
-                ? (await GrainFactory.GetGrain<IReservationGrain>(seen.ReservationId).Get())!
-                : throw DomainException.Conflict("idempotency-key-reused", "This Idempotency-Key was used for a different request.", "Idempotency-Key");
-        }
+            if (seen.Fingerprint != fingerprint)
+            {
+                throw DomainException.Conflict("idempotency-key-reused", "This Idempotency-Key was used for a different request.", "Idempotency-Key");
+            }
 
-        var reservationId = idempotencyKey is null ? Guid.NewGuid() : ReservationIdFor(idempotencyKey, fingerprint);
-        if (Reservations.Exists(r => r.ReservationId == reservationId))
+            if (await GrainFactory.GetGrain<IReservationGrain>(seen.ReservationId).Get() is { } made)
+            {
+                return made;
+            }
+
+            // Recorded, but the call that was opening it failed before the reservation was saved: finish it.
+            reservationId = seen.ReservationId;
+        }
+        else
         {
-            // Made under this key before the key itself was forgotten (only the newest keys are kept).
-            return (await GrainFactory.GetGrain<IReservationGrain>(reservationId).Get())!;
+            reservationId = idempotencyKey is null ? Guid.NewGuid() : ReservationIdFor(idempotencyKey, fingerprint);
+            if (Reservations.Exists(r => r.ReservationId == reservationId)
+                && await GrainFactory.GetGrain<IReservationGrain>(reservationId).Get() is { } made)
+            {
+                // Made under this key before the key itself was forgotten (only the newest keys are kept).
+                return made;
+            }
         }
 
         var definition = await GrainFactory.GetGrain<IEventCatalogGrain>(EventCatalog.Key).Get(eventId)
@@ -84,23 +100,14 @@ public sealed class UserReservationsGrain(
         ReservationView? view = null;
         try
         {
+            // Written ahead: the list names the reservation before the reservation exists. Whatever dies
+            // after this point, every reservation that exists is counted toward the limit, so a retry
+            // under another key cannot take the user past it. A name whose reservation never opened
+            // counts nothing (the scan finds no reservation behind it).
+            Record(reservationId, eventId, idempotencyKey, fingerprint);
+            await state.WriteStateAsync();
             view = await reservation.Create(new ReservationRequest(
                 reservationId, this.GetPrimaryKey(), eventId, blockId, hold, block.Price * hold.SeatIds.Count, definition.Currency));
-
-            Reservations.Add(new UserReservationRef(reservationId, eventId));
-            ForgetOldestClosed();
-            if (idempotencyKey is not null)
-            {
-                if (state.State.IdempotencyOrder.Count >= IdempotencyKeysKept)
-                {
-                    state.State.IdempotencyKeys.Remove(state.State.IdempotencyOrder.Dequeue());
-                }
-
-                state.State.IdempotencyKeys[idempotencyKey] = new IdempotentReservation(fingerprint, reservationId);
-                state.State.IdempotencyOrder.Enqueue(idempotencyKey);
-            }
-
-            await state.WriteStateAsync();
             return view;
         }
         catch (Exception failure) when (idempotencyKey is null)
@@ -110,6 +117,32 @@ public sealed class UserReservationsGrain(
             // the hold expired. A keyed request keeps them: its retry reaches the same id and hold.
             await Abandon(reservation, seats, reservationId, created: view is not null, failure);
             throw;
+        }
+    }
+
+    private void Record(Guid reservationId, string eventId, string? idempotencyKey, string fingerprint)
+    {
+        var known = Reservations.FindIndex(r => r.ReservationId == reservationId);
+        if (known >= 0)
+        {
+            // Marked closed when a scan found nothing behind it; it is being opened now.
+            Reservations[known] = Reservations[known] with { Closed = false };
+        }
+        else
+        {
+            Reservations.Add(new UserReservationRef(reservationId, eventId));
+            ForgetOldestClosed();
+        }
+
+        if (idempotencyKey is not null && !state.State.IdempotencyKeys.ContainsKey(idempotencyKey))
+        {
+            if (state.State.IdempotencyOrder.Count >= IdempotencyKeysKept)
+            {
+                state.State.IdempotencyKeys.Remove(state.State.IdempotencyOrder.Dequeue());
+            }
+
+            state.State.IdempotencyKeys[idempotencyKey] = new IdempotentReservation(fingerprint, reservationId);
+            state.State.IdempotencyOrder.Enqueue(idempotencyKey);
         }
     }
 

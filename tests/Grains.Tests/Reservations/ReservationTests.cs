@@ -24,9 +24,14 @@ public sealed class ReservationTests(ClusterFixture fixture)
 
     private ISeatBlockGrain Block(EventDefinition definition) => SeatBlocks.For(fixture.Grains, definition.EventId, TestEvents.BlockId);
 
-    // The reservation grain's writes for this user fail, as they would with its database away.
-    private IDisposable FailReservationWritesOf(Guid userId) => fixture.StorageFaults.FailWrites((stateName, _, state) =>
-        stateName == "reservation" && state is ReservationState { View.UserId: var owner } && owner == userId);
+    // The reservation grain's writes for this user fail, as they would with its database away (or, after
+    // writing, with the answer lost).
+    private IDisposable FailReservationWritesOf(Guid userId, bool afterWriting = false) => fixture.StorageFaults.FailWrites((stateName, _, state) =>
+        stateName == "reservation" && state is ReservationState { View.UserId: var owner } && owner == userId, afterWriting);
+
+    // The silo hosting the user's grain dies: the next call finds a fresh activation with the saved state.
+    private Task CrashUserGrain(Guid userId) =>
+        User(userId).Cast<IGrainManagementExtension>().DeactivateOnIdle(TestContext.Current.CancellationToken).AsTask();
 
     private async Task<Dictionary<string, SeatStatus>> SeatStatuses(EventDefinition definition) =>
         (await Block(definition).GetSeats()).ToDictionary(s => s.SeatId, s => s.Status);
@@ -208,7 +213,7 @@ public sealed class ReservationTests(ClusterFixture fixture)
         var saved = new GrainState<UserReservationsState>();
         await storage.ReadStateAsync("userReservations", grainId, saved);
         await storage.ClearStateAsync("userReservations", grainId, saved);
-        await User(userId).Cast<IGrainManagementExtension>().DeactivateOnIdle(TestContext.Current.CancellationToken);
+        await CrashUserGrain(userId);
 
         var retried = await User(userId).Reserve(definition.EventId, TestEvents.BlockId, null, 2, "key-1");
 
@@ -239,7 +244,7 @@ public sealed class ReservationTests(ClusterFixture fixture)
     }
 
     [Fact]
-    public async Task A_keyless_reservation_the_users_list_could_not_record_is_cancelled()
+    public async Task A_keyless_reservation_the_users_list_could_not_record_never_opens()
     {
         var definition = await NewEvent();
         var userId = Guid.NewGuid();
@@ -250,10 +255,38 @@ public sealed class ReservationTests(ClusterFixture fixture)
             await Assert.ThrowsAnyAsync<Exception>(() => User(userId).Reserve(definition.EventId, TestEvents.BlockId, null, 2, null));
         }
 
-        // The reservation was opened, but the caller was told it failed and never learned its id.
+        // The list is written before the reservation is opened: with it unwritten, nothing was opened,
+        // and the hold went back.
         Assert.Equal(0, (await Block(definition).GetCounts()).Held);
         Assert.Empty(await User(userId).List());
-        Assert.Contains(fixture.Events.Recent(), e => e is ReservationCancelled c && c.UserId == userId);
+        Assert.DoesNotContain(fixture.Events.Recent(), e => e is SeatsHeld held && held.UserId == userId);
+    }
+
+    [Fact]
+    public async Task A_reservation_opened_by_a_call_that_died_still_counts_toward_the_ticket_limit()
+    {
+        var definition = await NewEvent(ticketLimitPerUser: 4);
+        var userId = Guid.NewGuid();
+
+        // The reservation is saved, but the answer is lost and the user's grain dies before hearing it.
+        using (FailReservationWritesOf(userId, afterWriting: true))
+        {
+            await Assert.ThrowsAnyAsync<Exception>(() => User(userId).Reserve(definition.EventId, TestEvents.BlockId, null, 2, "key-1"));
+        }
+
+        await CrashUserGrain(userId);
+
+        // A retry under another key for the whole allowance: the two seats the first call opened count.
+        var refused = await Assert.ThrowsAsync<DomainException>(() =>
+            User(userId).Reserve(definition.EventId, TestEvents.BlockId, null, 4, "key-2"));
+        Assert.Equal("ticket-limit-exceeded", refused.Code);
+        Assert.Equal(2, (await Block(definition).GetCounts()).Held);
+
+        // The first key's retry finds the reservation the dead call opened.
+        var first = await User(userId).Reserve(definition.EventId, TestEvents.BlockId, null, 2, "key-1");
+        Assert.Equal(ReservationStatus.PendingPayment, first.Status);
+        Assert.Equal([first.ReservationId], (await User(userId).List()).Select(r => r.ReservationId));
+        Assert.Equal(2, (await Block(definition).GetCounts()).Held);
     }
 
     [Fact]

@@ -5,22 +5,33 @@ namespace TicketQueue.Grains.Tests.Reservations;
 /// <summary>Which writes of the fixture's reservation storage fail, as a database that is away would fail them.</summary>
 public sealed class StorageFaults
 {
-    private volatile Func<string, GrainId, object?, bool>? _failWrite;
+    private volatile Fault? _fault;
 
-    /// <summary>Fails every write the predicate (state name, grain, state being written) picks, until disposed.</summary>
-    public IDisposable FailWrites(Func<string, GrainId, object?, bool> which)
+    /// <summary>
+    /// Fails every write the predicate (state name, grain, state being written) picks, until disposed. With
+    /// <paramref name="afterWriting"/> the write lands and only its answer is lost, as when the database
+    /// committed but the connection dropped (or the silo died) before the caller heard.
+    /// </summary>
+    public IDisposable FailWrites(Func<string, GrainId, object?, bool> which, bool afterWriting = false)
     {
-        _failWrite = which;
+        _fault = new Fault(which, afterWriting);
         return new Healed(this);
     }
 
-    internal bool Fails(string stateName, GrainId grainId, object? state) => _failWrite?.Invoke(stateName, grainId, state) ?? false;
+    internal WriteFault For(string stateName, GrainId grainId, object? state) =>
+        _fault is { } fault && fault.Which(stateName, grainId, state)
+            ? fault.AfterWriting ? WriteFault.AnswerLost : WriteFault.NotWritten
+            : WriteFault.None;
+
+    private sealed record Fault(Func<string, GrainId, object?, bool> Which, bool AfterWriting);
 
     private sealed class Healed(StorageFaults faults) : IDisposable
     {
-        public void Dispose() => faults._failWrite = null;
+        public void Dispose() => faults._fault = null;
     }
 }
+
+internal enum WriteFault { None, NotWritten, AnswerLost }
 
 /// <summary>The in-memory grain storage, with writes that fail when <see cref="StorageFaults"/> says so.</summary>
 public sealed class FaultyGrainStorage(IGrainStorage inner, StorageFaults faults) : IGrainStorage
@@ -28,10 +39,20 @@ public sealed class FaultyGrainStorage(IGrainStorage inner, StorageFaults faults
     public Task ReadStateAsync<T>(string stateName, GrainId grainId, IGrainState<T> grainState) =>
         inner.ReadStateAsync(stateName, grainId, grainState);
 
-    public Task WriteStateAsync<T>(string stateName, GrainId grainId, IGrainState<T> grainState) =>
-        faults.Fails(stateName, grainId, grainState.State)
-            ? Task.FromException(new OrleansException($"Storage is unreachable (injected) for {stateName} of {grainId}."))
-            : inner.WriteStateAsync(stateName, grainId, grainState);
+    public async Task WriteStateAsync<T>(string stateName, GrainId grainId, IGrainState<T> grainState)
+    {
+        var fault = faults.For(stateName, grainId, grainState.State);
+        if (fault == WriteFault.NotWritten)
+        {
+            throw new OrleansException($"Storage is unreachable (injected) for {stateName} of {grainId}.");
+        }
+
+        await inner.WriteStateAsync(stateName, grainId, grainState);
+        if (fault == WriteFault.AnswerLost)
+        {
+            throw new OrleansException($"The answer to a write of {stateName} of {grainId} was lost (injected).");
+        }
+    }
 
     public Task ClearStateAsync<T>(string stateName, GrainId grainId, IGrainState<T> grainState) =>
         inner.ClearStateAsync(stateName, grainId, grainState);

@@ -99,13 +99,15 @@ internal static class Purchases
                 return new Purchase(PurchaseKind.NotAdmitted, Guid.Empty, 0, 0, $"queue status {place?.Status.ToString() ?? "none"}");
             }
 
-            view = await grains.GetGrain<IUserReservationsGrain>(request.UserId)
+            var outcome = await grains.GetGrain<IUserReservationsGrain>(request.UserId)
                 .Reserve(eventId, request.BlockId, request.SeatIds, request.Quantity, idempotencyKey: null);
-        }
-        catch (DomainException e) when (RefusalCodes.Contains(e.Code))
-        {
-            var refusedAt = Stopwatch.GetTimestamp();
-            return new Purchase(PurchaseKind.Refused, Guid.Empty, refusedAt - started, 0, null, refusedAt, e.Code);
+            if (outcome.Refusal is { } refusal)
+            {
+                var refusedAt = Stopwatch.GetTimestamp();
+                return new Purchase(PurchaseKind.Refused, Guid.Empty, refusedAt - started, 0, null, refusedAt, refusal.Code);
+            }
+
+            view = outcome.ReservedOrThrow();
         }
         catch (Exception e)
         {

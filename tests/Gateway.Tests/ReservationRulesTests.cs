@@ -31,6 +31,28 @@ public sealed class ReservationRulesTests(GatewayFixture fixture)
     }
 
     [Fact]
+    public async Task A_seat_someone_else_holds_is_409_naming_the_seats()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var spec = new EventSpec();
+        await Api.CreateEvent(spec, ct);
+        var first = await Api.Register(ct);
+        var second = await Api.Register(ct);
+        var firstAdmission = await first.JoinAndAwaitAdmission(spec.EventId, ct);
+        var secondAdmission = await second.JoinAndAwaitAdmission(spec.EventId, ct);
+        await first.ReserveOk(spec.EventId, firstAdmission, new { blockId = spec.BlockId, seatIds = new[] { "A-1", "A-2" } }, ct);
+
+        // The seat block's refusal comes back as an answer, not an exception; the problem is the same.
+        var taken = await second.Reserve(spec.EventId, secondAdmission, new { blockId = spec.BlockId, seatIds = new[] { "A-2", "A-3" } }, ct);
+
+        var problem = await taken.ShouldBeProblem(409, "seats-unavailable", "seatIds");
+        Assert.Contains("A-2", problem.GetProperty("detail").GetString());
+        Assert.Equal("https://ticketqueue.dev/problems/seats-unavailable", problem.GetProperty("type").GetString());
+        // Nothing was held for the refused buyer: A-3 is still free to take.
+        await second.ReserveOk(spec.EventId, secondAdmission, new { blockId = spec.BlockId, seatIds = new[] { "A-3" } }, ct);
+    }
+
+    [Fact]
     public async Task Replaying_an_Idempotency_Key_returns_the_same_reservation()
     {
         var ct = TestContext.Current.CancellationToken;
@@ -107,7 +129,7 @@ public sealed class ReservationRulesTests(GatewayFixture fixture)
         Assert.Equal(450, lost.Count);
         foreach (var response in lost)
         {
-            await response.ShouldBeProblem(409, "not-enough-seats");
+            await response.ShouldBeProblem(409, "not-enough-seats", "quantity");
         }
 
         var reservations = await Task.WhenAll(won.Select(r => r.Content.ReadFromJsonAsync<ReservationResponse>(TestApi.Json, ct)));

@@ -20,7 +20,7 @@ public sealed class OutboxTests(DatabaseFixture db)
             "KRW", 4, [new SeatBlockDefinition("floor", "Floor", 2, 10, 10_000m)],
             new QueueSettings(60, 100, TimeSpan.FromMinutes(2), TimeSpan.FromMinutes(10), TimeSpan.FromMinutes(5))));
         var userId = Guid.NewGuid();
-        var reservation = await db.Grains.GetGrain<IUserReservationsGrain>(userId).Reserve(eventId, "floor", null, 2, null);
+        var reservation = (await db.Grains.GetGrain<IUserReservationsGrain>(userId).Reserve(eventId, "floor", null, 2, null)).ReservedOrThrow();
         var paid = await db.Grains.GetGrain<IReservationGrain>(reservation.ReservationId).Pay(new PaymentCommand(userId, "sandbox", null));
 
         await using var connection = new NpgsqlConnection(db.ConnectionString);

@@ -51,7 +51,7 @@ public static class ReservationsApi
         return routes;
     }
 
-    private static async Task<Created<ReservationResponse>> Create(
+    private static async Task<Results<Created<ReservationResponse>, ProblemHttpResult>> Create(
         string eventId,
         CreateReservationRequest? body,
         [FromHeader(Name = AdmissionHeader)] string? admissionToken,
@@ -103,7 +103,14 @@ public static class ReservationsApi
             throw new DomainException(DomainErrorKind.Forbidden, "admission-revoked", "You left the queue after your admission; join again and wait for your turn.", AdmissionHeader);
         }
 
-        var view = await grains.GetGrain<IUserReservationsGrain>(userId).Reserve(eventId, blockId, body.SeatIds, body.Quantity, idempotencyKey);
+        var outcome = await grains.GetGrain<IUserReservationsGrain>(userId).Reserve(eventId, blockId, body.SeatIds, body.Quantity, idempotencyKey);
+        if (outcome is { Refusal: { } refusal })
+        {
+            // Taken seats are the common answer in a rush: written as the problem, without an exception.
+            return TypedResults.Problem(ProblemExceptionHandler.Create(StatusCodes.Status409Conflict, refusal.Code, refusal.Detail, refusal.Field));
+        }
+
+        var view = outcome.ReservedOrThrow();
         return TypedResults.Created($"/api/reservations/{view.ReservationId}", ReservationResponse.From(view));
     }
 

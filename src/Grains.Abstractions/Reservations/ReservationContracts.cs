@@ -46,6 +46,24 @@ public sealed record ReservationView(
     [property: Id(11)] DateTimeOffset? ConfirmedAt,
     [property: Id(12)] DateTimeOffset? ClosedAt);
 
+/// <summary>
+/// What a reservation attempt came to: the reservation, or the seat block's refusal (the seats were taken,
+/// or too few are left). In a rush most attempts are refused; a refusal is an answer, not an exception.
+/// </summary>
+[GenerateSerializer, Immutable, Alias("tq.ReservationOutcome")]
+public sealed record ReservationOutcome(
+    [property: Id(0)] ReservationView? Reservation,
+    [property: Id(1)] SeatRefusal? Refusal)
+{
+    public static ReservationOutcome Reserved(ReservationView reservation) => new(reservation, null);
+
+    public static ReservationOutcome Refused(SeatRefusal refusal) => new(null, refusal);
+
+    /// <summary>The reservation, or the refusal as the 409 problem the caller answers with.</summary>
+    public ReservationView ReservedOrThrow() =>
+        Reservation ?? throw DomainException.Conflict(Refusal!.Code, Refusal.Detail, Refusal.Field);
+}
+
 [GenerateSerializer, Immutable, Alias("tq.PaymentCommand")]
 public sealed record PaymentCommand(
     [property: Id(0)] Guid UserId,
@@ -80,9 +98,11 @@ public interface IUserReservationsGrain : IGrainWithGuidKey
 {
     /// <summary>
     /// Creates a reservation unless it would take the user over the event's ticket limit. The same
-    /// idempotency key with the same request returns the first reservation.
+    /// idempotency key with the same request returns the first reservation. Seats taken or too few left
+    /// are a <see cref="ReservationOutcome.Refusal"/>; every other refusal (the ticket limit, an unknown
+    /// event or block, a reused key) is a <see cref="DomainException"/>.
     /// </summary>
-    [Alias("Reserve")] Task<ReservationView> Reserve(string eventId, string blockId, IReadOnlyList<string>? seatIds, int? quantity, string? idempotencyKey);
+    [Alias("Reserve")] Task<ReservationOutcome> Reserve(string eventId, string blockId, IReadOnlyList<string>? seatIds, int? quantity, string? idempotencyKey);
 
     [Alias("List")] Task<IReadOnlyList<ReservationView>> List();
 }

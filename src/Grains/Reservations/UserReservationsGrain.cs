@@ -45,7 +45,7 @@ public sealed class UserReservationsGrain(
 
     private List<UserReservationRef> Reservations => state.State.Reservations;
 
-    public async Task<ReservationView> Reserve(string eventId, string blockId, IReadOnlyList<string>? seatIds, int? quantity, string? idempotencyKey)
+    public async Task<ReservationOutcome> Reserve(string eventId, string blockId, IReadOnlyList<string>? seatIds, int? quantity, string? idempotencyKey)
     {
         var fingerprint = $"{eventId}|{blockId}|{(seatIds is null ? "" : string.Join(',', seatIds))}|{quantity}";
         Guid reservationId;
@@ -58,7 +58,7 @@ public sealed class UserReservationsGrain(
 
             if (await GrainFactory.GetGrain<IReservationGrain>(seen.ReservationId).Get() is { } made)
             {
-                return made;
+                return ReservationOutcome.Reserved(made);
             }
 
             // Recorded, but the call that was opening it failed before the reservation was saved: finish it.
@@ -71,7 +71,7 @@ public sealed class UserReservationsGrain(
                 && await GrainFactory.GetGrain<IReservationGrain>(reservationId).Get() is { } made)
             {
                 // Made under this key before the key itself was forgotten (only the newest keys are kept).
-                return made;
+                return ReservationOutcome.Reserved(made);
             }
         }
 
@@ -93,8 +93,11 @@ public sealed class UserReservationsGrain(
         var block = definition.FindBlock(blockId)
             ?? throw DomainException.Invalid("block-not-found", $"Event '{eventId}' has no block '{blockId}'.", "blockId");
         var seats = SeatBlocks.For(GrainFactory, eventId, blockId);
-        var hold = (await seats.Hold(
-            new SeatHoldRequest(reservationId, seatIds, quantity, time.GetUtcNow() + definition.Queue.HoldDuration))).HeldOrThrow();
+        var held = await seats.Hold(new SeatHoldRequest(reservationId, seatIds, quantity, time.GetUtcNow() + definition.Queue.HoldDuration));
+        if (held.Hold is not { } hold)
+        {
+            return ReservationOutcome.Refused(held.Refusal!);
+        }
 
         var reservation = GrainFactory.GetGrain<IReservationGrain>(reservationId);
         ReservationView? view = null;
@@ -108,7 +111,7 @@ public sealed class UserReservationsGrain(
             await state.WriteStateAsync();
             view = await reservation.Create(new ReservationRequest(
                 reservationId, this.GetPrimaryKey(), eventId, blockId, hold, block.Price * hold.SeatIds.Count, definition.Currency));
-            return view;
+            return ReservationOutcome.Reserved(view);
         }
         catch (Exception failure) when (idempotencyKey is null)
         {

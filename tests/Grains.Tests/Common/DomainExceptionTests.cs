@@ -12,7 +12,7 @@ public sealed class DomainExceptionTests(ClusterFixture fixture)
         var user = fixture.Grains.GetGrain<IUserReservationsGrain>(Guid.NewGuid());
 
         // Thrown two grain calls away (user reservations -> client) and with every field set.
-        var error = await Assert.ThrowsAsync<DomainException>(() => user.Reserve(definition.EventId, TestEvents.BlockId, null, 3, null));
+        var error = await Assert.ThrowsAsync<DomainException>(() => user.Reserve(definition.EventId, TestEvents.BlockId, null, 3, null).Reserved());
 
         Assert.Equal(DomainErrorKind.Conflict, error.Kind);
         Assert.Equal("ticket-limit-exceeded", error.Code);
@@ -27,8 +27,8 @@ public sealed class DomainExceptionTests(ClusterFixture fixture)
         var definition = await fixture.CreateEvent();
         var user = fixture.Grains.GetGrain<IUserReservationsGrain>(Guid.NewGuid());
 
-        // Raised by the seat block, passed on by the reservation and user grains.
-        var error = await Assert.ThrowsAsync<DomainException>(() => user.Reserve(definition.EventId, TestEvents.BlockId, ["Z-99"], null, null));
+        // Raised by the seat block (a malformed request, not a refusal), passed on by the user's grain.
+        var error = await Assert.ThrowsAsync<DomainException>(() => user.Reserve(definition.EventId, TestEvents.BlockId, ["Z-99"], null, null).Reserved());
 
         Assert.Equal(DomainErrorKind.Invalid, error.Kind);
         Assert.Equal("unknown-seat", error.Code);

@@ -25,7 +25,7 @@ public sealed class DomainEventTests(ClusterFixture fixture)
         fixture.Clock.Advance(TimeSpan.FromSeconds(2));
         await ClusterFixture.Eventually(() => shard.Claim(userId), s => s?.Status == QueueStatusKind.Admitted);
 
-        var reservation = await fixture.Grains.GetGrain<IUserReservationsGrain>(userId).Reserve(definition.EventId, TestEvents.BlockId, ["A-1", "A-2"], null, null);
+        var reservation = await fixture.Grains.GetGrain<IUserReservationsGrain>(userId).Reserve(definition.EventId, TestEvents.BlockId, ["A-1", "A-2"], null, null).Reserved();
         var paid = await fixture.Grains.GetGrain<IReservationGrain>(reservation.ReservationId).Pay(new PaymentCommand(userId, "sandbox", null));
         await fixture.Grains.GetGrain<IReservationGrain>(reservation.ReservationId).Cancel(userId);
 
@@ -56,7 +56,7 @@ public sealed class DomainEventTests(ClusterFixture fixture)
     {
         var definition = await fixture.CreateEvent(TestEvents.Settings(holdDuration: HoldDuration));
         var userId = Guid.NewGuid();
-        var reservation = await fixture.Grains.GetGrain<IUserReservationsGrain>(userId).Reserve(definition.EventId, TestEvents.BlockId, null, 1, null);
+        var reservation = await fixture.Grains.GetGrain<IUserReservationsGrain>(userId).Reserve(definition.EventId, TestEvents.BlockId, null, 1, null).Reserved();
 
         fixture.Clock.Advance(HoldDuration + TimeSpan.FromSeconds(1));
         await fixture.Grains.GetGrain<IReservationGrain>(reservation.ReservationId).Get();

@@ -38,7 +38,7 @@ public sealed class QueueLifecycleTests(ClusterFixture fixture)
         Assert.Equal(1, (await queue.AdvanceSeconds(3)).ServingCursor);
 
         var reservation = await fixture.Grains.GetGrain<IUserReservationsGrain>(buyer)
-            .Reserve(queue.EventId, TestEvents.BlockId, null, 2, null);
+            .Reserve(queue.EventId, TestEvents.BlockId, null, 2, null).Reserved();
         await fixture.Grains.GetGrain<IReservationGrain>(reservation.ReservationId)
             .Pay(new PaymentCommand(buyer, "sandbox", null));
 
@@ -83,7 +83,7 @@ public sealed class QueueLifecycleTests(ClusterFixture fixture)
         Assert.Equal(QueueStatusKind.Admitted, (await queue.Status(buyer)).Status);
         await queue.JoinMany(2);
         var reservation = await fixture.Grains.GetGrain<IUserReservationsGrain>(buyer)
-            .Reserve(queue.EventId, TestEvents.BlockId, null, 1, null);
+            .Reserve(queue.EventId, TestEvents.BlockId, null, 1, null).Reserved();
 
         await queue.Advance(TimeSpan.FromMinutes(3) + TimeSpan.FromSeconds(1));
         var rejoined = await queue.Join(buyer);

@@ -32,7 +32,7 @@ public sealed class PurchaseSessionTests(ClusterFixture fixture)
         var (definition, userId) = await AdmittedShopper();
         var shard = QueueShards.For(fixture.Grains, definition.EventId, userId);
         var queue = fixture.Grains.GetGrain<IEventQueueGrain>(definition.EventId);
-        var created = await User(userId).Reserve(definition.EventId, TestEvents.BlockId, null, 1, null);
+        var created = await User(userId).Reserve(definition.EventId, TestEvents.BlockId, null, 1, null).Reserved();
         Assert.Equal(1, (await queue.GetStats()).ActiveShoppers);
 
         await Reservation(created.ReservationId).Pay(new PaymentCommand(userId, "sandbox", null));
@@ -51,12 +51,12 @@ public sealed class PurchaseSessionTests(ClusterFixture fixture)
     {
         var (definition, userId) = await AdmittedShopper();
         var shard = QueueShards.For(fixture.Grains, definition.EventId, userId);
-        var created = await User(userId).Reserve(definition.EventId, TestEvents.BlockId, null, 2, null);
+        var created = await User(userId).Reserve(definition.EventId, TestEvents.BlockId, null, 2, null).Reserved();
 
         await Reservation(created.ReservationId).Cancel(userId);
 
         Assert.Equal(QueueStatusKind.Admitted, (await shard.Claim(userId))!.Status);
-        var second = await User(userId).Reserve(definition.EventId, TestEvents.BlockId, null, 2, null);
+        var second = await User(userId).Reserve(definition.EventId, TestEvents.BlockId, null, 2, null).Reserved();
         Assert.Equal(ReservationStatus.PendingPayment, second.Status);
     }
 
@@ -65,7 +65,7 @@ public sealed class PurchaseSessionTests(ClusterFixture fixture)
     {
         var definition = await fixture.CreateEvent();
         var userId = Guid.NewGuid();
-        var created = await User(userId).Reserve(definition.EventId, TestEvents.BlockId, null, 1, null);
+        var created = await User(userId).Reserve(definition.EventId, TestEvents.BlockId, null, 1, null).Reserved();
         var reservation = Reservation(created.ReservationId);
         var paid = await reservation.Pay(new PaymentCommand(userId, "sandbox", null));
         var duplicateId = $"dup-{Guid.NewGuid():N}";
@@ -88,18 +88,18 @@ public sealed class PurchaseSessionTests(ClusterFixture fixture)
         // 201 keys: one more than are kept. Each purchase is cancelled so the limit of 1 allows the next.
         for (var i = 0; i <= 200; i++)
         {
-            var view = await User(userId).Reserve(definition.EventId, TestEvents.BlockId, null, 1, $"key-{i}");
+            var view = await User(userId).Reserve(definition.EventId, TestEvents.BlockId, null, 1, $"key-{i}").Reserved();
             ids.Add(view.ReservationId);
             await Reservation(view.ReservationId).Cancel(userId);
         }
 
-        Assert.Equal(ids[200], (await User(userId).Reserve(definition.EventId, TestEvents.BlockId, null, 1, "key-200")).ReservationId);
-        Assert.Equal(ids[199], (await User(userId).Reserve(definition.EventId, TestEvents.BlockId, null, 1, "key-199")).ReservationId);
-        Assert.Equal(ids[1], (await User(userId).Reserve(definition.EventId, TestEvents.BlockId, null, 1, "key-1")).ReservationId);
+        Assert.Equal(ids[200], (await User(userId).Reserve(definition.EventId, TestEvents.BlockId, null, 1, "key-200").Reserved()).ReservationId);
+        Assert.Equal(ids[199], (await User(userId).Reserve(definition.EventId, TestEvents.BlockId, null, 1, "key-199").Reserved()).ReservationId);
+        Assert.Equal(ids[1], (await User(userId).Reserve(definition.EventId, TestEvents.BlockId, null, 1, "key-1").Reserved()).ReservationId);
 
         // key-0 was forgotten, but its reservation's id comes from the user, the key and the request, so
         // the same request still reaches it. Remembering key-0 again pushes out key-1, the oldest kept.
-        var again = await User(userId).Reserve(definition.EventId, TestEvents.BlockId, null, 1, "key-0");
+        var again = await User(userId).Reserve(definition.EventId, TestEvents.BlockId, null, 1, "key-0").Reserved();
         Assert.Equal(ids[0], again.ReservationId);
         Assert.Equal(ReservationStatus.Cancelled, again.Status);
         // The user's grain asks the seat block first; a reservation that turns out closed gives that hold back.
@@ -109,9 +109,9 @@ public sealed class PurchaseSessionTests(ClusterFixture fixture)
         // kept key still refuses one.
         string[] otherRequest = [TestEvents.SeatId(0, 1)];
         var refused = await Assert.ThrowsAsync<DomainException>(() =>
-            User(userId).Reserve(definition.EventId, TestEvents.BlockId, otherRequest, null, "key-2"));
+            User(userId).Reserve(definition.EventId, TestEvents.BlockId, otherRequest, null, "key-2").Reserved());
         Assert.Equal("idempotency-key-reused", refused.Code);
-        var reused = await User(userId).Reserve(definition.EventId, TestEvents.BlockId, otherRequest, null, "key-1");
+        var reused = await User(userId).Reserve(definition.EventId, TestEvents.BlockId, otherRequest, null, "key-1").Reserved();
         Assert.DoesNotContain(reused.ReservationId, ids);
         Assert.Equal(ReservationStatus.PendingPayment, reused.Status);
     }
@@ -121,11 +121,11 @@ public sealed class PurchaseSessionTests(ClusterFixture fixture)
     {
         var definition = await fixture.CreateEvent(ticketLimitPerUser: 2);
         var userId = Guid.NewGuid();
-        var open = await User(userId).Reserve(definition.EventId, TestEvents.BlockId, null, 1, null);
+        var open = await User(userId).Reserve(definition.EventId, TestEvents.BlockId, null, 1, null).Reserved();
         var cancelled = new List<Guid>();
         for (var i = 0; i < 120; i++)
         {
-            var view = await User(userId).Reserve(definition.EventId, TestEvents.BlockId, null, 1, null);
+            var view = await User(userId).Reserve(definition.EventId, TestEvents.BlockId, null, 1, null).Reserved();
             await Reservation(view.ReservationId).Cancel(userId);
             cancelled.Add(view.ReservationId);
         }
@@ -138,7 +138,7 @@ public sealed class PurchaseSessionTests(ClusterFixture fixture)
         Assert.Subset(history, cancelled.TakeLast(UserReservationsGrain.HistoryKept - 1).ToHashSet());
         Assert.Empty(cancelled.Take(cancelled.Count - (UserReservationsGrain.HistoryKept - 1)).Intersect(history));
         // The open reservation still counts toward the limit of 2.
-        var refused = await Assert.ThrowsAsync<DomainException>(() => User(userId).Reserve(definition.EventId, TestEvents.BlockId, null, 2, null));
+        var refused = await Assert.ThrowsAsync<DomainException>(() => User(userId).Reserve(definition.EventId, TestEvents.BlockId, null, 2, null).Reserved());
         Assert.Equal("ticket-limit-exceeded", refused.Code);
     }
 }

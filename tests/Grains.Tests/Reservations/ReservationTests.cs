@@ -51,7 +51,7 @@ public sealed class ReservationTests(ClusterFixture fixture)
         var userId = Guid.NewGuid();
         var now = fixture.Clock.GetUtcNow();
 
-        var view = await User(userId).Reserve(definition.EventId, TestEvents.BlockId, ["A-1", "A-2"], null, null);
+        var view = await User(userId).Reserve(definition.EventId, TestEvents.BlockId, ["A-1", "A-2"], null, null).Reserved();
 
         Assert.Equal(ReservationStatus.PendingPayment, view.Status);
         Assert.Equal(userId, view.UserId);
@@ -70,7 +70,7 @@ public sealed class ReservationTests(ClusterFixture fixture)
     {
         var definition = await NewEvent();
         var userId = Guid.NewGuid();
-        var created = await User(userId).Reserve(definition.EventId, TestEvents.BlockId, null, 3, null);
+        var created = await User(userId).Reserve(definition.EventId, TestEvents.BlockId, null, 3, null).Reserved();
 
         var paid = await Reservation(created.ReservationId).Pay(new PaymentCommand(userId, "sandbox", null));
 
@@ -91,7 +91,7 @@ public sealed class ReservationTests(ClusterFixture fixture)
     {
         var definition = await fixture.CreateEvent(TestEvents.Settings(holdDuration: HoldDuration), price: 0m);
         var userId = Guid.NewGuid();
-        var created = await User(userId).Reserve(definition.EventId, TestEvents.BlockId, null, 2, null);
+        var created = await User(userId).Reserve(definition.EventId, TestEvents.BlockId, null, 2, null).Reserved();
 
         var confirmed = await Reservation(created.ReservationId).Pay(new PaymentCommand(userId, "sandbox", null));
 
@@ -107,7 +107,7 @@ public sealed class ReservationTests(ClusterFixture fixture)
     {
         var definition = await NewEvent();
         var userId = Guid.NewGuid();
-        var created = await User(userId).Reserve(definition.EventId, TestEvents.BlockId, null, 2, null);
+        var created = await User(userId).Reserve(definition.EventId, TestEvents.BlockId, null, 2, null).Reserved();
         var reservation = Reservation(created.ReservationId);
 
         var first = await reservation.Pay(new PaymentCommand(userId, "sandbox", null));
@@ -122,7 +122,7 @@ public sealed class ReservationTests(ClusterFixture fixture)
     {
         var definition = await NewEvent();
         var userId = Guid.NewGuid();
-        var created = await User(userId).Reserve(definition.EventId, TestEvents.BlockId, ["C-4", "C-5"], null, null);
+        var created = await User(userId).Reserve(definition.EventId, TestEvents.BlockId, ["C-4", "C-5"], null, null).Reserved();
         var reservation = Reservation(created.ReservationId);
         var paid = await reservation.Pay(new PaymentCommand(userId, "sandbox", null));
 
@@ -143,14 +143,16 @@ public sealed class ReservationTests(ClusterFixture fixture)
     public async Task A_refused_hold_creates_no_reservation()
     {
         var definition = await fixture.CreateEvent(TestEvents.Settings(holdDuration: HoldDuration), rows: 1, seatsPerRow: 1);
-        var winner = await User(Guid.NewGuid()).Reserve(definition.EventId, TestEvents.BlockId, null, 1, null);
+        var winner = await User(Guid.NewGuid()).Reserve(definition.EventId, TestEvents.BlockId, null, 1, null).Reserved();
         var before = await ReservationActivations();
 
         for (var i = 0; i < 5; i++)
         {
-            var refused = await Assert.ThrowsAsync<DomainException>(() =>
-                User(Guid.NewGuid()).Reserve(definition.EventId, TestEvents.BlockId, [winner.Seats[0]], null, $"key-{i}"));
-            Assert.Equal("seats-unavailable", refused.Code);
+            var refused = await User(Guid.NewGuid()).Reserve(definition.EventId, TestEvents.BlockId, [winner.Seats[0]], null, $"key-{i}");
+            Assert.Null(refused.Reservation);
+            Assert.Equal("seats-unavailable", refused.Refusal?.Code);
+            Assert.Equal("seatIds", refused.Refusal?.Field);
+            Assert.Contains(winner.Seats[0], refused.Refusal?.Detail);
         }
 
         // In a rush most attempts are refused; none of them may cost a reservation grain (and, in cluster
@@ -169,18 +171,18 @@ public sealed class ReservationTests(ClusterFixture fixture)
     {
         var definition = await NewEvent(ticketLimitPerUser: 4);
         var userId = Guid.NewGuid();
-        var first = await User(userId).Reserve(definition.EventId, TestEvents.BlockId, null, 3, null);
+        var first = await User(userId).Reserve(definition.EventId, TestEvents.BlockId, null, 3, null).Reserved();
 
         var refused = await Assert.ThrowsAsync<DomainException>(() =>
-            User(userId).Reserve(definition.EventId, TestEvents.BlockId, ["E-1", "E-2"], null, null));
+            User(userId).Reserve(definition.EventId, TestEvents.BlockId, ["E-1", "E-2"], null, null).Reserved());
 
         Assert.Equal("ticket-limit-exceeded", refused.Code);
         Assert.Equal(DomainErrorKind.Conflict, refused.Kind);
         Assert.Equal(3, (await Block(definition).GetCounts()).Held);
         // The one seat left under the limit is still there to take; a cancelled purchase gives its seats back to the allowance.
-        await User(userId).Reserve(definition.EventId, TestEvents.BlockId, null, 1, null);
+        await User(userId).Reserve(definition.EventId, TestEvents.BlockId, null, 1, null).Reserved();
         await Reservation(first.ReservationId).Cancel(userId);
-        var afterCancel = await User(userId).Reserve(definition.EventId, TestEvents.BlockId, null, 3, null);
+        var afterCancel = await User(userId).Reserve(definition.EventId, TestEvents.BlockId, null, 3, null).Reserved();
         Assert.Equal(ReservationStatus.PendingPayment, afterCancel.Status);
     }
 
@@ -190,8 +192,8 @@ public sealed class ReservationTests(ClusterFixture fixture)
         var definition = await NewEvent();
         var userId = Guid.NewGuid();
 
-        var first = await User(userId).Reserve(definition.EventId, TestEvents.BlockId, null, 2, "key-1");
-        var again = await User(userId).Reserve(definition.EventId, TestEvents.BlockId, null, 2, "key-1");
+        var first = await User(userId).Reserve(definition.EventId, TestEvents.BlockId, null, 2, "key-1").Reserved();
+        var again = await User(userId).Reserve(definition.EventId, TestEvents.BlockId, null, 2, "key-1").Reserved();
 
         Assert.Equal(first.ReservationId, again.ReservationId);
         Assert.Equal(first.Seats, again.Seats);
@@ -204,7 +206,7 @@ public sealed class ReservationTests(ClusterFixture fixture)
     {
         var definition = await NewEvent();
         var userId = Guid.NewGuid();
-        var first = await User(userId).Reserve(definition.EventId, TestEvents.BlockId, null, 2, "key-1");
+        var first = await User(userId).Reserve(definition.EventId, TestEvents.BlockId, null, 2, "key-1").Reserved();
 
         // The silo hosting the user's grain dies after the seats were held but before the grain saved
         // the key: its saved state is what it was before, and the next call finds a fresh activation.
@@ -215,7 +217,7 @@ public sealed class ReservationTests(ClusterFixture fixture)
         await storage.ClearStateAsync("userReservations", grainId, saved);
         await CrashUserGrain(userId);
 
-        var retried = await User(userId).Reserve(definition.EventId, TestEvents.BlockId, null, 2, "key-1");
+        var retried = await User(userId).Reserve(definition.EventId, TestEvents.BlockId, null, 2, "key-1").Reserved();
 
         Assert.Equal(first.ReservationId, retried.ReservationId);
         Assert.Equal(first.Seats, retried.Seats);
@@ -231,14 +233,14 @@ public sealed class ReservationTests(ClusterFixture fixture)
 
         using (FailReservationWritesOf(userId))
         {
-            await Assert.ThrowsAnyAsync<Exception>(() => User(userId).Reserve(definition.EventId, TestEvents.BlockId, null, 2, null));
+            await Assert.ThrowsAnyAsync<Exception>(() => User(userId).Reserve(definition.EventId, TestEvents.BlockId, null, 2, null).Reserved());
         }
 
         // Without the undo the block kept both seats held, from everyone, until the hold expired.
         Assert.Equal(0, (await Block(definition).GetCounts()).Held);
         Assert.Empty(await User(userId).List());
 
-        var retried = await User(userId).Reserve(definition.EventId, TestEvents.BlockId, null, 2, null);
+        var retried = await User(userId).Reserve(definition.EventId, TestEvents.BlockId, null, 2, null).Reserved();
         Assert.Equal(ReservationStatus.PendingPayment, retried.Status);
         Assert.Equal(2, (await Block(definition).GetCounts()).Held);
     }
@@ -252,7 +254,7 @@ public sealed class ReservationTests(ClusterFixture fixture)
 
         using (fixture.StorageFaults.FailWrites((stateName, grainId, _) => stateName == "userReservations" && grainId == userGrain))
         {
-            await Assert.ThrowsAnyAsync<Exception>(() => User(userId).Reserve(definition.EventId, TestEvents.BlockId, null, 2, null));
+            await Assert.ThrowsAnyAsync<Exception>(() => User(userId).Reserve(definition.EventId, TestEvents.BlockId, null, 2, null).Reserved());
         }
 
         // The list is written before the reservation is opened: with it unwritten, nothing was opened,
@@ -271,19 +273,19 @@ public sealed class ReservationTests(ClusterFixture fixture)
         // The reservation is saved, but the answer is lost and the user's grain dies before hearing it.
         using (FailReservationWritesOf(userId, afterWriting: true))
         {
-            await Assert.ThrowsAnyAsync<Exception>(() => User(userId).Reserve(definition.EventId, TestEvents.BlockId, null, 2, "key-1"));
+            await Assert.ThrowsAnyAsync<Exception>(() => User(userId).Reserve(definition.EventId, TestEvents.BlockId, null, 2, "key-1").Reserved());
         }
 
         await CrashUserGrain(userId);
 
         // A retry under another key for the whole allowance: the two seats the first call opened count.
         var refused = await Assert.ThrowsAsync<DomainException>(() =>
-            User(userId).Reserve(definition.EventId, TestEvents.BlockId, null, 4, "key-2"));
+            User(userId).Reserve(definition.EventId, TestEvents.BlockId, null, 4, "key-2").Reserved());
         Assert.Equal("ticket-limit-exceeded", refused.Code);
         Assert.Equal(2, (await Block(definition).GetCounts()).Held);
 
         // The first key's retry finds the reservation the dead call opened.
-        var first = await User(userId).Reserve(definition.EventId, TestEvents.BlockId, null, 2, "key-1");
+        var first = await User(userId).Reserve(definition.EventId, TestEvents.BlockId, null, 2, "key-1").Reserved();
         Assert.Equal(ReservationStatus.PendingPayment, first.Status);
         Assert.Equal([first.ReservationId], (await User(userId).List()).Select(r => r.ReservationId));
         Assert.Equal(2, (await Block(definition).GetCounts()).Held);
@@ -297,10 +299,10 @@ public sealed class ReservationTests(ClusterFixture fixture)
 
         using (FailReservationWritesOf(userId))
         {
-            await Assert.ThrowsAnyAsync<Exception>(() => User(userId).Reserve(definition.EventId, TestEvents.BlockId, null, 2, "key-1"));
+            await Assert.ThrowsAnyAsync<Exception>(() => User(userId).Reserve(definition.EventId, TestEvents.BlockId, null, 2, "key-1").Reserved());
         }
 
-        var retried = await User(userId).Reserve(definition.EventId, TestEvents.BlockId, null, 2, "key-1");
+        var retried = await User(userId).Reserve(definition.EventId, TestEvents.BlockId, null, 2, "key-1").Reserved();
 
         Assert.Equal(ReservationStatus.PendingPayment, retried.Status);
         Assert.Equal(2, (await Block(definition).GetCounts()).Held);
@@ -312,10 +314,10 @@ public sealed class ReservationTests(ClusterFixture fixture)
     {
         var definition = await NewEvent();
         var userId = Guid.NewGuid();
-        await User(userId).Reserve(definition.EventId, TestEvents.BlockId, null, 2, "key-1");
+        await User(userId).Reserve(definition.EventId, TestEvents.BlockId, null, 2, "key-1").Reserved();
 
         var refused = await Assert.ThrowsAsync<DomainException>(() =>
-            User(userId).Reserve(definition.EventId, TestEvents.BlockId, null, 1, "key-1"));
+            User(userId).Reserve(definition.EventId, TestEvents.BlockId, null, 1, "key-1").Reserved());
 
         Assert.Equal("idempotency-key-reused", refused.Code);
         Assert.Equal(DomainErrorKind.Conflict, refused.Kind);
@@ -328,7 +330,7 @@ public sealed class ReservationTests(ClusterFixture fixture)
     {
         var definition = await NewEvent();
         var userId = Guid.NewGuid();
-        var created = await User(userId).Reserve(definition.EventId, TestEvents.BlockId, [TestEvents.SeatId(0, 1)], null, null);
+        var created = await User(userId).Reserve(definition.EventId, TestEvents.BlockId, [TestEvents.SeatId(0, 1)], null, null).Reserved();
 
         // The reservation's hold lapsed in the block and its id was held again, for another seat: a retried
         // request racing the expiry on a silo whose clock runs ahead of the reservation's.
@@ -351,7 +353,7 @@ public sealed class ReservationTests(ClusterFixture fixture)
     {
         var definition = await NewEvent();
         var userId = Guid.NewGuid();
-        var created = await User(userId).Reserve(definition.EventId, TestEvents.BlockId, ["B-7", "B-8"], null, null);
+        var created = await User(userId).Reserve(definition.EventId, TestEvents.BlockId, ["B-7", "B-8"], null, null).Reserved();
         // The buyer pays at the provider first and comes back too late with the payment id.
         var paymentId = $"pay-{Guid.NewGuid():N}";
         await fixture.Grains.GetGrain<ISandboxPaymentGrain>(paymentId)
@@ -379,7 +381,7 @@ public sealed class ReservationTests(ClusterFixture fixture)
         var definition = await NewEvent();
         var owner = Guid.NewGuid();
         var stranger = Guid.NewGuid();
-        var created = await User(owner).Reserve(definition.EventId, TestEvents.BlockId, null, 1, null);
+        var created = await User(owner).Reserve(definition.EventId, TestEvents.BlockId, null, 1, null).Reserved();
         var reservation = Reservation(created.ReservationId);
 
         var pay = await Assert.ThrowsAsync<DomainException>(() => reservation.Pay(new PaymentCommand(stranger, "sandbox", null)));

@@ -20,21 +20,15 @@ public sealed class SeatContentionTests(ClusterFixture fixture)
             var seat = i % capacity;
             IReadOnlyList<string>? seatIds = i % 2 == 0 ? [TestEvents.SeatId(seat / seatsPerRow, seat % seatsPerRow + 1)] : null;
             int? quantity = seatIds is null ? 1 : null;
-            try
-            {
-                return (userId, View: await fixture.Grains.GetGrain<IUserReservationsGrain>(userId)
-                    .Reserve(definition.EventId, TestEvents.BlockId, seatIds, quantity, idempotencyKey: null), Error: (DomainException?)null);
-            }
-            catch (DomainException e)
-            {
-                return (userId, View: (ReservationView?)null, Error: e);
-            }
+            var outcome = await fixture.Grains.GetGrain<IUserReservationsGrain>(userId)
+                .Reserve(definition.EventId, TestEvents.BlockId, seatIds, quantity, idempotencyKey: null);
+            return (userId, View: outcome.Reservation, outcome.Refusal);
         });
         var results = await Task.WhenAll(attempts);
 
         var won = results.Where(r => r.View is not null).ToList();
         Assert.Equal(capacity, won.Count);
-        Assert.All(results.Where(r => r.Error is not null), r => Assert.Contains(r.Error!.Code, new[] { "not-enough-seats", "seats-unavailable" }));
+        Assert.All(results.Where(r => r.View is null), r => Assert.Contains(r.Refusal!.Code, new[] { "not-enough-seats", "seats-unavailable" }));
         var seatsTaken = won.SelectMany(r => r.View!.Seats).ToList();
         Assert.Equal(capacity, seatsTaken.Count);
         Assert.Equal(capacity, seatsTaken.Distinct().Count());

@@ -1,4 +1,7 @@
+using Microsoft.Extensions.Diagnostics.HealthChecks;
 using TicketQueue.Gateway.Admin;
+using TicketQueue.Gateway.Hosting;
+using TicketQueue.Grains.DomainEvents.Relay;
 
 namespace TicketQueue.Gateway.Tests;
 
@@ -48,6 +51,21 @@ public sealed class AdminTests(GatewayFixture fixture)
         Assert.Equal("Healthy", outbox.GetProperty("status").GetString());
         Assert.Equal(0, outbox.GetProperty("data").GetProperty("unshipped").GetInt64());
         Assert.False(outbox.GetProperty("data").GetProperty("relayEnabled").GetBoolean());
+    }
+
+    [Fact]
+    public void An_outbox_lag_past_its_alert_threshold_reads_degraded_with_its_numbers()
+    {
+        // Embedded mode has no outbox to lag (the test above); a cluster's relay reports this when Kafka is away.
+        var late = OutboxCheck.Report(new OutboxStatus(Unshipped: 42, OldestAgeSeconds: 75.44, AlertThresholdSeconds: 60, Healthy: false, RelayEnabled: true));
+        var onTime = OutboxCheck.Report(new OutboxStatus(Unshipped: 3, OldestAgeSeconds: 0.4, AlertThresholdSeconds: 60, Healthy: true, RelayEnabled: true));
+
+        Assert.Equal(HealthStatus.Degraded, late.Status);
+        Assert.Equal("42 events waiting to be published, the oldest for 75 s (alert at 60 s)", late.Description);
+        Assert.Equal(42L, late.Data["unshipped"]);
+        Assert.Equal(75.4, late.Data["oldestAgeSeconds"]);
+        Assert.Equal(HealthStatus.Healthy, onTime.Status);
+        Assert.Equal(3L, onTime.Data["unshipped"]);
     }
 
     [Fact]

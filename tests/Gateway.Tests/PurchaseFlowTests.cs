@@ -1,4 +1,6 @@
+using Microsoft.Extensions.DependencyInjection;
 using TicketQueue.Gateway.Events;
+using TicketQueue.Grains.Abstractions.Payments;
 using TicketQueue.Grains.Abstractions.Queue;
 using TicketQueue.Grains.Abstractions.Reservations;
 using TicketQueue.Grains.Abstractions.Seats;
@@ -101,9 +103,16 @@ public sealed class PurchaseFlowTests(GatewayFixture fixture)
         var (spec, buyer, reservation) = await PendingReservation(ct);
 
         var first = await buyer.SandboxCheckout(reservation.ReservationId, ct);
+        var payment = Api.Factory.Services.GetRequiredService<IGrainFactory>().GetGrain<ISandboxPaymentGrain>(first.PaymentId);
+        var approved = await payment.Get();
         var doubleClick = await buyer.SandboxCheckout(reservation.ReservationId, ct);
 
+        // The second checkout found the first payment: the same id, and the record approved once (a
+        // second approval would have written a later time).
         Assert.Equal(first.PaymentId, doubleClick.PaymentId);
+        Assert.NotNull(approved);
+        Assert.Equal(SandboxPaymentStatus.Approved, approved.Status);
+        Assert.Equal(approved, await payment.Get());
     }
 
     [Fact]

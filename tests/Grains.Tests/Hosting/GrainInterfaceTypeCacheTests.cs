@@ -26,12 +26,19 @@ public sealed class GrainInterfaceTypeCacheTests(ClusterFixture fixture)
             .Where(t => t.IsInterface && typeof(IAddressable).IsAssignableFrom(t) && !t.ContainsGenericParameters)
             .ToList();
 
+        var fresh = new GrainInterfaceTypeCache(Silo);
+
         Assert.NotEmpty(interfaces);
         foreach (var type in interfaces)
         {
             // None of ours carries a [GrainInterfaceType] name, so Orleans names them by convention.
-            Assert.Equal(resolver.GetGrainInterfaceTypeByConvention(type), resolver.GetGrainInterfaceType(type));
-            Assert.Equal(resolver.GetGrainInterfaceType(type), resolver.GetGrainInterfaceType(type));
+            var expected = resolver.GetGrainInterfaceTypeByConvention(type);
+            Assert.Equal(expected, resolver.GetGrainInterfaceType(type));
+            // A cache meeting the interface for the first time, and then answering from memory.
+            Assert.True(fresh.TryGetGrainInterfaceType(type, out var first));
+            Assert.True(fresh.TryGetGrainInterfaceType(type, out var remembered));
+            Assert.Equal(expected, first);
+            Assert.Equal(expected, remembered);
         }
     }
 }

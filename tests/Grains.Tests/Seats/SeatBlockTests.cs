@@ -140,7 +140,7 @@ public sealed class SeatBlockTests(ClusterFixture fixture)
     }
 
     [Fact]
-    public async Task Expired_hold_is_free_without_any_timer()
+    public async Task An_expired_hold_frees_its_seats_and_can_no_longer_be_sold()
     {
         var block = await NewBlock();
         var oldHold = Guid.NewGuid();

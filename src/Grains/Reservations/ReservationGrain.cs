@@ -61,12 +61,16 @@ public sealed class ReservationGrain(
 
     public async Task ReceiveReminder(string reminderName, TickStatus status)
     {
-        if (state.State.View is not null)
+        if (state.State.View is null)
         {
-            await ExpireIfDue();
-            await RefundIfOwed();
-            await Ship();
+            // Registered by a Create whose write failed: there is no reservation to watch.
+            await Unwatch();
+            return;
         }
+
+        await ExpireIfDue();
+        await RefundIfOwed();
+        await Ship();
     }
 
     public async Task<ReservationView> Create(ReservationRequest request)

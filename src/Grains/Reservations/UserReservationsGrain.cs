@@ -21,11 +21,16 @@ public sealed class UserReservationsState
 }
 
 /// <summary>
-/// A reservation of the user's, named before it is opened; <see cref="Closed"/> once it is known expired or
-/// cancelled, or found never opened (a keyed retry may still open it, and reopens the name).
+/// A reservation of the user's, named (at <see cref="NamedAt"/>) before it is opened. <see cref="Closed"/>
+/// once it is known expired or cancelled, or found never opened after its hold would have run out (a keyed
+/// retry may still open it, and reopens the name).
 /// </summary>
 [GenerateSerializer, Immutable, Alias("tq.UserReservationRef")]
-public sealed record UserReservationRef([property: Id(0)] Guid ReservationId, [property: Id(1)] string EventId, [property: Id(2)] bool Closed = false);
+public sealed record UserReservationRef(
+    [property: Id(0)] Guid ReservationId,
+    [property: Id(1)] string EventId,
+    [property: Id(2)] bool Closed = false,
+    [property: Id(3)] DateTimeOffset? NamedAt = null);
 
 [GenerateSerializer, Immutable, Alias("tq.IdempotentReservation")]
 public sealed record IdempotentReservation([property: Id(0)] string Fingerprint, [property: Id(1)] Guid ReservationId);
@@ -78,7 +83,7 @@ public sealed class UserReservationsGrain(
         var definition = await GrainFactory.GetGrain<IEventCatalogGrain>(EventCatalog.Key).Get(eventId)
             ?? throw DomainException.NotFound("event-not-found", $"There is no event '{eventId}'.");
         var requested = seatIds?.Count ?? quantity ?? 0;
-        var alreadyHeld = await SeatsHeldOrBought(eventId);
+        var alreadyHeld = await SeatsHeldOrBought(eventId, definition.Queue.HoldDuration);
         if (alreadyHeld + requested > definition.TicketLimitPerUser)
         {
             throw DomainException.Conflict("ticket-limit-exceeded",
@@ -100,7 +105,7 @@ public sealed class UserReservationsGrain(
         }
 
         var reservation = GrainFactory.GetGrain<IReservationGrain>(reservationId);
-        ReservationView? view = null;
+        var opening = false;
         try
         {
             // Written ahead: the list names the reservation before the reservation exists. Whatever dies
@@ -109,16 +114,16 @@ public sealed class UserReservationsGrain(
             // counts nothing (the scan finds no reservation behind it).
             Record(reservationId, eventId, idempotencyKey, fingerprint);
             await state.WriteStateAsync();
-            view = await reservation.Create(new ReservationRequest(
-                reservationId, this.GetPrimaryKey(), eventId, blockId, hold, block.Price * hold.SeatIds.Count, definition.Currency));
-            return ReservationOutcome.Reserved(view);
+            opening = true;
+            return ReservationOutcome.Reserved(await reservation.Create(new ReservationRequest(
+                reservationId, this.GetPrimaryKey(), eventId, blockId, hold, block.Price * hold.SeatIds.Count, definition.Currency)));
         }
         catch (Exception failure) when (idempotencyKey is null)
         {
             // A key-less request cannot be retried into this reservation: its id was drawn at random, and
             // the caller is told it failed. Left alone, its seats would stay held, from everyone, until
             // the hold expired. A keyed request keeps them: its retry reaches the same id and hold.
-            await Abandon(reservation, seats, reservationId, created: view is not null, failure);
+            await Abandon(reservation, seats, reservationId, opening, failure);
             throw;
         }
     }
@@ -128,12 +133,12 @@ public sealed class UserReservationsGrain(
         var known = Reservations.FindIndex(r => r.ReservationId == reservationId);
         if (known >= 0)
         {
-            // Marked closed when a scan found nothing behind it; it is being opened now.
-            Reservations[known] = Reservations[known] with { Closed = false };
+            // Named before, and perhaps closed since when a scan found nothing behind it; it is being opened now.
+            Reservations[known] = Reservations[known] with { Closed = false, NamedAt = time.GetUtcNow() };
         }
         else
         {
-            Reservations.Add(new UserReservationRef(reservationId, eventId));
+            Reservations.Add(new UserReservationRef(reservationId, eventId, NamedAt: time.GetUtcNow()));
             ForgetOldestClosed();
         }
 
@@ -149,21 +154,33 @@ public sealed class UserReservationsGrain(
         }
     }
 
-    private async Task Abandon(IReservationGrain reservation, ISeatBlockGrain seats, Guid reservationId, bool created, Exception failure)
+    private async Task Abandon(IReservationGrain reservation, ISeatBlockGrain seats, Guid reservationId, bool opening, Exception failure)
     {
-        Reservations.RemoveAll(r => r.ReservationId == reservationId);
+        // The name stays: a cancelled reservation, or one that never opened, counts nothing.
         try
         {
-            if (created)
+            if (opening)
             {
-                await reservation.Cancel(this.GetPrimaryKey());
+                // Its call failed, but the reservation may have been saved all the same (the answer lost,
+                // or a write slower than the caller's patience). The reservation grain takes one call at a
+                // time, so this waits behind a Create still running; cancelling releases its seats.
+                try
+                {
+                    await reservation.Cancel(this.GetPrimaryKey());
+                }
+                catch (DomainException notOpened) when (notOpened.Kind == DomainErrorKind.NotFound)
+                {
+                }
+                catch (Exception cancel)
+                {
+                    logger.LogWarning(cancel, "Reservation {ReservationId} failed ({Failure}) and could not be cancelled; its seats are released.",
+                        reservationId, failure.Message);
+                }
             }
-            else
-            {
-                // Whether or not the reservation was saved before its call failed, the block sells these
-                // seats only to that id; a payment for it would be refused and refunded.
-                await seats.Release(reservationId);
-            }
+
+            // Whatever the reservation did, the block sells these seats only to its id: released, no
+            // payment for it can buy them (it would be refused and refunded).
+            await seats.Release(reservationId);
         }
         catch (Exception undo)
         {
@@ -197,21 +214,27 @@ public sealed class UserReservationsGrain(
     /// Seats of the user's pending and confirmed reservations for the event. Only reservations not yet
     /// known to be closed are asked, so the scan stays as small as what the user actually holds.
     /// </summary>
-    private async Task<int> SeatsHeldOrBought(string eventId)
+    private async Task<int> SeatsHeldOrBought(string eventId, TimeSpan holdDuration)
     {
         var open = Reservations.Where(r => r.EventId == eventId && !r.Closed).ToList();
         var views = await Task.WhenAll(open.Select(r => GrainFactory.GetGrain<IReservationGrain>(r.ReservationId).Get()));
+        var now = time.GetUtcNow();
         var held = 0;
         for (var i = 0; i < open.Count; i++)
         {
-            if (views[i] is { Status: ReservationStatus.PendingPayment or ReservationStatus.Confirmed } view)
+            switch (views[i])
             {
-                held += view.Seats.Count;
-            }
-            else
-            {
-                // Expired and cancelled are final.
-                Reservations[Reservations.IndexOf(open[i])] = open[i] with { Closed = true };
+                case { Status: ReservationStatus.PendingPayment or ReservationStatus.Confirmed } view:
+                    held += view.Seats.Count;
+                    break;
+                case null when open[i].NamedAt is { } namedAt && now < namedAt + holdDuration:
+                    // Named, not (yet) opened: a call that died with it may still arrive, so ask again next
+                    // time. Once the hold it was made for has run out, a reservation opened late is expired.
+                    break;
+                default:
+                    // Expired and cancelled are final.
+                    Reservations[Reservations.IndexOf(open[i])] = open[i] with { Closed = true };
+                    break;
             }
         }
 

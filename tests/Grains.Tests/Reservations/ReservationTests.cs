@@ -310,6 +310,80 @@ public sealed class ReservationTests(ClusterFixture fixture)
     }
 
     [Fact]
+    public async Task A_keyless_reservation_saved_but_unanswered_is_cancelled_and_its_seats_freed()
+    {
+        var definition = await NewEvent(ticketLimitPerUser: 4);
+        var userId = Guid.NewGuid();
+
+        // The reservation is written, but its answer is lost: the caller is told the request failed.
+        using (FailReservationWritesOf(userId, afterWriting: true))
+        {
+            await Assert.ThrowsAnyAsync<Exception>(() => User(userId).Reserve(definition.EventId, TestEvents.BlockId, null, 2, null).Reserved());
+        }
+
+        // It did open, and the user's grain cancelled it: no pending reservation the user never heard of,
+        // no seats held, and the whole allowance is there to use.
+        var reservation = Assert.Single(await User(userId).List());
+        Assert.Equal(ReservationStatus.Cancelled, reservation.Status);
+        Assert.Equal(0, (await Block(definition).GetCounts()).Held);
+        var next = await User(userId).Reserve(definition.EventId, TestEvents.BlockId, null, 4, null).Reserved();
+        Assert.Equal(ReservationStatus.PendingPayment, next.Status);
+    }
+
+    [Fact]
+    public async Task A_named_reservation_that_opens_late_still_counts_toward_the_ticket_limit()
+    {
+        var definition = await NewEvent(ticketLimitPerUser: 4);
+        var userId = Guid.NewGuid();
+        using (FailReservationWritesOf(userId))
+        {
+            await Assert.ThrowsAnyAsync<Exception>(() => User(userId).Reserve(definition.EventId, TestEvents.BlockId, null, 2, "key-1").Reserved());
+        }
+
+        // Named, held, not opened. A scan now finds nothing behind the name and must not forget it.
+        var named = (await SavedUserState(userId)).Reservations.Single().ReservationId;
+        await User(userId).Reserve(definition.EventId, TestEvents.BlockId, null, 1, "key-2").Reserved();
+
+        // The call that died arrives after all, within the hold (the block answers a repeated id with its hold).
+        var hold = (await Block(definition).Hold(new SeatHoldRequest(named, null, 2, fixture.Clock.GetUtcNow() + HoldDuration))).HeldOrThrow();
+        await Reservation(named).Create(new ReservationRequest(named, userId, definition.EventId, TestEvents.BlockId, hold, 0m, definition.Currency));
+
+        // 2 + 1 held: two more would pass the limit of 4.
+        var refused = await Assert.ThrowsAsync<DomainException>(() => User(userId).Reserve(definition.EventId, TestEvents.BlockId, null, 2, "key-3").Reserved());
+        Assert.Equal("ticket-limit-exceeded", refused.Code);
+    }
+
+    [Fact]
+    public async Task A_reservation_that_never_opened_drops_its_watch_when_it_fires()
+    {
+        var definition = await NewEvent();
+        var userId = Guid.NewGuid();
+        using (FailReservationWritesOf(userId))
+        {
+            await Assert.ThrowsAnyAsync<Exception>(() => User(userId).Reserve(definition.EventId, TestEvents.BlockId, null, 2, "key-1").Reserved());
+        }
+
+        var named = (await SavedUserState(userId)).Reservations.Single().ReservationId;
+        var ct = TestContext.Current.CancellationToken;
+        var reminders = fixture.Cluster.Silos[0].ServiceProvider.GetRequiredService<IReminderTable>();
+        var grainId = Reservation(named).GetGrainId();
+        Assert.NotNull(await reminders.ReadRow(grainId, "reservation-watch", ct));
+
+        await Reservation(named).Cast<IRemindable>().ReceiveReminder("reservation-watch", new TickStatus(DateTime.UtcNow, TimeSpan.FromMinutes(1), DateTime.UtcNow), ct);
+
+        // Before, it fired every minute for ever, waking a grain with nothing to watch.
+        Assert.Null(await reminders.ReadRow(grainId, "reservation-watch", ct));
+    }
+
+    private async Task<UserReservationsState> SavedUserState(Guid userId)
+    {
+        var storage = fixture.Cluster.Silos[0].ServiceProvider.GetRequiredKeyedService<IGrainStorage>(StorageNames.Reservations);
+        var saved = new GrainState<UserReservationsState>();
+        await storage.ReadStateAsync("userReservations", User(userId).GetGrainId(), saved);
+        return saved.State ?? throw new InvalidOperationException("The user's list was never saved.");
+    }
+
+    [Fact]
     public async Task A_different_request_under_a_used_idempotency_key_is_refused()
     {
         var definition = await NewEvent();

@@ -71,8 +71,10 @@ public sealed class ClusterFixture : IAsyncLifetime
             // The TestingHost brings its own membership and ports: AddTicketQueue's localhost
             // clustering would fight it, so only the grains part is added.
             silo.AddTicketQueueGrains(configuration);
-            // Registered after the grains' own, so the reservation grains write through it.
+            // Registered after the grains' own, so the reservation and queue grains write through them.
             silo.Services.AddGrainStorage(StorageNames.Reservations,
+                (services, name) => new FaultyGrainStorage(MemoryGrainStorageFactory.Create(services, name), StorageFaults));
+            silo.Services.AddGrainStorage(StorageNames.Events,
                 (services, name) => new FaultyGrainStorage(MemoryGrainStorageFactory.Create(services, name), StorageFaults));
         });
         _cluster = builder.Build();

@@ -29,6 +29,9 @@ public sealed class EventQueueGrain : Grain, IEventQueueGrain, IRemindable
     private long _lastPreIssued;
     private DateTimeOffset _lastTick;
     private bool _dirty;
+
+    // A write failed: this activation's state is not what is stored, and it is on its way out.
+    private bool _unsaved;
     private bool _started;
     private bool _reminderRegistered;
     private readonly ILogger<EventQueueGrain> _logger;
@@ -78,7 +81,16 @@ public sealed class EventQueueGrain : Grain, IEventQueueGrain, IRemindable
 
             State.Settings = definition.Queue;
             State.SalesOpenAt = definition.SalesOpenAt;
-            await _state.WriteStateAsync(cancellationToken);
+            try
+            {
+                await _state.WriteStateAsync(cancellationToken);
+            }
+            catch
+            {
+                // Not started: the next call reads the catalog and tries again.
+                State.Settings = null;
+                throw;
+            }
         }
 
         // Numbers above the last reserved block were never handed out; numbers inside it may have
@@ -132,7 +144,7 @@ public sealed class EventQueueGrain : Grain, IEventQueueGrain, IRemindable
 
     public override async Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
     {
-        if (State.Settings is null)
+        if (State.Settings is null || _unsaved)
         {
             return;
         }
@@ -453,9 +465,25 @@ public sealed class EventQueueGrain : Grain, IEventQueueGrain, IRemindable
 
     private void Publish(QueueUpdate update) => _observers.Notify(o => o.OnQueueUpdate(update));
 
+    /// <summary>
+    /// Writes the state. If the write fails, what this activation holds (a reserved block, a moved
+    /// cursor, an opening's seed) was never stored, and must not be served: the activation goes, unsaved
+    /// changes and all, and the next call loads what was stored. Numbers above the stored block were
+    /// never handed out (the caller that needed them was told of the failure), so none is handed twice.
+    /// </summary>
     private async Task WriteNow()
     {
-        await _state.WriteStateAsync();
+        try
+        {
+            await _state.WriteStateAsync();
+        }
+        catch
+        {
+            _unsaved = true;
+            DeactivateOnIdle();
+            throw;
+        }
+
         _dirty = false;
     }
 

@@ -1,5 +1,7 @@
+using Microsoft.Extensions.DependencyInjection;
 using Orleans.Storage;
 using TicketQueue.Grains.Abstractions.Queue;
+using TicketQueue.Grains.Hosting;
 using TicketQueue.Grains.Queue;
 
 namespace TicketQueue.Grains.Tests.Queue;
@@ -27,6 +29,34 @@ public sealed class QueueDurabilityTests(ClusterFixture fixture)
 
         await fixture.Cluster.DeactivateAsync(queue.Shard(user));
         Assert.Equal(1, (await queue.Status(user)).TicketNumber);
+    }
+
+    [Fact]
+    public async Task A_block_of_ticket_numbers_the_queue_could_not_store_is_never_handed_out()
+    {
+        var queue = await QueueUnderTest.Create(fixture, TestEvents.Settings());
+        await queue.Queue.UpdateSettings(new QueueSettingsUpdate(null, null, Paused: true));
+        var blockSize = new QueueOptions().TicketBlockSize;
+        for (var i = 0; i < blockSize; i++)
+        {
+            await queue.Queue.Issue();
+        }
+
+        // The next number needs the next block reserved, and storage is away.
+        var queueGrain = queue.Queue.GetGrainId();
+        using (fixture.StorageFaults.FailWrites((stateName, grainId, _) => stateName == "queue" && grainId == queueGrain))
+        {
+            await Assert.ThrowsAnyAsync<Exception>(() => queue.Queue.Issue());
+        }
+
+        // Every number handed out after the failure lies inside a stored block: a crash now cannot give it
+        // to a second user. (Before, the unstored block stayed in memory and numbers came from it unsaved.)
+        var next = await queue.Queue.Issue();
+        var storage = fixture.Cluster.Silos[0].ServiceProvider.GetRequiredKeyedService<IGrainStorage>(StorageNames.Events);
+        var stored = new GrainState<EventQueueState>();
+        await storage.ReadStateAsync("queue", queueGrain, stored);
+        var issuedUpTo = Assert.IsType<EventQueueState>(stored.State).IssuedUpTo;
+        Assert.True(next.TicketNumber <= issuedUpTo, $"ticket {next.TicketNumber} handed out, but the stored block ends at {issuedUpTo}");
     }
 
     [Fact]

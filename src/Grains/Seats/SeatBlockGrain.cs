@@ -76,12 +76,18 @@ public sealed class SeatBlockGrain(
         var slash = key.IndexOf('/');
         var definition = await GrainFactory.GetGrain<IEventCatalogGrain>(EventCatalog.Key).Get(key[..slash]);
         _block = definition?.FindBlock(key[(slash + 1)..]);
+        SizeSeats();
+        return _block is not null;
+    }
+
+    // A block never written holds no seats yet. Checked on every call, not only at load: when the first
+    // write fails, the working copy goes back to that empty state, and the next hold must find its seats.
+    private void SizeSeats()
+    {
         if (_block is not null && Seats.Length != _block.Capacity)
         {
             Working.Seats = new SeatSlot[_block.Capacity];
         }
-
-        return _block is not null;
     }
 
     private async Task RequireBlock()
@@ -90,6 +96,8 @@ public sealed class SeatBlockGrain(
         {
             throw DomainException.NotFound("block-not-found", $"There is no seat block '{this.GetPrimaryKeyString()}'.");
         }
+
+        SizeSeats();
     }
 
     public async Task<SeatHoldResult> Hold(SeatHoldRequest request)

@@ -25,6 +25,23 @@ public sealed class SeatBlockTests(ClusterFixture fixture)
         (await block.GetSeats()).ToDictionary(s => s.SeatId, s => s.Status);
 
     [Fact]
+    public async Task A_block_whose_first_write_failed_sells_once_storage_is_back()
+    {
+        var block = await NewBlock();
+        var blockGrain = block.GetGrainId();
+        using (fixture.StorageFaults.FailWrites((stateName, grainId, _) => stateName == "seatBlock" && grainId == blockGrain))
+        {
+            await Assert.ThrowsAnyAsync<Exception>(() => block.Hold(Explicit(Guid.NewGuid(), "A-1")));
+        }
+
+        // Before, the failed write put back a block with no seats at all, and every call after it failed.
+        var hold = await Held(block, Explicit(Guid.NewGuid(), "A-1"));
+        Assert.Equal(["A-1"], hold.SeatIds);
+        Assert.Equal(SeatStatus.Held, (await StatusOf(block))["A-1"]);
+        Assert.Equal(1, (await block.GetCounts()).Held);
+    }
+
+    [Fact]
     public async Task Holding_explicit_seats_is_all_or_nothing()
     {
         var block = await NewBlock();

@@ -354,16 +354,21 @@ public sealed class QueueShardGrain(IQueueEntryStore store, TimeProvider time) :
         }
         else
         {
-            // Storage is unreachable. The changes stay in memory, unsaved: the next save retries them
+            // Storage is unreachable. The changes stay in memory, unsaved: a later save retries them
             // (a newer change of the same user wins), and until then nobody is told about them. Their
-            // events go first, in the order they happened.
+            // events go first, in the order they happened. Callers waiting for the next save hear of the
+            // failure too: no save is running to answer them, and their retries (Durable) start one.
             _unsavedEvents.InsertRange(0, events);
             foreach (var (userId, entry) in changes)
             {
-                if (_unsaved.TryAdd(userId, entry))
-                {
-                    _undurable[userId] = NextSave();
-                }
+                _unsaved.TryAdd(userId, entry);
+            }
+
+            _nextSave?.TrySetException(error);
+            _nextSave = null;
+            foreach (var userId in _unsaved.Keys)
+            {
+                _undurable[userId] = NextSave();
             }
         }
 

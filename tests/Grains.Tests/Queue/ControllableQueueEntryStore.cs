@@ -15,14 +15,44 @@ public sealed class ControllableQueueEntryStore(IDomainEventOutbox outbox) : IQu
 
     public MemoryQueueEntryStore Inner { get; } = new(outbox);
 
+    private readonly ConcurrentDictionary<string, SaveGate> _gates = new(StringComparer.Ordinal);
+
     public void FailSaves(string eventId, bool fail) => _failing[eventId] = fail;
+
+    /// <summary>Holds the event's next save until the test lets it go on or fail; one save only.</summary>
+    public SaveGate HoldNextSave(string eventId) => _gates[eventId] = new SaveGate();
+
+    public sealed class SaveGate
+    {
+        private readonly TaskCompletionSource _entered = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        private readonly TaskCompletionSource _released = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        /// <summary>Completes when the held save has started.</summary>
+        public Task Entered => _entered.Task;
+
+        public void Fail(Exception error) => _released.TrySetException(error);
+
+        internal async Task Pass()
+        {
+            _entered.TrySetResult();
+            await _released.Task;
+        }
+    }
 
     public Task<QueueShardSnapshot> Load(string shardKey, CancellationToken cancellationToken) =>
         Inner.Load(shardKey, cancellationToken);
 
-    public Task<long> Save(string shardKey, long version, IReadOnlyCollection<QueueEntryChange> changes,
-        IReadOnlyList<DomainEvent> events, CancellationToken cancellationToken) =>
-        _failing.GetValueOrDefault(shardKey[..shardKey.LastIndexOf('#')])
-            ? Task.FromException<long>(new IOException($"Storage is unreachable (test switch for '{shardKey}')."))
-            : Inner.Save(shardKey, version, changes, events, cancellationToken);
+    public async Task<long> Save(string shardKey, long version, IReadOnlyCollection<QueueEntryChange> changes,
+        IReadOnlyList<DomainEvent> events, CancellationToken cancellationToken)
+    {
+        var eventId = shardKey[..shardKey.LastIndexOf('#')];
+        if (_gates.TryRemove(eventId, out var gate))
+        {
+            await gate.Pass();
+        }
+
+        return _failing.GetValueOrDefault(eventId)
+            ? throw new IOException($"Storage is unreachable (test switch for '{shardKey}').")
+            : await Inner.Save(shardKey, version, changes, events, cancellationToken);
+    }
 }

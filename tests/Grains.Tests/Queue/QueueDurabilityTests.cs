@@ -60,6 +60,40 @@ public sealed class QueueDurabilityTests(ClusterFixture fixture)
     }
 
     [Fact]
+    public async Task A_join_waiting_on_a_save_that_will_never_run_hears_of_the_failure()
+    {
+        var queue = await QueueUnderTest.Create(fixture, TestEvents.Settings());
+        var users = UsersOfOneShard(2);
+        var gate = fixture.QueueRecords.HoldNextSave(queue.EventId);
+
+        // The first join's save is running (held); the second join's change waits for the next save.
+        var first = queue.Join(users[0]);
+        await gate.Entered.WaitAsync(TimeSpan.FromSeconds(10), TestContext.Current.CancellationToken);
+        var second = queue.Join(users[1]);
+        while ((await queue.Queue.GetStats()).Issued < 2)
+        {
+            await Task.Delay(10, TestContext.Current.CancellationToken);
+        }
+
+        await Task.Delay(200, TestContext.Current.CancellationToken);
+        gate.Fail(new IOException("Storage is unreachable (held save)."));
+
+        await Assert.ThrowsAnyAsync<Exception>(() => first);
+        // Before, nothing started the next save: the second join hung until the call timed out.
+        var answered = await Task.WhenAny(second, Task.Delay(TimeSpan.FromSeconds(10), TestContext.Current.CancellationToken));
+        Assert.Same(second, answered);
+        await Assert.ThrowsAnyAsync<Exception>(() => second);
+
+        // Both retries are saved, with the places they were given.
+        var firstAgain = await queue.Join(users[0]);
+        var secondAgain = await queue.Join(users[1]);
+        await fixture.Cluster.DeactivateAsync(queue.Shard(users[0]));
+        Assert.Equal(firstAgain.TicketNumber, (await queue.Status(users[0])).TicketNumber);
+        Assert.Equal(secondAgain.TicketNumber, (await queue.Status(users[1])).TicketNumber);
+        Assert.NotEqual(firstAgain.TicketNumber, secondAgain.TicketNumber);
+    }
+
+    [Fact]
     public async Task Joins_into_one_shard_at_once_are_all_saved()
     {
         var queue = await QueueUnderTest.Create(fixture, TestEvents.Settings());

@@ -17,9 +17,11 @@ public class GatewayFactory : WebApplicationFactory<Program>
     public static readonly TimeSpan TickInterval = TimeSpan.FromMilliseconds(100);
 
     private readonly Dictionary<string, string?> _settings;
+    private readonly Action<IServiceCollection>? _services;
 
-    public GatewayFactory(IReadOnlyDictionary<string, string?>? overrides = null, FakeTimeProvider? clock = null)
+    public GatewayFactory(IReadOnlyDictionary<string, string?>? overrides = null, FakeTimeProvider? clock = null, Action<IServiceCollection>? services = null)
     {
+        _services = services;
         var (siloPort, gatewayPort) = FreePorts();
         _settings = new Dictionary<string, string?>
         {
@@ -70,6 +72,8 @@ public class GatewayFactory : WebApplicationFactory<Program>
                 // Registered last, so it wins over TimeProvider.System; the embedded silo shares this container.
                 services.AddSingleton<TimeProvider>(Clock);
             }
+
+            _services?.Invoke(services);
         });
     }
 

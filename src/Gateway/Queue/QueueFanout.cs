@@ -29,7 +29,9 @@ public sealed class QueueFanout(IGrainFactory grains, IHubContext<QueueHub, IQue
 
     // Updates are delivered one at a time, in the order the queue grains sent them: a browser must
     // never see the cursor move backwards.
-    private readonly Channel<QueueUpdate> _updates = Channel.CreateUnbounded<QueueUpdate>(new UnboundedChannelOptions { SingleReader = true });
+    // An update the gateway fetched itself (Broadcast false) only catches up on personal messages.
+    private readonly Channel<(QueueUpdate Update, bool Broadcast)> _updates =
+        Channel.CreateUnbounded<(QueueUpdate, bool)>(new UnboundedChannelOptions { SingleReader = true });
     private Task? _deliveryLoop;
     private readonly Lock _referenceLock = new();
     private IQueueObserver? _reference;
@@ -82,7 +84,7 @@ public sealed class QueueFanout(IGrainFactory grains, IHubContext<QueueHub, IQue
         }
     }
 
-    public void OnQueueUpdate(QueueUpdate update) => _updates.Writer.TryWrite(update);
+    public void OnQueueUpdate(QueueUpdate update) => _updates.Writer.TryWrite((update, true));
 
     Task IQueueObserver.OnQueueUpdate(QueueUpdate update)
     {
@@ -92,18 +94,21 @@ public sealed class QueueFanout(IGrainFactory grains, IHubContext<QueueHub, IQue
 
     private async Task DeliveryLoop()
     {
-        await foreach (var update in _updates.Reader.ReadAllAsync())
+        await foreach (var (update, broadcast) in _updates.Reader.ReadAllAsync())
         {
-            await Deliver(update);
+            await Deliver(update, broadcast);
         }
     }
 
-    private async Task Deliver(QueueUpdate update)
+    private async Task Deliver(QueueUpdate update, bool broadcast)
     {
         try
         {
-            await hub.Clients.Group(GroupName(update.EventId)).Cursor(new CursorMessage(
-                update.EventId, update.ServingCursor, update.LastIssued, update.Opened, update.Paused, update.AdmissionsPerMinute, update.PacePerMinute));
+            if (broadcast)
+            {
+                await hub.Clients.Group(GroupName(update.EventId)).Cursor(new CursorMessage(
+                    update.EventId, update.ServingCursor, update.LastIssued, update.Opened, update.Paused, update.AdmissionsPerMinute, update.PacePerMinute));
+            }
 
             if (!_events.TryGetValue(update.EventId, out var followers))
             {
@@ -134,17 +139,33 @@ public sealed class QueueFanout(IGrainFactory grains, IHubContext<QueueHub, IQue
                     new TicketAssignedMessage(update.EventId, ticket, Math.Max(0, ticket - update.ServingCursor)));
             }
 
-            if (update.SessionExpiresAt is { } expiresAt)
+            List<(Follower Follower, long Ticket)> undelivered = [];
+            foreach (var (follower, ticket) in admitted)
             {
-                foreach (var (follower, ticket) in admitted)
+                try
                 {
-                    // The connection is live, so its user is present: claim their slot. The shard also
-                    // says whether the place still stands (they may have left or re-joined meanwhile).
-                    var status = await QueueShards.For(grains, update.EventId, follower.UserId).Claim(follower.UserId);
-                    if (status is { Status: QueueStatusKind.Admitted } && status.Place == follower.Place)
+                    await Admit(update.EventId, follower, ticket);
+                }
+                catch (Exception e)
+                {
+                    // One follower's failure (their shard's silo just died, a timeout) must not cost the
+                    // others their message: this one goes back in line for the next update.
+                    logger.LogWarning(e, "Telling {UserId} of their admission to {EventId} failed; retrying with the next update", follower.UserId, update.EventId);
+                    undelivered.Add((follower, ticket));
+                }
+            }
+
+            if (undelivered.Count > 0)
+            {
+                lock (followers)
+                {
+                    foreach (var (follower, ticket) in undelivered)
                     {
-                        await hub.Clients.User(follower.UserId.ToString()).Admitted(new AdmittedMessage(
-                            update.EventId, ticket, tokens.SignAdmission(update.EventId, follower.UserId, expiresAt), expiresAt));
+                        // Unless the browser has gone or follows another place by now.
+                        if (_connections.TryGetValue(follower.ConnectionId, out var now) && now == (update.EventId, ticket))
+                        {
+                            followers.Add(ticket, follower);
+                        }
                     }
                 }
             }
@@ -152,6 +173,18 @@ public sealed class QueueFanout(IGrainFactory grains, IHubContext<QueueHub, IQue
         catch (Exception e)
         {
             logger.LogWarning(e, "Delivering a queue update for {EventId} failed", update.EventId);
+        }
+    }
+
+    // The connection is live, so its user is present: claim their slot. The shard also says whether the
+    // place still stands (they may have left or re-joined meanwhile), and when their session ends.
+    private async Task Admit(string eventId, Follower follower, long ticket)
+    {
+        var status = await QueueShards.For(grains, eventId, follower.UserId).Claim(follower.UserId);
+        if (status is { Status: QueueStatusKind.Admitted, SessionExpiresAt: { } expiresAt } && status.Place == follower.Place)
+        {
+            await hub.Clients.User(follower.UserId.ToString()).Admitted(new AdmittedMessage(
+                eventId, ticket, tokens.SignAdmission(eventId, follower.UserId, expiresAt), expiresAt));
         }
     }
 
@@ -216,6 +249,19 @@ public sealed class QueueFanout(IGrainFactory grains, IHubContext<QueueHub, IQue
                     try
                     {
                         await Subscribe(eventId);
+                        // Catch up on admissions this gateway missed (a queue grain that moved silos sent
+                        // its updates to nobody until now) or could not deliver: personal messages only.
+                        var latest = await grains.GetGrain<IEventQueueGrain>(eventId).GetLatest();
+                        bool behind;
+                        lock (followers)
+                        {
+                            behind = followers.AnyUpTo(latest.ServingCursor);
+                        }
+
+                        if (behind)
+                        {
+                            _updates.Writer.TryWrite((latest, false));
+                        }
                     }
                     catch (Exception e)
                     {
@@ -257,6 +303,9 @@ public sealed class QueueFanout(IGrainFactory grains, IHubContext<QueueHub, IQue
         public void SubscriptionFailed() => Volatile.Write(ref _subscribed, 0);
 
         public bool HasPreQueue => _byKey.Count > 0 && _byKey.Keys.First() < 0;
+
+        /// <summary>Whether a follower with a ticket (not a pre-queue place) is at or below the cursor.</summary>
+        public bool AnyUpTo(long cursor) => _byKey.Keys.Any(key => key > 0) && _byKey.Keys.First(key => key > 0) <= cursor;
 
         public void Add(long key, Follower follower)
         {

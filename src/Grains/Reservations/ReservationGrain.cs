@@ -19,6 +19,12 @@ public sealed class ReservationState
     /// outbox. Handing them over is idempotent (by event id), so the list may hold events already handed.
     /// </summary>
     [Id(1)] public List<DomainEvent> Outbox { get; set; } = [];
+
+    /// <summary>
+    /// The seats of this closed (expired or cancelled) reservation went back to the block. Until then it
+    /// is not settled: its reminder keeps trying, so seats are never left taken by a closed reservation.
+    /// </summary>
+    [Id(2)] public bool SeatsReleased { get; set; }
 }
 
 /// <summary>
@@ -53,6 +59,7 @@ public sealed class ReservationGrain(
         if (state.State.View is not null)
         {
             await ExpireIfDue();
+            await TryReleaseSeats();
             await RefundIfOwed();
             ScheduleExpiry();
             await Ship();
@@ -69,6 +76,7 @@ public sealed class ReservationGrain(
         }
 
         await ExpireIfDue();
+        await TryReleaseSeats();
         await RefundIfOwed();
         await Ship();
     }
@@ -176,7 +184,7 @@ public sealed class ReservationGrain(
             await Save(new HoldExpired { EventId = Guid.NewGuid(), OccurredAt = now, ReservationId = View.ReservationId, UserId = View.UserId, TicketedEventId = View.EventId, Seats = View.Seats });
             StopExpiryTimer();
             // Usually there is nothing left to free; but if the id was held again (other seats), those go back.
-            await SeatBlock.Release(View.ReservationId);
+            await ReleaseSeats();
             await RefundIfOwed();
             throw Closed();
         }
@@ -200,6 +208,9 @@ public sealed class ReservationGrain(
         switch (View.Status)
         {
             case ReservationStatus.Cancelled:
+                // A retry finishes what a failure part-way left undone.
+                await ReleaseSeats();
+                await RefundIfOwed();
                 return View;
             case ReservationStatus.Expired:
                 throw Closed();
@@ -215,7 +226,7 @@ public sealed class ReservationGrain(
             TicketedEventId = View.EventId, Seats = View.Seats, WasConfirmed = wasConfirmed,
         });
         StopExpiryTimer();
-        await SeatBlock.Release(View.ReservationId);
+        await ReleaseSeats();
         await RefundIfOwed();
         return View;
     }
@@ -270,8 +281,34 @@ public sealed class ReservationGrain(
         });
         StopExpiryTimer();
         // The block already treats the hold as free; releasing just tidies its records.
-        await SeatBlock.Release(View.ReservationId);
+        await ReleaseSeats();
         await RefundIfOwed();
+    }
+
+    /// <summary>Gives a closed reservation's seats back to the block, once it has closed and until that is recorded.</summary>
+    private async Task ReleaseSeats()
+    {
+        if (View.Status is not (ReservationStatus.Expired or ReservationStatus.Cancelled) || state.State.SeatsReleased)
+        {
+            return;
+        }
+
+        await SeatBlock.Release(View.ReservationId);
+        state.State.SeatsReleased = true;
+        await Save();
+    }
+
+    // On activation and from the reminder: a failure is retried at the next reminder.
+    private async Task TryReleaseSeats()
+    {
+        try
+        {
+            await ReleaseSeats();
+        }
+        catch (Exception e)
+        {
+            logger.LogWarning(e, "Releasing the seats of closed reservation {ReservationId} failed; the reminder retries", this.GetPrimaryKey());
+        }
     }
 
     private void ScheduleExpiry()
@@ -341,7 +378,8 @@ public sealed class ReservationGrain(
 
         // Settled: nothing more can happen by itself (no hold to expire, no refund owed).
         var settled = View.Status == ReservationStatus.Confirmed
-            || (View.Status is ReservationStatus.Expired or ReservationStatus.Cancelled && View.Payment is not { Refunded: false });
+            || (View.Status is ReservationStatus.Expired or ReservationStatus.Cancelled
+                && View.Payment is not { Refunded: false } && state.State.SeatsReleased);
         if (settled)
         {
             await Unwatch();

@@ -383,6 +383,48 @@ public sealed class ReservationTests(ClusterFixture fixture)
         return saved.State ?? throw new InvalidOperationException("The user's list was never saved.");
     }
 
+    // A confirmed purchase whose cancellation saved its state but could not give the seats back.
+    private async Task<(EventDefinition Definition, Guid UserId, Guid ReservationId)> CancelledWithSeatsStillSold()
+    {
+        var definition = await NewEvent();
+        var userId = Guid.NewGuid();
+        var created = await User(userId).Reserve(definition.EventId, TestEvents.BlockId, null, 2, null).Reserved();
+        await Reservation(created.ReservationId).Pay(new PaymentCommand(userId, "sandbox", null));
+        var blockGrain = Block(definition).GetGrainId();
+        using (fixture.StorageFaults.FailWrites((stateName, grainId, _) => stateName == "seatBlock" && grainId == blockGrain))
+        {
+            await Assert.ThrowsAnyAsync<Exception>(() => Reservation(created.ReservationId).Cancel(userId));
+        }
+
+        Assert.Equal(ReservationStatus.Cancelled, (await Reservation(created.ReservationId).Get())?.Status);
+        Assert.Equal(2, (await Block(definition).GetCounts()).Sold);
+        return (definition, userId, created.ReservationId);
+    }
+
+    [Fact]
+    public async Task Seats_a_cancellation_could_not_release_go_back_when_it_is_retried()
+    {
+        var (definition, userId, reservationId) = await CancelledWithSeatsStillSold();
+
+        // Before, the retry saw "cancelled" and returned at once: the seats stayed sold to nobody for good.
+        var retried = await Reservation(reservationId).Cancel(userId);
+
+        Assert.Equal(ReservationStatus.Cancelled, retried.Status);
+        Assert.True(retried.Payment?.Refunded);
+        Assert.Equal(new SeatCounts(Total: 50, Available: 50, Held: 0, Sold: 0), await Block(definition).GetCounts());
+    }
+
+    [Fact]
+    public async Task Seats_a_cancellation_could_not_release_go_back_when_its_reminder_fires()
+    {
+        var (definition, _, reservationId) = await CancelledWithSeatsStillSold();
+
+        await Reservation(reservationId).Cast<IRemindable>().ReceiveReminder("reservation-watch",
+            new TickStatus(DateTime.UtcNow, TimeSpan.FromMinutes(1), DateTime.UtcNow), TestContext.Current.CancellationToken);
+
+        Assert.Equal(new SeatCounts(Total: 50, Available: 50, Held: 0, Sold: 0), await Block(definition).GetCounts());
+    }
+
     [Fact]
     public async Task A_different_request_under_a_used_idempotency_key_is_refused()
     {

@@ -18,6 +18,13 @@ public interface IPaymentProvider
     /// </summary>
     Task<PaymentCapture> Capture(PaymentCaptureRequest request);
 
+    /// <summary>
+    /// The live (approved, not refunded) payment made for the reservation: the one a capture without a
+    /// payment id made, or the buyer's <paramref name="paymentId"/> if it was made for this reservation.
+    /// <c>null</c> if there is none. Payment companies answer this by order id.
+    /// </summary>
+    Task<PaymentCapture?> Find(Guid reservationId, string? paymentId);
+
     Task Refund(string paymentId);
 }
 

@@ -39,6 +39,14 @@ public sealed class SandboxPaymentProvider(IGrainFactory grains) : IPaymentProvi
         return new PaymentCapture(payment.PaymentId, payment.Amount, payment.ApprovedAt);
     }
 
+    public async Task<PaymentCapture?> Find(Guid reservationId, string? paymentId)
+    {
+        var payment = await grains.GetGrain<ISandboxPaymentGrain>(paymentId ?? PaymentIdFor(reservationId)).Get();
+        return payment is { Status: SandboxPaymentStatus.Approved } && payment.Reference == reservationId.ToString()
+            ? new PaymentCapture(payment.PaymentId, payment.Amount, payment.ApprovedAt)
+            : null;
+    }
+
     public async Task Refund(string paymentId) =>
         await grains.GetGrain<ISandboxPaymentGrain>(paymentId).Refund();
 }

@@ -25,7 +25,17 @@ public sealed class ReservationState
     /// is not settled: its reminder keeps trying, so seats are never left taken by a closed reservation.
     /// </summary>
     [Id(2)] public bool SeatsReleased { get; set; }
+
+    /// <summary>
+    /// A capture asked of a payment company and not yet on record (<see cref="ReservationView.Payment"/>).
+    /// Written before the company is asked: if the answer is lost, the reservation still knows to look
+    /// for the money, and gives it back when it closes.
+    /// </summary>
+    [Id(3)] public PendingCapture? Capturing { get; set; }
 }
+
+[GenerateSerializer, Immutable, Alias("tq.PendingCapture")]
+public sealed record PendingCapture([property: Id(0)] string Provider, [property: Id(1)] string? PaymentId);
 
 /// <summary>
 /// hold seats → await payment → confirmed, or expired/cancelled with the seats released. The seat
@@ -166,7 +176,10 @@ public sealed class ReservationGrain(
         // the seats are sold, and a retry after a failure in between reuses it instead of charging again.
         if (View.Amount > 0 && View.Payment is not { Refunded: false })
         {
+            state.State.Capturing = new PendingCapture(command.Provider, command.PaymentId);
+            await Save();
             var capture = await provider.Capture(new PaymentCaptureRequest(View.ReservationId, View.Amount, View.Currency, command.PaymentId));
+            state.State.Capturing = null;
             await RecordPayment(command.Provider, capture, refunded: false);
         }
         else if (View.Payment is { } recorded && command.PaymentId is not null && command.PaymentId != recorded.PaymentId)
@@ -255,7 +268,13 @@ public sealed class ReservationGrain(
     /// <summary>A closed (expired or cancelled) reservation keeps no money: refund a payment still on record.</summary>
     private async Task RefundIfOwed()
     {
-        if (View.Status is not (ReservationStatus.Expired or ReservationStatus.Cancelled) || View.Payment is not { Refunded: false } payment)
+        if (View.Status is not (ReservationStatus.Expired or ReservationStatus.Cancelled))
+        {
+            return;
+        }
+
+        await RefundLostCapture();
+        if (View.Payment is not { Refunded: false } payment)
         {
             return;
         }
@@ -264,6 +283,38 @@ public sealed class ReservationGrain(
         state.State.View = View with { Payment = payment with { Refunded = true, RefundedAt = time.GetUtcNow() } };
         await Save(Refunded(payment.Provider, payment.PaymentId, payment.Amount,
             View.Status == ReservationStatus.Cancelled ? "reservation-cancelled" : "hold-expired"));
+    }
+
+    /// <summary>
+    /// A capture whose answer never reached this grain (a crash, a failed write, a timeout) may still
+    /// have taken the money: a closed reservation asks the company and refunds what it finds.
+    /// </summary>
+    private async Task RefundLostCapture()
+    {
+        if (state.State.Capturing is not { } pending)
+        {
+            return;
+        }
+
+        var provider = payments.Get(pending.Provider);
+        var found = await provider.Find(View.ReservationId, pending.PaymentId);
+        if (found is not null && found.PaymentId != View.Payment?.PaymentId)
+        {
+            await provider.Refund(found.PaymentId);
+            if (View.Payment is null)
+            {
+                var now = time.GetUtcNow();
+                state.State.View = View with { Payment = new PaymentInfo(pending.Provider, found.PaymentId, found.Amount, true, found.ApprovedAt, now) };
+            }
+
+            state.State.Capturing = null;
+            await Save(Approved(pending.Provider, found),
+                Refunded(pending.Provider, found.PaymentId, found.Amount, View.Status == ReservationStatus.Cancelled ? "reservation-cancelled" : "hold-expired"));
+            return;
+        }
+
+        state.State.Capturing = null;
+        await Save();
     }
 
     private async Task ExpireIfDue()
@@ -379,7 +430,7 @@ public sealed class ReservationGrain(
         // Settled: nothing more can happen by itself (no hold to expire, no refund owed).
         var settled = View.Status == ReservationStatus.Confirmed
             || (View.Status is ReservationStatus.Expired or ReservationStatus.Cancelled
-                && View.Payment is not { Refunded: false } && state.State.SeatsReleased);
+                && View.Payment is not { Refunded: false } && state.State.SeatsReleased && state.State.Capturing is null);
         if (settled)
         {
             await Unwatch();

@@ -2,6 +2,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Orleans.Core.Internal;
 using Orleans.Storage;
 using TicketQueue.Grains.Hosting;
+using TicketQueue.Grains.Payments;
 using TicketQueue.Grains.Reservations;
 using TicketQueue.Grains.Abstractions.DomainEvents;
 using TicketQueue.Grains.Abstractions.Payments;
@@ -462,6 +463,36 @@ public sealed class ReservationTests(ClusterFixture fixture)
         Assert.Equal(ReservationStatus.Expired, view!.Status);
         Assert.True(view.Payment!.Refunded);
         Assert.Equal(new SeatCounts(Total: 50, Available: 50, Held: 0, Sold: 0), await Block(definition).GetCounts());
+    }
+
+    [Fact]
+    public async Task Money_captured_but_never_recorded_is_refunded_when_the_reservation_closes()
+    {
+        var definition = await NewEvent();
+        var userId = Guid.NewGuid();
+        var created = await User(userId).Reserve(definition.EventId, TestEvents.BlockId, null, 2, null).Reserved();
+
+        // The sandbox takes the money, then the reservation cannot record it (its database is away).
+        using (fixture.StorageFaults.FailWrites((stateName, _, state) =>
+            stateName == "reservation" && state is ReservationState { View: { Payment: not null } view } && view.UserId == userId))
+        {
+            await Assert.ThrowsAnyAsync<Exception>(() => Reservation(created.ReservationId).Pay(new PaymentCommand(userId, "sandbox", null)));
+        }
+
+        var taken = await fixture.Grains.GetGrain<ISandboxPaymentGrain>(SandboxPaymentProvider.PaymentIdFor(created.ReservationId)).Get();
+        Assert.Equal(SandboxPaymentStatus.Approved, taken?.Status);
+        Assert.Null((await Reservation(created.ReservationId).Get())?.Payment);
+
+        // The buyer gives up; the hold runs out. Before, nothing knew of the money, and it was kept.
+        fixture.Clock.Advance(HoldDuration + TimeSpan.FromSeconds(1));
+        var closed = await Reservation(created.ReservationId).Get();
+
+        Assert.Equal(ReservationStatus.Expired, closed?.Status);
+        Assert.Equal(taken!.PaymentId, closed!.Payment?.PaymentId);
+        Assert.True(closed.Payment?.Refunded);
+        var refunded = await fixture.Grains.GetGrain<ISandboxPaymentGrain>(taken.PaymentId).Get();
+        Assert.Equal(SandboxPaymentStatus.Refunded, refunded?.Status);
+        Assert.Contains(fixture.Events.Recent(), e => e is PaymentRefunded r && r.ReservationId == created.ReservationId && r.PaymentId == taken.PaymentId);
     }
 
     [Fact]

@@ -1,3 +1,4 @@
+using System.Runtime.ExceptionServices;
 using Orleans.Concurrency;
 using Orleans.Storage;
 using TicketQueue.Grains.Abstractions.DomainEvents;
@@ -55,6 +56,9 @@ public sealed class QueueShardGrain(IQueueEntryStore store, TimeProvider time) :
     // The save each user's latest change waits for, until it is durable.
     private readonly Dictionary<Guid, Task> _undurable = [];
     private readonly Dictionary<Guid, Task> _busy = [];
+
+    // Set when another activation saved this shard: this one is on its way out.
+    private ExceptionDispatchInfo? _stale;
 
     private string Key => this.GetPrimaryKeyString();
 
@@ -220,10 +224,15 @@ public sealed class QueueShardGrain(IQueueEntryStore store, TimeProvider time) :
     // calls about different users interleave, which is what lets them share a save.
     private async Task<T> OneAtATime<T>(Guid userId, Func<Task<T>> work)
     {
+        // Calls that reach a stale activation before it is gone must not answer from its emptied picture
+        // ("not in the queue", a fresh number): they fail, and their retries reach the new activation.
+        _stale?.Throw();
         while (_busy.TryGetValue(userId, out var running))
         {
             await running.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing | ConfigureAwaitOptions.ContinueOnCapturedContext);
         }
+
+        _stale?.Throw();
 
         var done = new TaskCompletionSource();
         _busy[userId] = done.Task;
@@ -350,6 +359,7 @@ public sealed class QueueShardGrain(IQueueEntryStore store, TimeProvider time) :
             _unsavedEvents.Clear();
             _undurable.Clear();
             _entries.Clear();
+            _stale = ExceptionDispatchInfo.Capture(error);
             DeactivateOnIdle();
         }
         else

@@ -138,6 +138,34 @@ public sealed class QueueDurabilityTests(ClusterFixture fixture)
         Assert.Equal(3, after.Entries.Count);
     }
 
+    [Fact]
+    public async Task A_stale_shard_does_not_answer_from_its_emptied_picture_before_it_goes()
+    {
+        var queue = await QueueUnderTest.Create(fixture, TestEvents.Settings(admissionsPerMinute: 1));
+        await queue.Queue.UpdateSettings(new QueueSettingsUpdate(null, null, Paused: true));
+        var users = UsersOfOneShard(2);
+        var first = await queue.Join(users[0]);
+
+        // A save is running (held); the first user's leave waits for the next save, and a status read of
+        // that user waits behind the leave.
+        var gate = fixture.QueueRecords.HoldNextSave(queue.EventId);
+        var joining = queue.Join(users[1]);
+        await gate.Entered.WaitAsync(TimeSpan.FromSeconds(10), TestContext.Current.CancellationToken);
+        var leaving = queue.Shard(users[0]).Leave(users[0]);
+        await Task.Delay(200, TestContext.Current.CancellationToken);
+        var reading = queue.Shard(users[0]).GetStatus(users[0]);
+        await Task.Delay(200, TestContext.Current.CancellationToken);
+
+        // The running save finds that another activation saved the shard first.
+        gate.Fail(new InconsistentStateException("Another activation saved this shard (held save)."));
+        await Assert.ThrowsAnyAsync<Exception>(() => joining);
+        await Assert.ThrowsAnyAsync<Exception>(() => leaving);
+
+        // Before, the read answered "not in the queue" from the emptied activation, though the place stands.
+        await Assert.ThrowsAnyAsync<Exception>(() => reading);
+        Assert.Equal(first.TicketNumber, (await queue.Status(users[0])).TicketNumber);
+    }
+
     private static List<Guid> UsersOfOneShard(int count)
     {
         var users = new List<Guid>();

@@ -169,7 +169,14 @@ public sealed class ReservationGrain(
                 }
             }
 
-            return View.Status == ReservationStatus.Confirmed ? View : throw Closed();
+            if (View.Status != ReservationStatus.Confirmed)
+            {
+                throw Closed();
+            }
+
+            // A retry finishes what a failure after the sale left undone (idempotent at the shard).
+            await FinishShopping();
+            return View;
         }
 
         // Free tickets need no payment. Otherwise one payment per reservation: it is on record before
@@ -209,8 +216,7 @@ public sealed class ReservationGrain(
             TicketedEventId = View.EventId, Seats = View.Seats, Amount = View.Amount, Currency = View.Currency,
         });
         StopExpiryTimer();
-        // A completed purchase ends the shopping session and frees the shopper's slot in the queue.
-        await QueueShards.For(GrainFactory, View.EventId, View.UserId).Finish(View.UserId);
+        await FinishShopping();
         return View;
     }
 
@@ -243,6 +249,9 @@ public sealed class ReservationGrain(
         await RefundIfOwed();
         return View;
     }
+
+    // A completed purchase ends the shopping session and frees the shopper's slot in the queue.
+    private Task FinishShopping() => QueueShards.For(GrainFactory, View.EventId, View.UserId).Finish(View.UserId);
 
     private void RequireOwner(Guid userId)
     {

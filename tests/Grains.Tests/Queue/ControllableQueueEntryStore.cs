@@ -19,6 +19,11 @@ public sealed class ControllableQueueEntryStore(IDomainEventOutbox outbox) : IQu
 
     public void FailSaves(string eventId, bool fail) => _failing[eventId] = fail;
 
+    private readonly ConcurrentDictionary<string, bool> _failingLoads = new(StringComparer.Ordinal);
+
+    /// <summary>Makes the event's shards fail to load, so a shard not active cannot be reached at all.</summary>
+    public void FailLoads(string eventId, bool fail) => _failingLoads[eventId] = fail;
+
     /// <summary>Holds the event's next save until the test lets it go on or fail; one save only.</summary>
     public SaveGate HoldNextSave(string eventId) => _gates[eventId] = new SaveGate();
 
@@ -40,7 +45,9 @@ public sealed class ControllableQueueEntryStore(IDomainEventOutbox outbox) : IQu
     }
 
     public Task<QueueShardSnapshot> Load(string shardKey, CancellationToken cancellationToken) =>
-        Inner.Load(shardKey, cancellationToken);
+        _failingLoads.GetValueOrDefault(shardKey[..shardKey.LastIndexOf('#')])
+            ? Task.FromException<QueueShardSnapshot>(new IOException($"Storage is unreachable (test switch for '{shardKey}')."))
+            : Inner.Load(shardKey, cancellationToken);
 
     public async Task<long> Save(string shardKey, long version, IReadOnlyCollection<QueueEntryChange> changes,
         IReadOnlyList<DomainEvent> events, CancellationToken cancellationToken)

@@ -47,6 +47,35 @@ public sealed class QueueLifecycleTests(ClusterFixture fixture)
     }
 
     [Fact]
+    public async Task A_paid_retry_frees_the_slot_the_first_payment_could_not()
+    {
+        var queue = await QueueUnderTest.Create(fixture, TestEvents.Settings(admissionsPerMinute: 60, maxActiveShoppers: 1));
+        var users = await queue.JoinMany(3);
+        await queue.AdvanceSeconds(1);
+        Assert.Equal(1, (await queue.CursorReaches(1)).ServingCursor);
+        var buyer = users[0];
+        await queue.Shard(buyer).Claim(buyer);
+        var reservation = await fixture.Grains.GetGrain<IUserReservationsGrain>(buyer)
+            .Reserve(queue.EventId, TestEvents.BlockId, null, 2, null).Reserved();
+        var payment = new PaymentCommand(buyer, "sandbox", null);
+
+        // The purchase is confirmed, but the buyer's shard cannot be reached to end the session (its silo
+        // died, and its records cannot be loaded elsewhere yet).
+        await fixture.Cluster.DeactivateAsync(queue.Shard(buyer));
+        fixture.QueueRecords.FailLoads(queue.EventId, true);
+        await Assert.ThrowsAnyAsync<Exception>(() => fixture.Grains.GetGrain<IReservationGrain>(reservation.ReservationId).Pay(payment));
+        fixture.QueueRecords.FailLoads(queue.EventId, false);
+        Assert.Equal(ReservationStatus.Confirmed, (await fixture.Grains.GetGrain<IReservationGrain>(reservation.ReservationId).Get())?.Status);
+
+        // The client retries. Before, the retry saw "confirmed" and returned: the slot stayed taken
+        // until the session ran out, and with one slot nobody else got in.
+        var retried = await fixture.Grains.GetGrain<IReservationGrain>(reservation.ReservationId).Pay(payment);
+        Assert.Equal(ReservationStatus.Confirmed, retried.Status);
+        await queue.AdvanceSeconds(1);
+        Assert.Equal(2, (await queue.CursorReaches(2)).ServingCursor);
+    }
+
+    [Fact]
     public async Task A_shopper_who_finished_does_not_take_a_slot_back_by_claiming()
     {
         var queue = await QueueUnderTest.Create(fixture,

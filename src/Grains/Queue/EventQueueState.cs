@@ -55,8 +55,11 @@ public sealed class AdmissionBatch
             return 0;
         }
 
-        return now < AdmittedAt + settings.ClaimWindow
+        // Never below zero, nor above the batch: counters a crash made count twice (a claim or a finish
+        // told again) must not let one batch open slots for more shoppers than the limit, or hold more.
+        var active = now < AdmittedAt + settings.ClaimWindow
             ? Count - FinishedClaimed - FinishedUnclaimed
             : Claimed - FinishedClaimed;
+        return Math.Clamp(active, 0, Count);
     }
 }

@@ -160,6 +160,8 @@ public sealed class BadInputTests(BadInputFixture fixture)
         Add("register: number for email", new("POST", register, Caller.Anonymous, """{"email":5,"password":"long enough","displayName":"X"}"""), 400, "malformed-body", "email");
         Add("register: object for password", new("POST", register, Caller.Anonymous, """{"email":"a@b.cd","password":{},"displayName":"X"}"""), 400, "malformed-body", "password");
         Add("register: empty email", new("POST", register, Caller.Anonymous, """{"email":"","password":"long enough","displayName":"X"}"""), 400, "field-length", "email");
+        Add("register: control character in display name", new("POST", register, Caller.Anonymous, """{"email":"ctl@b.cd","password":"long enough","displayName":"A\u0007B"}"""), 400, "invalid-characters", "displayName");
+        Add("login: NUL in email", new("POST", "/api/auth/login", Caller.Anonymous, """{"email":"a\u0000@b.cd","password":"whatever1"}"""), 400, "invalid-characters", "email");
         Add("register: not an email", new("POST", register, Caller.Anonymous, """{"email":"nobody","password":"long enough","displayName":"X"}"""), 400, "invalid-email", "email");
         Add("register: huge email", new("POST", register, Caller.Anonymous, $$"""{"email":"{{Huge}}@b.cd","password":"long enough","displayName":"X"}"""), 400, "field-length", "email");
         Add("register: short password", new("POST", register, Caller.Anonymous, """{"email":"a@b.cd","password":"short","displayName":"X"}"""), 400, "weak-password", "password");
@@ -296,6 +298,8 @@ public sealed class BadInputTests(BadInputFixture fixture)
         Add("pay: missing provider", new("POST", pay, Body: "{}"), 400, "missing-field", "provider");
         Add("pay: number for provider", new("POST", pay, Body: """{"provider":1}"""), 400, "malformed-body", "provider");
         Add("pay: empty provider", new("POST", pay, Body: """{"provider":""}"""), 400, "field-length", "provider");
+        Add("pay: NUL in payment id", new("POST", pay, Body: """{"provider":"sandbox","paymentId":"pay\u0000"}"""), 400, "invalid-characters", "paymentId");
+        Add("pay: line break inside payment id", new("POST", pay, Body: """{"provider":"sandbox","paymentId":"pay\nid"}"""), 400, "invalid-characters", "paymentId");
         Add("pay: huge provider", new("POST", pay, Body: $$"""{"provider":"{{Huge}}"}"""), 400, "field-length", "provider");
         Add("pay: unknown provider", new("POST", pay, Body: """{"provider":"visa"}"""), 400, "unknown-provider", "provider");
         Add("pay: number for payment id", new("POST", pay, Body: """{"provider":"sandbox","paymentId":5}"""), 400, "malformed-body", "paymentId");

@@ -155,8 +155,15 @@ public static class Require
         }
 
         var trimmed = value.Trim();
-        return trimmed.Length < minLength || trimmed.Length > maxLength
-            ? throw DomainException.Invalid("field-length", $"'{field}' must be {minLength} to {maxLength} characters.", field)
+        if (trimmed.Length < minLength || trimmed.Length > maxLength)
+        {
+            throw DomainException.Invalid("field-length", $"'{field}' must be {minLength} to {maxLength} characters.", field);
+        }
+
+        // Control characters (NUL above all) are never meant in a name or an id, and PostgreSQL refuses
+        // NUL in text: an id carrying one would fail in storage instead of here.
+        return trimmed.AsSpan().ContainsAnyInRange('\u0000', '\u001F') || trimmed.Contains('\u007F')
+            ? throw DomainException.Invalid("invalid-characters", $"'{field}' must not contain control characters.", field)
             : trimmed;
     }
 

@@ -70,7 +70,7 @@ public sealed class ReservationGrain(
         {
             await ExpireIfDue();
             await TryReleaseSeats();
-            await RefundIfOwed();
+            await TryRefundIfOwed();
             ScheduleExpiry();
             await Ship();
         }
@@ -87,7 +87,7 @@ public sealed class ReservationGrain(
 
         await ExpireIfDue();
         await TryReleaseSeats();
-        await RefundIfOwed();
+        await TryRefundIfOwed();
         await Ship();
     }
 
@@ -356,6 +356,20 @@ public sealed class ReservationGrain(
         await SeatBlock.Release(View.ReservationId);
         state.State.SeatsReleased = true;
         await Save();
+    }
+
+    // On activation and from the reminder: a payment company out of reach must not make the reservation
+    // unreadable; the reminder tries again.
+    private async Task TryRefundIfOwed()
+    {
+        try
+        {
+            await RefundIfOwed();
+        }
+        catch (Exception e)
+        {
+            logger.LogWarning(e, "Refunding closed reservation {ReservationId} failed; the reminder retries", this.GetPrimaryKey());
+        }
     }
 
     // On activation and from the reminder: a failure is retried at the next reminder.

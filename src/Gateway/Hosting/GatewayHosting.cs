@@ -68,6 +68,13 @@ public static class GatewayHosting
         var tokens = builder.Configuration.GetSection(QueueTokenOptions.Section).Get<QueueTokenOptions>() ?? new QueueTokenOptions();
         RequireSecret(builder.Environment, auth.SigningKey, $"{AuthOptions.Section}:SigningKey");
         RequireSecret(builder.Environment, tokens.SigningKey, $"{QueueTokenOptions.Section}:SigningKey");
+        var admin = builder.Configuration.GetSection(AdminOptions.Section).Get<AdminOptions>() ?? new AdminOptions();
+        if (!builder.Environment.IsDevelopment() && admin.Password.StartsWith(AuthOptions.DevelopmentMarker, StringComparison.Ordinal))
+        {
+            // The seeder would create an admin account whose password is in this repository.
+            throw new InvalidOperationException(
+                $"{AdminOptions.Section}:Password still has the development default; set a real password outside Development, or an empty one to seed no admin.");
+        }
 
         builder.Services.Configure<AuthOptions>(builder.Configuration.GetSection(AuthOptions.Section));
         builder.Services.Configure<AdminOptions>(builder.Configuration.GetSection(AdminOptions.Section));

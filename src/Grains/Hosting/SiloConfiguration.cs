@@ -80,7 +80,13 @@ public static class SiloConfiguration
 
         silo.Services.AddGrainInterfaceTypeCache();
         silo.Services.TryAddSingleton(TimeProvider.System);
-        silo.Services.Configure<QueueOptions>(configuration.GetSection("TicketQueue:Queue"));
+        // Checked at start: a block of 0 or less would hand out numbers it never reserved (duplicates after
+        // a crash), and a tick of 0 or less cannot run.
+        silo.Services.AddOptions<QueueOptions>()
+            .Bind(configuration.GetSection("TicketQueue:Queue"))
+            .Validate(o => o.TicketBlockSize >= 1, "TicketQueue:Queue:TicketBlockSize must be at least 1.")
+            .Validate(o => o.TickInterval > TimeSpan.Zero, "TicketQueue:Queue:TickInterval must be longer than zero.")
+            .ValidateOnStart();
         // Ships the outbox to Kafka when TicketQueue:Events:Kafka:BootstrapServers is set (cluster mode).
         silo.Services.AddOutboxRelay(configuration);
         silo.Services.AddSingleton<IPaymentProvider, SandboxPaymentProvider>();

@@ -1,0 +1,38 @@
+namespace TicketQueue.Gateway.Tests;
+
+/// <summary>Configuration mistakes stop the gateway at start, with a message that names the setting.</summary>
+public sealed class StartupChecksTests
+{
+    private static readonly string Secret = new('s', 48);
+
+    private static Exception StartFails(Dictionary<string, string?> settings)
+    {
+        using var factory = new GatewayFactory(settings);
+        return Assert.ThrowsAny<Exception>(() => factory.Server);
+    }
+
+    [Fact]
+    public void Outside_Development_the_development_admin_password_is_refused()
+    {
+        var error = StartFails(new()
+        {
+            ["environment"] = "Production",
+            ["TicketQueue:Auth:SigningKey"] = Secret,
+            ["TicketQueue:Tokens:SigningKey"] = Secret,
+            ["TicketQueue:Admin:Password"] = "DEVELOPMENT-ONLY-admin-password",
+        });
+
+        Assert.Contains("TicketQueue:Admin:Password still has the development default", error.ToString(), StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("TicketQueue:Queue:TicketBlockSize", "0", "TicketBlockSize must be at least 1")]
+    [InlineData("TicketQueue:Queue:TicketBlockSize", "-5", "TicketBlockSize must be at least 1")]
+    [InlineData("TicketQueue:Queue:TickInterval", "00:00:00", "TickInterval must be longer than zero")]
+    public void A_queue_engine_setting_that_cannot_work_is_refused(string key, string value, string message)
+    {
+        var error = StartFails(new() { [key] = value });
+
+        Assert.Contains(message, error.ToString(), StringComparison.Ordinal);
+    }
+}

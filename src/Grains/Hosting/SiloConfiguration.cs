@@ -142,11 +142,18 @@ public static class SiloConfiguration
     }
 
     /// <summary>
-    /// Each provider and the queue record store keep a connection pool of their own (five per silo), so
-    /// Npgsql's default of 100 connections per pool would let two silos exceed PostgreSQL's default
-    /// max_connections (100). Unless the connection string says otherwise, a pool holds at most 12.
+    /// Connection pools a cluster silo keeps: the grain storage providers (four) and the data source of
+    /// the queue records and the outbox.
     /// </summary>
-    public const int DefaultMaxPoolSize = 12;
+    public const int PoolsPerSilo = 5;
+
+    /// <summary>
+    /// Each pool would otherwise allow Npgsql's default of 100 connections. Unless the connection string
+    /// says otherwise, a pool holds at most 9: two silos then use at most 90 connections, under
+    /// PostgreSQL's default max_connections (100) with room for an operator's session. Run more silos
+    /// against one server, and raise max_connections or set Maximum Pool Size.
+    /// </summary>
+    public const int DefaultMaxPoolSize = 9;
 
     internal static string WithPoolLimit(string connectionString)
     {

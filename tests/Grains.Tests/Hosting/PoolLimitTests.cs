@@ -14,6 +14,13 @@ public sealed class PoolLimitTests
         Assert.Equal("db", limited.Host);
     }
 
+    [Fact]
+    public void Two_silos_stay_under_PostgreSQLs_default_connection_limit_with_room_to_spare()
+    {
+        // docker-compose.yml runs two silos against one postgres with its default max_connections of 100.
+        Assert.True(2 * SiloConfiguration.PoolsPerSilo * SiloConfiguration.DefaultMaxPoolSize <= 90);
+    }
+
     [Theory]
     [InlineData("Host=db;Maximum Pool Size=40")]
     [InlineData("Host=db;MaxPoolSize=40")]

@@ -63,6 +63,29 @@ public sealed class PurchaseFlowTests(GatewayServer gateway, BrowserSession brow
     }
 
     [Fact]
+    public async Task A_free_ticket_is_confirmed_without_the_payment_companys_checkout()
+    {
+        var admin = await Api.AdminLogin();
+        var eventId = await Api.CreateEvent(admin, new NewEvent { Name = "Free rehearsal", Blocks = [new("floor", "Floor", 2, 10, 0m)] });
+        var fan = await Api.Register();
+        var page = await NewPage(Screen.Phone);
+        await Pages.SignIn(page, fan);
+        await Pages.WaitForTurnAndOpenSeats(page, eventId);
+        var checkouts = 0;
+        page.Request += (_, request) => checkouts += request.Url.Contains("/api/payments/sandbox/checkout", StringComparison.Ordinal) ? 1 : 0;
+
+        await page.GetByLabel("Tickets").FillAsync("1");
+        await page.GetByRole(AriaRole.Button, new() { Name = "Reserve 1 best seats" }).ClickAsync();
+        await Expect(page).ToHaveURLAsync(new Regex("/reservations/[0-9a-f-]{36}$"));
+        await page.GetByRole(AriaRole.Button, new() { Name = "Pay (sandbox)" }).ClickAsync();
+
+        // Before, the page went to the sandbox's checkout first, which refused a zero amount: the free
+        // ticket could never be confirmed in the browser.
+        await Expect(page.Locator("#status")).ToHaveTextAsync("Confirmed");
+        Assert.Equal(0, checkouts);
+    }
+
+    [Fact]
     public async Task Asking_for_the_best_seats_holds_that_many_together()
     {
         var admin = await Api.AdminLogin();

@@ -149,6 +149,12 @@ public static class ReservationsApi
             throw DomainException.Conflict(ClosedCode(view.Status), "Only a reservation that awaits payment can be paid.");
         }
 
+        if (view.Amount == 0)
+        {
+            throw DomainException.Conflict("nothing-to-pay",
+                "This reservation is free: confirm it with POST /api/reservations/{id}/payment and no payment id.");
+        }
+
         // One sandbox payment per reservation: a retried checkout (a double click) finds the payment it
         // made before instead of charging again.
         var paymentId = $"sbx_pay_{view.ReservationId:N}";

@@ -68,9 +68,12 @@ const reservation: Page = async (main, ctx) => {
         pay.textContent = t("reservation.paying");
         showAlert(error, null);
         try {
-          // The sandbox payment company's checkout first, then hand its payment id to us.
-          const checkout = await api<{ paymentId: string }>("POST", "/api/payments/sandbox/checkout", { reservationId: r.reservationId });
-          r = await api<Reservation>("POST", `${path}/payment`, { provider: "sandbox", paymentId: checkout.paymentId });
+          // The sandbox payment company's checkout first, then hand its payment id to us. Free tickets
+          // have nothing to pay: confirming them needs no payment company.
+          const paymentId = r.amount > 0
+            ? (await api<{ paymentId: string }>("POST", "/api/payments/sandbox/checkout", { reservationId: r.reservationId })).paymentId
+            : undefined;
+          r = await api<Reservation>("POST", `${path}/payment`, { provider: "sandbox", paymentId });
           draw();
           main.querySelector<HTMLElement>("h1")?.focus();
         } catch (err) {

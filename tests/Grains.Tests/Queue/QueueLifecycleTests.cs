@@ -29,16 +29,9 @@ public sealed class QueueLifecycleTests(ClusterFixture fixture)
     [Fact]
     public async Task Confirming_a_purchase_frees_the_shoppers_queue_slot()
     {
-        var queue = await QueueUnderTest.Create(fixture, TestEvents.Settings(admissionsPerMinute: 60, maxActiveShoppers: 1));
-        var users = await queue.JoinMany(3);
-        await queue.AdvanceSeconds(1);
-        Assert.Equal(1, (await queue.CursorReaches(1)).ServingCursor);
-        var buyer = users[0];
-        await queue.Shard(buyer).Claim(buyer);
+        var (queue, buyer, reservation) = await TheOneShopperHoldingSeats();
         Assert.Equal(1, (await queue.AdvanceSeconds(3)).ServingCursor);
 
-        var reservation = await fixture.Grains.GetGrain<IUserReservationsGrain>(buyer)
-            .Reserve(queue.EventId, TestEvents.BlockId, null, 2, null).Reserved();
         await fixture.Grains.GetGrain<IReservationGrain>(reservation.ReservationId)
             .Pay(new PaymentCommand(buyer, "sandbox", null));
 
@@ -49,14 +42,7 @@ public sealed class QueueLifecycleTests(ClusterFixture fixture)
     [Fact]
     public async Task A_paid_retry_frees_the_slot_the_first_payment_could_not()
     {
-        var queue = await QueueUnderTest.Create(fixture, TestEvents.Settings(admissionsPerMinute: 60, maxActiveShoppers: 1));
-        var users = await queue.JoinMany(3);
-        await queue.AdvanceSeconds(1);
-        Assert.Equal(1, (await queue.CursorReaches(1)).ServingCursor);
-        var buyer = users[0];
-        await queue.Shard(buyer).Claim(buyer);
-        var reservation = await fixture.Grains.GetGrain<IUserReservationsGrain>(buyer)
-            .Reserve(queue.EventId, TestEvents.BlockId, null, 2, null).Reserved();
+        var (queue, buyer, reservation) = await TheOneShopperHoldingSeats();
         var payment = new PaymentCommand(buyer, "sandbox", null);
 
         // The purchase is confirmed, but the buyer's shard cannot be reached to end the session (its silo
@@ -73,6 +59,20 @@ public sealed class QueueLifecycleTests(ClusterFixture fixture)
         Assert.Equal(ReservationStatus.Confirmed, retried.Status);
         await queue.AdvanceSeconds(1);
         Assert.Equal(2, (await queue.CursorReaches(2)).ServingCursor);
+    }
+
+    /// <summary>A queue that lets one shopper in at a time; the first of three is in, showed up, and holds two seats.</summary>
+    private async Task<(QueueUnderTest Queue, Guid Buyer, ReservationView Reservation)> TheOneShopperHoldingSeats()
+    {
+        var queue = await QueueUnderTest.Create(fixture, TestEvents.Settings(admissionsPerMinute: 60, maxActiveShoppers: 1));
+        var users = await queue.JoinMany(3);
+        await queue.AdvanceSeconds(1);
+        Assert.Equal(1, (await queue.CursorReaches(1)).ServingCursor);
+        var buyer = users[0];
+        await queue.Shard(buyer).Claim(buyer);
+        var reservation = await fixture.Grains.GetGrain<IUserReservationsGrain>(buyer)
+            .Reserve(queue.EventId, TestEvents.BlockId, null, 2, null).Reserved();
+        return (queue, buyer, reservation);
     }
 
     [Fact]

@@ -280,16 +280,7 @@ public sealed class OutboxRelay : BackgroundService
 
     private IProducer<byte[], byte[]> BuildProducer()
     {
-        var config = new ProducerConfig(new Dictionary<string, string>(_options.Kafka.Producer))
-        {
-            BootstrapServers = _options.Kafka.BootstrapServers,
-            // The guarantees the outbox relies on; not configurable.
-            EnableIdempotence = true,
-            Acks = Acks.All,
-            MaxInFlight = 5,
-            MessageTimeoutMs = (int)_options.Kafka.DeliveryTimeout.TotalMilliseconds,
-        };
-        config.ClientId ??= "ticketqueue-outbox-relay";
+        var config = _options.ProducerConfig();
         var lastWarning = (Code: Confluent.Kafka.ErrorCode.NoError, At: DateTimeOffset.MinValue);
         return new ProducerBuilder<byte[], byte[]>(config)
             .SetErrorHandler((_, error) =>

@@ -1,3 +1,5 @@
+using Confluent.Kafka;
+
 namespace TicketQueue.Grains.DomainEvents.Relay;
 
 /// <summary>
@@ -80,6 +82,44 @@ public sealed class OutboxRelayOptions
             {
                 yield return $"{SectionName}:{name} must be positive (is {value}).";
             }
+        }
+
+        if (RelayEnabled && Kafka.DeliveryTimeout > TimeSpan.Zero && ProducerConfigProblem() is { } producer)
+        {
+            yield return producer;
+        }
+    }
+
+    /// <summary>
+    /// The producer settings the relay uses: the operator's properties, then the guarantees the outbox
+    /// relies on (idempotence, acks from all replicas, at most 5 in flight), which cannot be changed.
+    /// </summary>
+    public ProducerConfig ProducerConfig()
+    {
+        var config = new ProducerConfig(new Dictionary<string, string>(Kafka.Producer))
+        {
+            BootstrapServers = Kafka.BootstrapServers,
+            EnableIdempotence = true,
+            Acks = Acks.All,
+            MaxInFlight = 5,
+            MessageTimeoutMs = (int)Kafka.DeliveryTimeout.TotalMilliseconds,
+        };
+        config.ClientId ??= "ticketqueue-outbox-relay";
+        return config;
+    }
+
+    // librdkafka checks its properties when a client is made (it connects later): make one and let it go,
+    // so a misspelt or malformed property stops the silo at start, not at the relay's first round.
+    private string? ProducerConfigProblem()
+    {
+        try
+        {
+            using var producer = new ProducerBuilder<byte[], byte[]>(ProducerConfig()).Build();
+            return null;
+        }
+        catch (Exception e) when (e is ArgumentException or KafkaException or InvalidOperationException)
+        {
+            return $"{SectionName}:Kafka:Producer is not a valid librdkafka producer configuration: {e.Message}";
         }
     }
 }

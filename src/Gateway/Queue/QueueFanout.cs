@@ -305,7 +305,7 @@ public sealed class QueueFanout(IGrainFactory grains, IHubContext<QueueHub, IQue
         public bool HasPreQueue => _byKey.Count > 0 && _byKey.Keys.First() < 0;
 
         /// <summary>Whether a follower with a ticket (not a pre-queue place) is at or below the cursor.</summary>
-        public bool AnyUpTo(long cursor) => _byKey.Keys.Any(key => key > 0) && _byKey.Keys.First(key => key > 0) <= cursor;
+        public bool AnyUpTo(long cursor) => _byKey.Keys.FirstOrDefault(key => key > 0) is > 0 and var lowest && lowest <= cursor;
 
         public void Add(long key, Follower follower)
         {

@@ -60,8 +60,7 @@ public sealed record ReservationOutcome(
     public static ReservationOutcome Refused(SeatRefusal refusal) => new(null, refusal);
 
     /// <summary>The reservation, or the refusal as the 409 problem the caller answers with.</summary>
-    public ReservationView ReservedOrThrow() =>
-        Reservation ?? throw DomainException.Conflict(Refusal!.Code, Refusal.Detail, Refusal.Field);
+    public ReservationView ReservedOrThrow() => Reservation ?? throw Refusal!.ToException();
 }
 
 [GenerateSerializer, Immutable, Alias("tq.PaymentCommand")]

@@ -49,8 +49,7 @@ public sealed record SeatHoldResult(
     public static SeatHoldResult Refused(string code, string detail, string field) => new(null, new SeatRefusal(code, detail, field));
 
     /// <summary>The hold, or the refusal as the 409 problem the caller answers with.</summary>
-    public SeatHold HeldOrThrow() =>
-        Hold ?? throw DomainException.Conflict(Refusal!.Code, Refusal.Detail, Refusal.Field);
+    public SeatHold HeldOrThrow() => Hold ?? throw Refusal!.ToException();
 }
 
 /// <summary>Why no seat was held: <c>seats-unavailable</c> (field <c>seatIds</c>) or <c>not-enough-seats</c> (<c>quantity</c>).</summary>
@@ -58,7 +57,11 @@ public sealed record SeatHoldResult(
 public sealed record SeatRefusal(
     [property: Id(0)] string Code,
     [property: Id(1)] string Detail,
-    [property: Id(2)] string Field);
+    [property: Id(2)] string Field)
+{
+    /// <summary>The refusal as the 409 problem, for a caller that answers with an exception.</summary>
+    public DomainException ToException() => DomainException.Conflict(Code, Detail, Field);
+}
 
 /// <summary>
 /// Owns the seats of one block (key "{eventId}/{blockId}"). Holds are all-or-nothing and expire;

@@ -161,7 +161,7 @@ public sealed class ReservationGrain(
                 await provider.Refund(extra.PaymentId);
                 if (View.Status != ReservationStatus.Confirmed && View.Payment is null)
                 {
-                    await RecordPayment(command.Provider, extra, refunded: true);
+                    await RecordPayment(command.Provider, extra, refundedBecause: "payment-after-close");
                 }
                 else
                 {
@@ -187,7 +187,7 @@ public sealed class ReservationGrain(
             await Save();
             var capture = await provider.Capture(new PaymentCaptureRequest(View.ReservationId, View.Amount, View.Currency, command.PaymentId));
             state.State.Capturing = null;
-            await RecordPayment(command.Provider, capture, refunded: false);
+            await RecordPayment(command.Provider, capture);
         }
         else if (View.Payment is { } recorded && command.PaymentId is not null && command.PaymentId != recorded.PaymentId)
         {
@@ -262,17 +262,22 @@ public sealed class ReservationGrain(
         }
     }
 
-    private async Task RecordPayment(string providerName, PaymentCapture capture, bool refunded)
+    /// <summary>Puts a payment on record, refunded already when <paramref name="refundedBecause"/> says why.</summary>
+    private async Task RecordPayment(string providerName, PaymentCapture capture, string? refundedBecause = null)
     {
+        var refunded = refundedBecause is not null;
         var now = time.GetUtcNow();
         state.State.View = View with
         {
             Payment = new PaymentInfo(providerName, capture.PaymentId, capture.Amount, refunded, capture.ApprovedAt, refunded ? now : null),
         };
         await Save(refunded
-            ? [Approved(providerName, capture), Refunded(providerName, capture.PaymentId, capture.Amount, "payment-after-close")]
+            ? [Approved(providerName, capture), Refunded(providerName, capture.PaymentId, capture.Amount, refundedBecause!)]
             : [Approved(providerName, capture)]);
     }
+
+    // Why a closed reservation gives money back.
+    private string CloseReason => View.Status == ReservationStatus.Cancelled ? "reservation-cancelled" : "hold-expired";
 
     /// <summary>A closed (expired or cancelled) reservation keeps no money: refund a payment still on record.</summary>
     private async Task RefundIfOwed()
@@ -290,8 +295,7 @@ public sealed class ReservationGrain(
 
         await payments.Get(payment.Provider).Refund(payment.PaymentId);
         state.State.View = View with { Payment = payment with { Refunded = true, RefundedAt = time.GetUtcNow() } };
-        await Save(Refunded(payment.Provider, payment.PaymentId, payment.Amount,
-            View.Status == ReservationStatus.Cancelled ? "reservation-cancelled" : "hold-expired"));
+        await Save(Refunded(payment.Provider, payment.PaymentId, payment.Amount, CloseReason));
     }
 
     /// <summary>
@@ -310,15 +314,16 @@ public sealed class ReservationGrain(
         if (found is not null && found.PaymentId != View.Payment?.PaymentId)
         {
             await provider.Refund(found.PaymentId);
+            state.State.Capturing = null;
             if (View.Payment is null)
             {
-                var now = time.GetUtcNow();
-                state.State.View = View with { Payment = new PaymentInfo(pending.Provider, found.PaymentId, found.Amount, true, found.ApprovedAt, now) };
+                await RecordPayment(pending.Provider, found, refundedBecause: CloseReason);
+            }
+            else
+            {
+                await Save(Approved(pending.Provider, found), Refunded(pending.Provider, found.PaymentId, found.Amount, CloseReason));
             }
 
-            state.State.Capturing = null;
-            await Save(Approved(pending.Provider, found),
-                Refunded(pending.Provider, found.PaymentId, found.Amount, View.Status == ReservationStatus.Cancelled ? "reservation-cancelled" : "hold-expired"));
             return;
         }
 

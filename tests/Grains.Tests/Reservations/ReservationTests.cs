@@ -295,13 +295,7 @@ public sealed class ReservationTests(ClusterFixture fixture)
     [Fact]
     public async Task A_keyed_reservation_that_could_not_be_saved_keeps_its_hold_for_the_retry()
     {
-        var definition = await NewEvent();
-        var userId = Guid.NewGuid();
-
-        using (FailReservationWritesOf(userId))
-        {
-            await Assert.ThrowsAnyAsync<Exception>(() => User(userId).Reserve(definition.EventId, TestEvents.BlockId, null, 2, "key-1").Reserved());
-        }
+        var (definition, userId) = await KeyedReservationNamedButNeverOpened();
 
         var retried = await User(userId).Reserve(definition.EventId, TestEvents.BlockId, null, 2, "key-1").Reserved();
 
@@ -334,12 +328,7 @@ public sealed class ReservationTests(ClusterFixture fixture)
     [Fact]
     public async Task A_named_reservation_that_opens_late_still_counts_toward_the_ticket_limit()
     {
-        var definition = await NewEvent(ticketLimitPerUser: 4);
-        var userId = Guid.NewGuid();
-        using (FailReservationWritesOf(userId))
-        {
-            await Assert.ThrowsAnyAsync<Exception>(() => User(userId).Reserve(definition.EventId, TestEvents.BlockId, null, 2, "key-1").Reserved());
-        }
+        var (definition, userId) = await KeyedReservationNamedButNeverOpened();
 
         // Named, held, not opened. A scan now finds nothing behind the name and must not forget it.
         var named = (await SavedUserState(userId)).Reservations.Single().ReservationId;
@@ -357,12 +346,7 @@ public sealed class ReservationTests(ClusterFixture fixture)
     [Fact]
     public async Task A_reservation_that_never_opened_drops_its_watch_when_it_fires()
     {
-        var definition = await NewEvent();
-        var userId = Guid.NewGuid();
-        using (FailReservationWritesOf(userId))
-        {
-            await Assert.ThrowsAnyAsync<Exception>(() => User(userId).Reserve(definition.EventId, TestEvents.BlockId, null, 2, "key-1").Reserved());
-        }
+        var (_, userId) = await KeyedReservationNamedButNeverOpened();
 
         var named = (await SavedUserState(userId)).Reservations.Single().ReservationId;
         var ct = TestContext.Current.CancellationToken;
@@ -382,6 +366,20 @@ public sealed class ReservationTests(ClusterFixture fixture)
         var saved = new GrainState<UserReservationsState>();
         await storage.ReadStateAsync("userReservations", User(userId).GetGrainId(), saved);
         return saved.State ?? throw new InvalidOperationException("The user's list was never saved.");
+    }
+
+    // A keyed request for two seats (limit 4) whose reservation could not be saved: the user's list names
+    // it and the block holds its seats for the retry, but it never opened.
+    private async Task<(EventDefinition Definition, Guid UserId)> KeyedReservationNamedButNeverOpened()
+    {
+        var definition = await NewEvent(ticketLimitPerUser: 4);
+        var userId = Guid.NewGuid();
+        using (FailReservationWritesOf(userId))
+        {
+            await Assert.ThrowsAnyAsync<Exception>(() => User(userId).Reserve(definition.EventId, TestEvents.BlockId, null, 2, "key-1").Reserved());
+        }
+
+        return (definition, userId);
     }
 
     // A confirmed purchase whose cancellation saved its state but could not give the seats back.

@@ -141,3 +141,5 @@ CREATE TABLE IF NOT EXISTS common.outbox_events (
 );
 
 CREATE INDEX IF NOT EXISTS outbox_events_unpublished ON common.outbox_events (seq) WHERE NOT published;
+-- The relays delete published events after a retention (TicketQueue:Events:RetainPublished).
+CREATE INDEX IF NOT EXISTS outbox_events_published_at ON common.outbox_events (published_at) WHERE published;

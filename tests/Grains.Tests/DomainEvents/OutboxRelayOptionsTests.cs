@@ -37,4 +37,27 @@ public sealed class OutboxRelayOptionsTests
         Assert.True(config.EnableIdempotence);
         Assert.Equal(5, config.LingerMs);
     }
+
+    [Theory]
+    [InlineData(nameof(OutboxRelayOptions.RetainPublished))]
+    [InlineData(nameof(OutboxRelayOptions.PruneInterval))]
+    [InlineData(nameof(OutboxRelayOptions.MaxBackoff))]
+    public void A_retention_or_interval_of_zero_is_a_problem_at_start(string name)
+    {
+        var options = new OutboxRelayOptions();
+        typeof(OutboxRelayOptions).GetProperty(name)!.SetValue(options, TimeSpan.Zero);
+
+        var problem = Assert.Single(options.Problems());
+
+        Assert.Equal($"TicketQueue:Events:{name} must be positive (is 00:00:00).", problem);
+    }
+
+    [Fact]
+    public void The_defaults_keep_published_events_a_week_and_are_no_problem()
+    {
+        var options = new OutboxRelayOptions();
+
+        Assert.Equal(TimeSpan.FromDays(7), options.RetainPublished);
+        Assert.Empty(options.Problems());
+    }
 }

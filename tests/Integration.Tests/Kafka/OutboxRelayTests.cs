@@ -102,6 +102,59 @@ public sealed class OutboxRelayTests(OutboxServerFixture server) : IClassFixture
     }
 
     [Fact]
+    public async Task An_event_Kafka_refuses_holds_back_its_own_aggregate_and_the_others_keep_shipping()
+    {
+        using var kafka = Delivery.StartKafka();
+        await using var db = await server.NewDatabase();
+        // Larger than librdkafka's message.max.bytes (1,000,000): the producer refuses it every time.
+        var tooLarge = await db.AppendRow("reservation", "poisoned", "reservation.held", $$"""{"note":"{{new string('x', 1_100_000)}}"}""");
+        var behindIt = await db.AppendRow("reservation", "poisoned", "reservation.cancelled", """{"note":"small"}""");
+        // Reservations have several events each, and a round ships one per aggregate: they need several rounds.
+        var opening = TicketOpening.Script(users: 40, reservations: 20);
+        await db.Append(opening.Appends);
+        // A back-off this test never waits out: if the refusal held back the whole relay, the opening's
+        // later rounds would come minutes late.
+        var settings = new Dictionary<string, string?> { ["InitialBackoff"] = "00:05:00", ["MaxBackoff"] = "00:05:00" };
+
+        using var consumer = EventConsumer.Start(kafka.BootstrapServers, Delivery.Topics);
+        await using var relay = await RelayHost.Start("relay", db.ConnectionString, kafka.BootstrapServers, settings);
+        using var meters = new OutboxMeters(relay.Services);
+        var received = await consumer.WaitUntil(r => Delivery.AllArrived(opening.Events, r), Patience, "the other aggregates' events");
+
+        // Nothing of the refused aggregate arrived (the check refuses events it was not given), in particular
+        // not the small event recorded after the refused one: an aggregate's events never overtake each other.
+        Delivery.AssertExactlyOnceInOrder(opening.Events, received);
+        await WaitFor(async () => (await db.Lag()).Unshipped == 2, "only the refused aggregate's events to be left");
+        Assert.False(await db.IsPublished(tooLarge));
+        Assert.False(await db.IsPublished(behindIt));
+        Assert.Equal(1, meters.Gauge("ticketqueue.outbox.parked_aggregates"));
+        Assert.Equal(0, meters.Counter("ticketqueue.outbox.failed_rounds"));
+        Assert.Contains(relay.Log, line => line.Contains(tooLarge.ToString()) && line.Contains("refused"));
+    }
+
+    [Fact]
+    public async Task Published_events_past_the_retention_are_deleted_and_unpublished_ones_are_kept()
+    {
+        using var kafka = Delivery.StartKafka();
+        await using var db = await server.NewDatabase();
+        var refused = await db.AppendRow("reservation", "poisoned", "reservation.held", $$"""{"note":"{{new string('x', 1_100_000)}}"}""");
+        var opening = TicketOpening.Script(users: 30, reservations: 10);
+        await db.Append(opening.Appends);
+        var settings = new Dictionary<string, string?> { ["RetainPublished"] = "00:00:01", ["PruneInterval"] = "00:00:00.200" };
+
+        using var consumer = EventConsumer.Start(kafka.BootstrapServers, Delivery.Topics);
+        await using var relay = await RelayHost.Start("relay", db.ConnectionString, kafka.BootstrapServers, settings);
+        using var meters = new OutboxMeters(relay.Services);
+        await consumer.WaitUntil(r => Delivery.AllArrived(opening.Events, r), Patience, "the events");
+        await WaitFor(async () => await db.RowCount() == 1, "the published events to be deleted");
+
+        // What is left is the one event Kafka never took, older than the retention but not published.
+        Assert.False(await db.IsPublished(refused));
+        Assert.Equal(opening.Events.Count, meters.Counter("ticketqueue.outbox.pruned"));
+        Assert.Equal(opening.Events.Count, meters.Counter("ticketqueue.outbox.shipped"));
+    }
+
+    [Fact]
     public async Task Two_relays_never_own_one_partition_at_once_and_the_survivor_takes_over_a_stopped_ones_partitions()
     {
         using var kafka = Delivery.StartKafka();

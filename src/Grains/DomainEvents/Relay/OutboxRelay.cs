@@ -28,6 +28,12 @@ namespace TicketQueue.Grains.DomainEvents.Relay;
 /// aggregates (a place in line, a reservation, a payment) have a handful of events each, so this costs
 /// little throughput.
 /// </para>
+/// <para>
+/// An event Kafka refuses while others of the round get through (too large, a topic it will not take) is
+/// the event's own problem: its aggregate is parked for a back-off of its own (<see cref="ParkedAggregates"/>)
+/// and the rest keep shipping. Only a round in which nothing got through counts as Kafka failing, and then
+/// the whole relay backs off.
+/// </para>
 /// </remarks>
 public sealed class OutboxRelay : BackgroundService
 {
@@ -36,14 +42,31 @@ public sealed class OutboxRelay : BackgroundService
         SELECT id, aggregate_type, aggregate_id, payload::text
         FROM common.outbox_events
         WHERE NOT published AND abs(hashtext(aggregate_id)::bigint) % $1 = ANY($2)
+          AND NOT EXISTS (SELECT 1 FROM unnest($4::text[], $5::text[]) AS held(type, id)
+                          WHERE held.type = aggregate_type AND held.id = aggregate_id)
         ORDER BY seq
         LIMIT $3
         """;
+
+    // Published rows older than the retention, of the partitions this relay owns, a chunk at a time.
+    private const string PruneSql =
+        """
+        DELETE FROM common.outbox_events
+        WHERE id IN (SELECT id FROM common.outbox_events
+                     WHERE published AND published_at < now() - $1
+                       AND abs(hashtext(aggregate_id)::bigint) % $2 = ANY($3)
+                     LIMIT $4)
+        """;
+
+    private const int PruneChunk = 5_000;
 
     private const string MarkSql = "UPDATE common.outbox_events SET published = true, published_at = now() WHERE id = ANY($1) AND NOT published";
 
     /// <summary>How long a stopping relay still waits for acknowledgements of what it already sent.</summary>
     private static readonly TimeSpan ShutdownGrace = TimeSpan.FromSeconds(5);
+
+    /// <summary>Aggregates parked at once, at most; beyond it a refusal fails the round like an outage.</summary>
+    private const int MaxParked = 1_000;
 
     private static readonly byte[] ContentType = Encoding.UTF8.GetBytes(CloudEventEnvelope.ContentType);
 
@@ -53,6 +76,8 @@ public sealed class OutboxRelay : BackgroundService
     private readonly ILogger<OutboxRelay> _logger;
     private readonly Counter<long> _shipped;
     private readonly Counter<long> _failedRounds;
+    private readonly Counter<long> _pruned;
+    private readonly ParkedAggregates _parked;
     private volatile IReadOnlyList<int> _owned = [];
 
     public OutboxRelay(IServiceProvider services, IOptions<OutboxRelayOptions> options, IMeterFactory meters,
@@ -62,14 +87,19 @@ public sealed class OutboxRelay : BackgroundService
         _options = options.Value;
         _time = time;
         _logger = logger;
+        _parked = new ParkedAggregates(_options.InitialBackoff, _options.MaxBackoff, MaxParked);
 
         var meter = meters.Create(OutboxLagMonitor.MeterName);
         _shipped = meter.CreateCounter<long>("ticketqueue.outbox.shipped", unit: "{event}",
             description: "Outbox events acknowledged by Kafka and marked published");
         _failedRounds = meter.CreateCounter<long>("ticketqueue.outbox.failed_rounds", unit: "{round}",
             description: "Relay rounds that failed and were retried after a back-off");
+        _pruned = meter.CreateCounter<long>("ticketqueue.outbox.pruned", unit: "{event}",
+            description: "Published outbox events deleted after the retention");
         meter.CreateObservableGauge("ticketqueue.outbox.owned_partitions", () => _owned.Count, unit: "{partition}",
             description: "Outbox partitions this relay ships");
+        meter.CreateObservableGauge("ticketqueue.outbox.parked_aggregates", () => _parked.Count, unit: "{aggregate}",
+            description: "Aggregates whose oldest event Kafka refused, waiting out a back-off of their own");
     }
 
     /// <summary>The outbox partitions this relay ships now.</summary>
@@ -93,6 +123,11 @@ public sealed class OutboxRelay : BackgroundService
         await using var ownership = new PartitionOwnership(_database, _options.Partitions, _logger, change =>
         {
             _owned = change.Owned;
+            if (change.Released.Count > 0)
+            {
+                _parked.Clear();
+            }
+
             OwnershipChanged?.Invoke(change);
         });
         IProducer<byte[], byte[]>? producer = null;
@@ -100,6 +135,7 @@ public sealed class OutboxRelay : BackgroundService
         {
             var failures = 0;
             var nextRebalance = DateTimeOffset.MinValue;
+            var nextPrune = DateTimeOffset.MinValue;
             while (!stoppingToken.IsCancellationRequested)
             {
                 TimeSpan wait;
@@ -134,6 +170,12 @@ public sealed class OutboxRelay : BackgroundService
                         {
                             failures = 0;
                             wait = round.MoreWaiting ? TimeSpan.Zero : _options.PollInterval;
+                        }
+
+                        if (_time.GetUtcNow() >= nextPrune)
+                        {
+                            await Prune(ownership, stoppingToken);
+                            nextPrune = _time.GetUtcNow() + _options.PruneInterval;
                         }
                     }
                 }
@@ -180,7 +222,7 @@ public sealed class OutboxRelay : BackgroundService
         var aggregates = new HashSet<(string, string)>();
         var toShip = rows.Where(r => aggregates.Add((r.AggregateType, r.AggregateId))).ToList();
         var deliveries = new List<(OutboxRow Row, Task<DeliveryReport<byte[], byte[]>> Report)>(toShip.Count);
-        var refused = new List<Error>();
+        var refused = new List<(OutboxRow Row, Error Error)>();
         foreach (var row in toShip)
         {
             if (stoppingToken.IsCancellationRequested)
@@ -194,11 +236,8 @@ public sealed class OutboxRelay : BackgroundService
             }
             catch (ProduceException<byte[], byte[]> e)
             {
-                // Refused before sending (e.g. a message too large): only this aggregate waits, the round
-                // counts as failed so it is retried after a back-off, and the lag alarm tells an operator.
-                refused.Add(e.Error);
-                _logger.LogError("Outbox relay: Kafka refused event {EventId} of {AggregateType} {AggregateId}: {Reason}",
-                    row.Id, row.AggregateType, row.AggregateId, e.Error.Reason);
+                // Refused before it was sent (e.g. larger than message.max.bytes): the message, not Kafka.
+                refused.Add((row, e.Error));
             }
         }
 
@@ -219,30 +258,69 @@ public sealed class OutboxRelay : BackgroundService
             }
         }
 
-        var acknowledged = deliveries.Where(d => d.Report.IsCompletedSuccessfully && Acknowledged(d.Report.Result)).Select(d => d.Row.Id).ToArray();
-        if (acknowledged.Length > 0)
+        var acknowledged = deliveries.Where(d => d.Report.IsCompletedSuccessfully && Acknowledged(d.Report.Result)).Select(d => d.Row).ToList();
+        if (acknowledged.Count > 0)
         {
             // Not cancelled by stopping: what the broker has acknowledged is worth recording.
             await using var mark = new NpgsqlCommand(MarkSql, ownership.Session);
-            mark.Parameters.Add(new NpgsqlParameter { Value = acknowledged });
+            mark.Parameters.Add(new NpgsqlParameter { Value = acknowledged.Select(r => r.Id).ToArray() });
             await mark.ExecuteNonQueryAsync(CancellationToken.None);
-            _shipped.Add(acknowledged.Length);
+            _shipped.Add(acknowledged.Count);
+            foreach (var row in acknowledged)
+            {
+                _parked.Release(row.AggregateType, row.AggregateId);
+            }
         }
 
-        var failures = deliveries.Where(d => d.Report.IsCompletedSuccessfully && !Acknowledged(d.Report.Result))
-            .Select(d => d.Report.Result.Error).Concat(refused).ToList();
+        var unacknowledged = deliveries.Where(d => d.Report.IsCompletedSuccessfully && !Acknowledged(d.Report.Result))
+            .Select(d => (d.Row, d.Report.Result.Error)).ToList();
 
-        if (failures.Count > 0)
+        // Nothing sent got through: Kafka itself is failing (down, unreachable, refusing us), and the whole
+        // relay backs off. Otherwise each refused event is its own, and only its aggregate waits.
+        var kafkaFailing = acknowledged.Count == 0 && unacknowledged.Count > 0;
+        var notParked = kafkaFailing ? unacknowledged.Count : 0;
+        foreach (var (row, error) in kafkaFailing ? refused : refused.Concat(unacknowledged))
+        {
+            if (_parked.IsFull)
+            {
+                notParked++;
+                continue;
+            }
+
+            var wait = _parked.Park(row.AggregateType, row.AggregateId, _time.GetUtcNow());
+            _logger.LogError("Outbox relay: Kafka refused event {EventId} of {AggregateType} {AggregateId} ({Reason}); that aggregate's events wait {Backoff}, the others go on",
+                row.Id, row.AggregateType, row.AggregateId, error.Reason, wait);
+        }
+
+        if (notParked > 0)
         {
             _failedRounds.Add(1);
             _logger.LogWarning("Outbox relay: {Failed} of {Produced} events were not acknowledged ({Reason}); they go again after a back-off",
-                failures.Count, toShip.Count, failures[0].Reason);
+                notParked, toShip.Count, unacknowledged.Concat(refused).First().Error.Reason);
         }
 
         return new Round(
-            Failed: failures.Count > 0,
+            Failed: notParked > 0,
             MoreWaiting: rows.Count == _options.BatchSize || toShip.Count < rows.Count,
-            ProducerBroken: failures.Any(e => e.IsFatal));
+            ProducerBroken: unacknowledged.Concat(refused).Any(f => f.Error.IsFatal));
+    }
+
+    /// <summary>Deletes what Kafka has had for longer than <see cref="OutboxRelayOptions.RetainPublished"/>; unshipped rows stay.</summary>
+    private async Task Prune(PartitionOwnership ownership, CancellationToken cancellationToken)
+    {
+        var owned = ownership.Owned.ToArray();
+        int deleted;
+        do
+        {
+            await using var prune = new NpgsqlCommand(PruneSql, ownership.Session);
+            prune.Parameters.Add(new NpgsqlParameter { Value = _options.RetainPublished });
+            prune.Parameters.Add(new NpgsqlParameter { Value = _options.Partitions });
+            prune.Parameters.Add(new NpgsqlParameter { Value = owned });
+            prune.Parameters.Add(new NpgsqlParameter { Value = PruneChunk });
+            deleted = await prune.ExecuteNonQueryAsync(cancellationToken);
+            _pruned.Add(deleted);
+        }
+        while (deleted == PruneChunk && !cancellationToken.IsCancellationRequested);
     }
 
     private async Task<List<OutboxRow>> ReadBatch(PartitionOwnership ownership, CancellationToken cancellationToken)
@@ -251,6 +329,9 @@ public sealed class OutboxRelay : BackgroundService
         command.Parameters.Add(new NpgsqlParameter { Value = _options.Partitions });
         command.Parameters.Add(new NpgsqlParameter { Value = ownership.Owned.ToArray() });
         command.Parameters.Add(new NpgsqlParameter { Value = _options.BatchSize });
+        var (heldTypes, heldIds) = _parked.HeldAt(_time.GetUtcNow());
+        command.Parameters.Add(new NpgsqlParameter { Value = heldTypes });
+        command.Parameters.Add(new NpgsqlParameter { Value = heldIds });
         var rows = new List<OutboxRow>();
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         while (await reader.ReadAsync(cancellationToken))
@@ -309,13 +390,8 @@ public sealed class OutboxRelay : BackgroundService
         _ => LogLevel.Debug,
     };
 
-    /// <summary>Doubling from <see cref="OutboxRelayOptions.InitialBackoff"/>, capped, with ±20 % jitter so relays do not retry in step.</summary>
-    private TimeSpan Backoff(int failures)
-    {
-        var doubled = _options.InitialBackoff.TotalMilliseconds * Math.Pow(2, Math.Min(failures - 1, 20));
-        var capped = Math.Min(doubled, _options.MaxBackoff.TotalMilliseconds);
-        return TimeSpan.FromMilliseconds(capped * (0.8 + 0.4 * Random.Shared.NextDouble()));
-    }
+    /// <summary>Doubling from <see cref="OutboxRelayOptions.InitialBackoff"/> up to <see cref="OutboxRelayOptions.MaxBackoff"/>.</summary>
+    private TimeSpan Backoff(int failures) => DoublingBackoff.After(failures, _options.InitialBackoff, _options.MaxBackoff);
 
     private sealed record OutboxRow(Guid Id, string AggregateType, string AggregateId, string Payload);
 

@@ -49,6 +49,15 @@ public sealed class OutboxRelayOptions
 
     public TimeSpan MaxBackoff { get; set; } = TimeSpan.FromSeconds(10);
 
+    /// <summary>
+    /// How long a published event stays in <c>common.outbox_events</c> before its relay deletes it (to look
+    /// at or replay by hand). Unpublished events are never deleted.
+    /// </summary>
+    public TimeSpan RetainPublished { get; set; } = TimeSpan.FromDays(7);
+
+    /// <summary>How often a relay deletes the published events of its partitions that are past <see cref="RetainPublished"/>.</summary>
+    public TimeSpan PruneInterval { get; set; } = TimeSpan.FromMinutes(10);
+
     public bool RelayEnabled => !string.IsNullOrWhiteSpace(Kafka.BootstrapServers);
 
     public string TopicFor(string aggregateType) =>
@@ -76,6 +85,7 @@ public sealed class OutboxRelayOptions
         {
             ("PollInterval", PollInterval), ("OwnershipInterval", OwnershipInterval), ("LagInterval", LagInterval),
             ("InitialBackoff", InitialBackoff), ("MaxBackoff", MaxBackoff), ("Kafka:DeliveryTimeout", Kafka.DeliveryTimeout),
+            ("RetainPublished", RetainPublished), ("PruneInterval", PruneInterval),
         })
         {
             if (value <= TimeSpan.Zero)

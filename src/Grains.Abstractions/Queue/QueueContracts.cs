@@ -94,11 +94,17 @@ public interface IEventQueueGrain : IGrainWithStringKey
 
     [Alias("Describe")] Task<QueueStatus> Describe(QueuePlace place);
 
-    /// <summary>An admitted shopper showed up: they keep counting as active after the claim window.</summary>
-    [Alias("Claim")] Task Claim(int batchId);
+    /// <summary>
+    /// The admitted shopper at this place showed up: they keep counting as active after the claim window.
+    /// Told twice (a retry after a crash), it counts once.
+    /// </summary>
+    [Alias("Claim.Place")] Task Claim(QueuePlace place);
 
-    /// <summary>An admitted shopper is done (bought, cancelled or left): their slot is free again.</summary>
-    [Alias("Finish")] Task Finish(int batchId, bool claimed);
+    /// <summary>
+    /// The admitted shopper at this place is done (bought, cancelled or left): their slot is free again.
+    /// Told twice, it counts once.
+    /// </summary>
+    [Alias("Finish.Place")] Task Finish(QueuePlace place);
 
     [Alias("GetStats")] Task<QueueStats> GetStats();
 

@@ -207,36 +207,37 @@ public sealed class EventQueueGrain : Grain, IEventQueueGrain, IRemindable
         return Describe(place, now);
     }
 
-    public Task Claim(int batchId)
+    // A shard tells a claim or a finish before the user's flag is durable, so after a crash it may tell it
+    // again: the batch remembers who it counted, and a repeat changes nothing.
+    public Task Claim(QueuePlace place)
     {
-        var batch = FindBatch(batchId);
-        if (batch is not null)
+        if (AdmittedTicket(place) is { } ticket && FindBatchOf(ticket) is { } batch && batch.Claim(ticket))
         {
-            batch.Claimed++;
             _dirty = true;
         }
 
         return Task.CompletedTask;
     }
 
-    public Task Finish(int batchId, bool claimed)
+    public Task Finish(QueuePlace place)
     {
-        var batch = FindBatch(batchId);
-        if (batch is not null)
+        if (AdmittedTicket(place) is { } ticket && FindBatchOf(ticket) is { } batch && batch.Finish(ticket))
         {
-            if (claimed)
-            {
-                batch.FinishedClaimed++;
-            }
-            else
-            {
-                batch.FinishedUnclaimed++;
-            }
-
             _dirty = true;
         }
 
         return Task.CompletedTask;
+    }
+
+    // The ticket of a place the cursor has passed, or null (not admitted, or not a place of this queue).
+    private long? AdmittedTicket(QueuePlace place)
+    {
+        long? ticket = place.PreQueue
+            ? State.Opened && place.Number >= 1 && place.Number <= State.PreQueueSize
+                ? PreQueueShuffle.TicketFor(place.Number, State.PreQueueSize, State.ShuffleSeed)
+                : null
+            : place.Number;
+        return ticket is >= 1 && ticket <= State.ServingCursor ? ticket : null;
     }
 
     public async Task<QueueStats> GetStats()
@@ -378,32 +379,6 @@ public sealed class EventQueueGrain : Grain, IEventQueueGrain, IRemindable
         return new QueueStatus(EventId, place, QueueStatusKind.Admitted, ticket, 0, 0,
             State.ServingCursor, batch.Id, batch.AdmittedAt, batch.AdmittedAt + Settings.ShoppingSession,
             State.SalesOpenAt, Settings.Paused);
-    }
-
-    private AdmissionBatch? FindBatch(int batchId)
-    {
-        var batches = State.Batches;
-        var lo = 0;
-        var hi = batches.Count - 1;
-        while (lo <= hi)
-        {
-            var mid = (lo + hi) / 2;
-            if (batches[mid].Id == batchId)
-            {
-                return batches[mid];
-            }
-
-            if (batches[mid].Id < batchId)
-            {
-                lo = mid + 1;
-            }
-            else
-            {
-                hi = mid - 1;
-            }
-        }
-
-        return null;
     }
 
     private AdmissionBatch? FindBatchOf(long ticket)

@@ -42,7 +42,69 @@ public sealed class AdmissionBatch
     [Id(5)] public int FinishedClaimed { get; set; }
     [Id(6)] public int FinishedUnclaimed { get; set; }
 
+    /// <summary>Who was counted as claimed: one bit per ticket of the batch, so a claim told twice counts once.</summary>
+    [Id(7)] public ulong[]? ClaimedTickets { get; set; }
+
+    /// <summary>Who was counted as finished, the same way.</summary>
+    [Id(8)] public ulong[]? FinishedTickets { get; set; }
+
     public long Count => ToInclusive - FromExclusive;
+
+    /// <summary>Counts the ticket's holder as showed up, once; false when it changed nothing.</summary>
+    public bool Claim(long ticket)
+    {
+        // A finished shopper has given their slot back: a late claim must not take it again.
+        if (!Contains(ticket) || IsSet(FinishedTickets, ticket) || !Set(ClaimedTickets ??= NewBits(), ticket))
+        {
+            return false;
+        }
+
+        Claimed++;
+        return true;
+    }
+
+    /// <summary>Counts the ticket's holder as done, once; false when it changed nothing.</summary>
+    public bool Finish(long ticket)
+    {
+        if (!Contains(ticket) || !Set(FinishedTickets ??= NewBits(), ticket))
+        {
+            return false;
+        }
+
+        if (IsSet(ClaimedTickets, ticket))
+        {
+            FinishedClaimed++;
+        }
+        else
+        {
+            FinishedUnclaimed++;
+        }
+
+        return true;
+    }
+
+    private bool Contains(long ticket) => ticket > FromExclusive && ticket <= ToInclusive;
+
+    private ulong[] NewBits() => new ulong[(Count + 63) / 64];
+
+    private bool IsSet(ulong[]? bits, long ticket)
+    {
+        var index = ticket - FromExclusive - 1;
+        return bits is not null && (bits[index / 64] & (1UL << (int)(index % 64))) != 0;
+    }
+
+    // Sets the ticket's bit; false when it was set already.
+    private bool Set(ulong[] bits, long ticket)
+    {
+        if (IsSet(bits, ticket))
+        {
+            return false;
+        }
+
+        var index = ticket - FromExclusive - 1;
+        bits[index / 64] |= 1UL << (int)(index % 64);
+        return true;
+    }
 
     /// <summary>
     /// Inside the claim window everybody admitted counts unless done; after it, only those who showed

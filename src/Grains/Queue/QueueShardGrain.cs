@@ -145,7 +145,7 @@ public sealed class QueueShardGrain(IQueueEntryStore store, TimeProvider time) :
             && !entry.Has(QueueEntryFlags.Claimed)
             && !entry.Has(QueueEntryFlags.Finished))
         {
-            await Queue.Claim(batchId);
+            await Queue.Claim(entry.Place);
             entry.BatchId = batchId;
             entry.Flags |= QueueEntryFlags.Claimed;
             await Record(userId, entry, new QueueAdmitted
@@ -214,9 +214,9 @@ public sealed class QueueShardGrain(IQueueEntryStore store, TimeProvider time) :
     // Frees the active-shopper slot of an admitted user who is done before their session ran out.
     private async Task FinishAdmitted(QueueEntry entry, QueueStatus status)
     {
-        if (status is { Status: QueueStatusKind.Admitted, BatchId: { } batchId })
+        if (status.Status == QueueStatusKind.Admitted)
         {
-            await Queue.Finish(batchId, entry.Has(QueueEntryFlags.Claimed));
+            await Queue.Finish(entry.Place);
         }
     }
 

@@ -94,6 +94,67 @@ public sealed class QueueDurabilityTests(ClusterFixture fixture)
     }
 
     [Fact]
+    public async Task A_claim_retried_after_its_shard_died_unsaved_counts_the_shopper_once()
+    {
+        var queue = await QueueUnderTest.Create(fixture, TestEvents.Settings(admissionsPerMinute: 1_200, claimWindow: TimeSpan.FromMinutes(2)));
+        var users = await BothAdmittedInOneBatch(queue);
+
+        // The queue counts the claim, then the shard cannot save the user's flag and dies with it unsaved.
+        await DiesUnsaved(queue, users[0], shard => shard.Claim(users[0]));
+        await queue.Shard(users[0]).Claim(users[0]);
+
+        // Past the claim window only those who claimed count: one, not the same shopper twice.
+        var stats = await queue.Advance(TimeSpan.FromMinutes(3));
+        Assert.Equal(1, stats.ActiveShoppers);
+    }
+
+    [Fact]
+    public async Task A_finish_retried_after_its_shard_died_unsaved_frees_one_slot_only()
+    {
+        var queue = await QueueUnderTest.Create(fixture, TestEvents.Settings(admissionsPerMinute: 1_200, claimWindow: TimeSpan.FromMinutes(2)));
+        var users = await BothAdmittedInOneBatch(queue);
+        await queue.Shard(users[0]).Claim(users[0]);
+        await queue.Shard(users[1]).Claim(users[1]);
+
+        await DiesUnsaved(queue, users[0], shard => shard.Finish(users[0]));
+        await queue.Shard(users[0]).Finish(users[0]);
+
+        // The other shopper still shops: counting the finish twice would have freed their slot too.
+        var stats = await queue.Advance(TimeSpan.FromMinutes(3));
+        Assert.Equal(1, stats.ActiveShoppers);
+    }
+
+    // One batch of two, so that counting one of them twice shows (a batch's count is clamped to its size).
+    private static async Task<List<Guid>> BothAdmittedInOneBatch(QueueUnderTest queue)
+    {
+        // Credit accrues while nobody waits (up to two ticks' worth: 2 at 1,200 a minute and the tests'
+        // 50 ms ticks), so the next tick admits both at once.
+        await queue.AdvanceSeconds(2);
+        var users = await queue.JoinMany(2);
+        await queue.AdvanceSeconds(1);
+        var stats = await queue.CursorReaches(2);
+        Assert.Equal((2, 2), (stats.ServingCursor, stats.ActiveShoppers));
+        Assert.All(users, u => Assert.Equal(QueueStatusKind.Admitted, queue.Status(u).Result.Status));
+        return users;
+    }
+
+    // The call reaches the queue grain, then the shard's save fails and the shard is deactivated with the
+    // change unsaved, as a crash would leave it: the user's retry finds the record as it was before.
+    private async Task DiesUnsaved(QueueUnderTest queue, Guid user, Func<IQueueShardGrain, Task> call)
+    {
+        fixture.QueueRecords.FailSaves(queue.EventId, true);
+        try
+        {
+            await Assert.ThrowsAnyAsync<Exception>(() => call(queue.Shard(user)));
+            await fixture.Cluster.DeactivateAsync(queue.Shard(user));
+        }
+        finally
+        {
+            fixture.QueueRecords.FailSaves(queue.EventId, false);
+        }
+    }
+
+    [Fact]
     public async Task Joins_into_one_shard_at_once_are_all_saved()
     {
         var queue = await QueueUnderTest.Create(fixture, TestEvents.Settings());

@@ -29,6 +29,9 @@ public sealed class TestApi(GatewayFactory factory)
         return client;
     }
 
+    public Task<HttpResponseMessage> Refresh(string refreshToken, CancellationToken ct) =>
+        Anonymous().PostAsJsonAsync("/api/auth/refresh", new { refreshToken }, Json, ct);
+
     public async Task<TestUser> Register(CancellationToken ct)
     {
         var email = $"user-{Guid.NewGuid():N}@example.com";

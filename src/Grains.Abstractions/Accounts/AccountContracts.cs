@@ -27,7 +27,8 @@ public interface IUserSessionsGrain : IGrainWithGuidKey
 
     /// <summary>
     /// Swaps a refresh token for a new one and returns the account. Presenting a token that was already
-    /// rotated away revokes every token of the user: someone else has a copy.
+    /// rotated away revokes every token of the user (someone else has a copy), unless it was rotated
+    /// moments ago: then it is only refused (two tabs refreshing at once).
     /// </summary>
     [Alias("Rotate")] Task<Account?> Rotate(string presentedHash, string newHash, DateTimeOffset newExpiresAt);
 }

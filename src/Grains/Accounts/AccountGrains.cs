@@ -21,7 +21,7 @@ public sealed class AccountGrain(
         }
 
         state.State.Account = account;
-        await state.WriteStateAsync();
+        await AccountWrites.Save(this, state);
         return true;
     }
 
@@ -36,6 +36,9 @@ public sealed class UserSessionsState
 
     /// <summary>Recently rotated-away tokens: seeing one again means a stolen copy is in use.</summary>
     [Id(2)] public List<string> Retired { get; set; } = [];
+
+    /// <summary>When tokens were rotated away, for those rotated within <see cref="UserSessionsGrain.ReuseGrace"/>.</summary>
+    [Id(3)] public Dictionary<string, DateTimeOffset> RotatedAt { get; set; } = [];
 }
 
 public sealed class UserSessionsGrain(
@@ -45,6 +48,12 @@ public sealed class UserSessionsGrain(
 {
     private const int MaxSessions = 20;
     private const int RetiredKept = 100;
+
+    /// <summary>
+    /// A rotated-away token presented again this soon is two tabs refreshing at once, or a retry whose
+    /// answer was lost: it is refused, but does not sign the user out everywhere. Later, it is a stolen copy.
+    /// </summary>
+    public static readonly TimeSpan ReuseGrace = TimeSpan.FromSeconds(30);
 
     public async Task Start(Account account, string refreshTokenHash, DateTimeOffset expiresAt)
     {
@@ -58,7 +67,7 @@ public sealed class UserSessionsGrain(
         }
 
         state.State.Active[refreshTokenHash] = expiresAt;
-        await state.WriteStateAsync();
+        await AccountWrites.Save(this, state);
     }
 
     public async Task<Account?> Rotate(string presentedHash, string newHash, DateTimeOffset newExpiresAt)
@@ -68,24 +77,34 @@ public sealed class UserSessionsGrain(
             return null;
         }
 
-        if (state.State.Active.Remove(presentedHash, out var expiresAt) && expiresAt > time.GetUtcNow())
+        var now = time.GetUtcNow();
+        foreach (var (hash, at) in state.State.RotatedAt)
+        {
+            if (now - at >= ReuseGrace)
+            {
+                state.State.RotatedAt.Remove(hash);
+            }
+        }
+
+        if (state.State.Active.Remove(presentedHash, out var expiresAt) && expiresAt > now)
         {
             state.State.Active[newHash] = newExpiresAt;
             state.State.Retired.Add(presentedHash);
+            state.State.RotatedAt[presentedHash] = now;
             if (state.State.Retired.Count > RetiredKept)
             {
                 state.State.Retired.RemoveAt(0);
             }
 
-            await state.WriteStateAsync();
+            await AccountWrites.Save(this, state);
             return state.State.Account;
         }
 
-        if (state.State.Retired.Contains(presentedHash))
+        if (state.State.Retired.Contains(presentedHash) && !state.State.RotatedAt.ContainsKey(presentedHash))
         {
             // Reuse of a rotated token: revoke the whole family.
             state.State.Active.Clear();
-            await state.WriteStateAsync();
+            await AccountWrites.Save(this, state);
         }
 
         return null;
@@ -100,6 +119,27 @@ public sealed class UserSessionsGrain(
             {
                 state.State.Active.Remove(hash);
             }
+        }
+    }
+}
+
+internal static class AccountWrites
+{
+    /// <summary>
+    /// Writes the grain's state; when the write fails, the activation goes, so the next call reads what
+    /// storage holds instead of answering from a change that was never stored (an account nobody can sign
+    /// in to later, a token already rotated away in memory only).
+    /// </summary>
+    public static async Task Save<T>(Grain grain, IPersistentState<T> state)
+    {
+        try
+        {
+            await state.WriteStateAsync();
+        }
+        catch
+        {
+            grain.DeactivateOnIdle();
+            throw;
         }
     }
 }

@@ -35,4 +35,14 @@ public sealed class StartupChecksTests
 
         Assert.Contains(message, error.ToString(), StringComparison.Ordinal);
     }
+
+    [Theory]
+    [InlineData(7)]
+    [InlineData(129)]
+    public void An_admin_password_sign_in_would_refuse_is_refused_at_start(int length)
+    {
+        var error = StartFails(new() { ["TicketQueue:Admin:Password"] = new string('p', length) });
+
+        Assert.Contains($"TicketQueue:Admin:Password must be 8 to 128 characters (is {length})", error.ToString(), StringComparison.Ordinal);
+    }
 }

@@ -4,7 +4,10 @@ using TicketQueue.Grains.Abstractions.Accounts;
 
 namespace TicketQueue.Gateway.Auth;
 
-/// <summary>Creates the admin account from configuration at start, unless it exists.</summary>
+/// <summary>
+/// Makes the admin account match configuration at start: creates it, or gives it the configured password
+/// when that changed (an operator rotating a leaked password), signing the old one's sessions out.
+/// </summary>
 public sealed class AdminAccountSeeder(IGrainFactory grains, IPasswordHasher<Account> hasher, TimeProvider time, IOptions<AdminOptions> options, ILogger<AdminAccountSeeder> logger)
     : IHostedService
 {
@@ -17,10 +20,33 @@ public sealed class AdminAccountSeeder(IGrainFactory grains, IPasswordHasher<Acc
             return;
         }
 
-        var created = await AuthApi.RegisterAccount(grains, hasher, time, admin.Email, admin.Password, admin.DisplayName, [Roles.Admin]);
-        if (created is not null)
+        var accounts = grains.GetGrain<IAccountGrain>(Accounts.KeyFor(admin.Email));
+        var existing = await accounts.Get();
+        if (existing is null)
         {
-            logger.LogInformation("Seeded admin account {Email}", admin.Email);
+            if (await AuthApi.RegisterAccount(grains, hasher, time, admin.Email, admin.Password, admin.DisplayName, [Roles.Admin]) is not null)
+            {
+                logger.LogInformation("Seeded admin account {Email}", admin.Email);
+                return;
+            }
+
+            // Another gateway seeded it in the meantime, with the same configuration.
+            existing = await accounts.Get() ?? throw new InvalidOperationException($"The admin account {admin.Email} can neither be created nor read.");
+        }
+
+        if (!existing.Roles.Contains(Roles.Admin))
+        {
+            // Someone registered this email as an ordinary user (while no admin password was set): it is
+            // theirs, and it does not become an admin account.
+            logger.LogError("{Email} is registered as an ordinary account; no admin account exists. Configure another TicketQueue:Admin:Email.", admin.Email);
+            return;
+        }
+
+        if (hasher.VerifyHashedPassword(existing, existing.PasswordHash, admin.Password) == PasswordVerificationResult.Failed)
+        {
+            await accounts.SetPasswordHash(hasher.HashPassword(existing, admin.Password));
+            await grains.GetGrain<IUserSessionsGrain>(existing.UserId).RevokeAll();
+            logger.LogWarning("The admin password of {Email} changed in configuration: the account takes it, and its sessions are signed out", admin.Email);
         }
     }
 

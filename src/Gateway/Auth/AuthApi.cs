@@ -32,14 +32,18 @@ public static class AuthApi
         return routes;
     }
 
+    public const int MinPasswordLength = 8;
+
+    public const int MaxPasswordLength = 128;
+
     private static async Task<Created<TokenPair>> Register(RegisterRequest? body, IGrainFactory grains, TokenService tokens, IPasswordHasher<Account> hasher, TimeProvider time)
     {
         body = Require.NotNull(body, "body");
         var email = ValidEmail(body.Email);
         var password = Require.NotNull(body.Password, "password");
-        if (password.Length is < 8 or > 128)
+        if (password.Length is < MinPasswordLength or > MaxPasswordLength)
         {
-            throw DomainException.Invalid("weak-password", "The password must be 8 to 128 characters.", "password");
+            throw DomainException.Invalid("weak-password", $"The password must be {MinPasswordLength} to {MaxPasswordLength} characters.", "password");
         }
 
         var displayName = Require.Text(body.DisplayName, "displayName", 50);
@@ -72,7 +76,7 @@ public static class AuthApi
         // body nor the response time tells whether an account exists.
         var checkedAgainst = account ?? UnknownAccount(hasher);
         var verified = hasher.VerifyHashedPassword(checkedAgainst, checkedAgainst.PasswordHash, password);
-        if (account is null || password.Length > 128 || verified == PasswordVerificationResult.Failed)
+        if (account is null || password.Length > MaxPasswordLength || verified == PasswordVerificationResult.Failed)
         {
             return Unauthorized("invalid-credentials", "The email or password is wrong.");
         }

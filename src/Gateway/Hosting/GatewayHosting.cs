@@ -76,6 +76,13 @@ public static class GatewayHosting
                 $"{AdminOptions.Section}:Password still has the development default; set a real password outside Development, or an empty one to seed no admin.");
         }
 
+        if (admin.Password.Length is > 0 and (< AuthApi.MinPasswordLength or > AuthApi.MaxPasswordLength))
+        {
+            // Sign-in refuses such a password: the admin could never sign in.
+            throw new InvalidOperationException(
+                $"{AdminOptions.Section}:Password must be {AuthApi.MinPasswordLength} to {AuthApi.MaxPasswordLength} characters (is {admin.Password.Length}), or empty to seed no admin.");
+        }
+
         builder.Services.Configure<AuthOptions>(builder.Configuration.GetSection(AuthOptions.Section));
         builder.Services.Configure<AdminOptions>(builder.Configuration.GetSection(AdminOptions.Section));
         builder.Services.Configure<QueueTokenOptions>(builder.Configuration.GetSection(QueueTokenOptions.Section));

@@ -17,6 +17,9 @@ public interface IAccountGrain : IGrainWithStringKey
     [Alias("Register")] Task<bool> Register(Account account);
 
     [Alias("Get")] Task<Account?> Get();
+
+    /// <summary>Replaces the password hash; returns the changed account, or null when there is none.</summary>
+    [Alias("SetPasswordHash")] Task<Account?> SetPasswordHash(string passwordHash);
 }
 
 /// <summary>Rotating refresh tokens of one user, stored as hashes. A token works once.</summary>
@@ -31,6 +34,9 @@ public interface IUserSessionsGrain : IGrainWithGuidKey
     /// moments ago: then it is only refused (two tabs refreshing at once).
     /// </summary>
     [Alias("Rotate")] Task<Account?> Rotate(string presentedHash, string newHash, DateTimeOffset newExpiresAt);
+
+    /// <summary>Signs the user out everywhere: every refresh token stops working (access tokens run out).</summary>
+    [Alias("RevokeAll")] Task RevokeAll();
 }
 
 public static class Accounts

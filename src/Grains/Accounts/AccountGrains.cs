@@ -26,6 +26,18 @@ public sealed class AccountGrain(
     }
 
     public Task<Account?> Get() => Task.FromResult(state.State.Account);
+
+    public async Task<Account?> SetPasswordHash(string passwordHash)
+    {
+        if (state.State.Account is not { } account)
+        {
+            return null;
+        }
+
+        state.State.Account = account with { PasswordHash = passwordHash };
+        await AccountWrites.Save(this, state);
+        return state.State.Account;
+    }
 }
 
 [GenerateSerializer, Alias("tq.UserSessionsState")]
@@ -108,6 +120,17 @@ public sealed class UserSessionsGrain(
         }
 
         return null;
+    }
+
+    public async Task RevokeAll()
+    {
+        if (state.State.Active.Count == 0)
+        {
+            return;
+        }
+
+        state.State.Active.Clear();
+        await AccountWrites.Save(this, state);
     }
 
     private void Prune()

@@ -12,6 +12,7 @@ builder.AddTicketQueueAuth();
 builder.AddTicketQueueApi();
 
 var app = builder.Build();
+app.UseForwardedHeaders();
 app.UseExceptionHandler();
 app.UseStatusCodePages();
 app.UseUtf8RequestBodies();

@@ -1,3 +1,9 @@
+using System.Net;
+using System.Net.Http.Json;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.Extensions.DependencyInjection;
+using TicketQueue.Gateway.Hosting;
 using TicketQueue.Gateway.Auth;
 using TicketQueue.Grains.Accounts;
 
@@ -141,5 +147,109 @@ public sealed class AuthRateLimitTests(StrictRateLimitFixture fixture) : IClassF
         // The limit covers every auth route, registration included.
         var register = await client.PostAsJsonAsync("/api/auth/register", new { email = "new@example.com", password = "long enough", displayName = "New" }, TestApi.Json, ct);
         await register.ShouldBeProblem(429, "too-many-requests");
+    }
+}
+
+/// <summary>
+/// Three sign-in attempts a minute, a load balancer on 10.0.0.0/8, and the peer address of each request
+/// taken from a test header (the test server has no sockets).
+/// </summary>
+public sealed class ProxiedRateLimitFixture() : GatewayFixture(new GatewayFactory(new Dictionary<string, string?>
+{
+    ["TicketQueue:RateLimits:AuthPerMinute"] = "3",
+    ["TicketQueue:Proxies:KnownNetworks:0"] = "10.0.0.0/8",
+}, services: s => s.AddSingleton<IStartupFilter, PeerFromHeader>()))
+{
+    public const string PeerHeader = "X-Test-Peer";
+
+    private sealed class PeerFromHeader : IStartupFilter
+    {
+        public Action<IApplicationBuilder> Configure(Action<IApplicationBuilder> next) => app =>
+        {
+            app.Use((http, following) =>
+            {
+                if (http.Request.Headers[PeerHeader] is [{ } peer])
+                {
+                    http.Connection.RemoteIpAddress = IPAddress.Parse(peer);
+                }
+
+                return following(http);
+            });
+            next(app);
+        };
+    }
+}
+
+public sealed class ClientAddressRateLimitTests(ProxiedRateLimitFixture fixture) : IClassFixture<ProxiedRateLimitFixture>
+{
+    [Fact]
+    public async Task Behind_a_trusted_load_balancer_each_forwarded_client_has_its_own_budget()
+    {
+        var ct = TestContext.Current.CancellationToken;
+
+        // Before, every client behind the balancer shared its one budget of three.
+        for (var client = 1; client <= 4; client++)
+        {
+            await (await Login("10.0.0.5", $"198.51.100.{client}", ct)).ShouldBeProblem(401, "invalid-credentials");
+        }
+
+        for (var attempt = 2; attempt <= 3; attempt++)
+        {
+            await (await Login("10.0.0.5", "198.51.100.1", ct)).ShouldBeProblem(401, "invalid-credentials");
+        }
+
+        await (await Login("10.0.0.5", "198.51.100.1", ct)).ShouldBeProblem(429, "too-many-requests");
+    }
+
+    [Fact]
+    public async Task A_forwarded_address_from_a_peer_that_is_no_known_proxy_is_ignored()
+    {
+        var ct = TestContext.Current.CancellationToken;
+
+        for (var attempt = 1; attempt <= 3; attempt++)
+        {
+            await (await Login("203.0.113.7", $"192.0.2.{attempt}", ct)).ShouldBeProblem(401, "invalid-credentials");
+        }
+
+        await (await Login("203.0.113.7", "192.0.2.200", ct)).ShouldBeProblem(429, "too-many-requests");
+    }
+
+    [Fact]
+    public async Task The_addresses_of_one_IPv6_64_share_one_budget()
+    {
+        var ct = TestContext.Current.CancellationToken;
+
+        // Before, each of a subscriber's 2^64 addresses had a budget of its own.
+        for (var host = 1; host <= 3; host++)
+        {
+            await (await Login($"2001:db8:1:2::{host}", null, ct)).ShouldBeProblem(401, "invalid-credentials");
+        }
+
+        await (await Login("2001:db8:1:2::4", null, ct)).ShouldBeProblem(429, "too-many-requests");
+        await (await Login("2001:db8:1:3::1", null, ct)).ShouldBeProblem(401, "invalid-credentials");
+    }
+
+    [Theory]
+    [InlineData("192.0.2.10", "192.0.2.10")]
+    [InlineData("::ffff:192.0.2.10", "192.0.2.10")]
+    [InlineData("2001:db8:a:b:c:d:e:f", "2001:db8:a:b::/64")]
+    public void A_client_is_counted_by_its_IPv4_address_or_its_IPv6_64(string address, string key)
+    {
+        Assert.Equal(key, RateLimits.ClientKey(IPAddress.Parse(address)));
+    }
+
+    private Task<HttpResponseMessage> Login(string peer, string? forwardedFor, CancellationToken ct)
+    {
+        var request = new HttpRequestMessage(HttpMethod.Post, "/api/auth/login")
+        {
+            Content = JsonContent.Create(new { email = "nobody@example.com", password = "whatever it is" }, options: TestApi.Json),
+        };
+        request.Headers.Add(ProxiedRateLimitFixture.PeerHeader, peer);
+        if (forwardedFor is not null)
+        {
+            request.Headers.Add("X-Forwarded-For", forwardedFor);
+        }
+
+        return fixture.Api.Anonymous().SendAsync(request, ct);
     }
 }

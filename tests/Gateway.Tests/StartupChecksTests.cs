@@ -45,4 +45,12 @@ public sealed class StartupChecksTests
 
         Assert.Contains($"TicketQueue:Admin:Password must be 8 to 128 characters (is {length})", error.ToString(), StringComparison.Ordinal);
     }
+
+    [Fact]
+    public void A_trusted_proxy_network_that_is_no_network_is_refused_at_start()
+    {
+        var error = StartFails(new() { ["TicketQueue:Proxies:KnownNetworks:0"] = "10.0.0.0/33" });
+
+        Assert.Contains("TicketQueue:Proxies:KnownNetworks has '10.0.0.0/33', which is no CIDR network", error.ToString(), StringComparison.Ordinal);
+    }
 }

@@ -1,8 +1,11 @@
+using System.Net;
+using System.Net.Sockets;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using System.Threading.RateLimiting;
 using Microsoft.AspNetCore.Authentication.JwtBearer;
 using Microsoft.AspNetCore.Diagnostics.HealthChecks;
+using Microsoft.AspNetCore.HttpOverrides;
 using Microsoft.AspNetCore.Identity;
 using Microsoft.AspNetCore.SignalR;
 using Microsoft.AspNetCore.SignalR.Protocol;
@@ -22,6 +25,32 @@ namespace TicketQueue.Gateway.Hosting;
 public static class RateLimits
 {
     public const string Auth = "auth";
+
+    /// <summary>
+    /// Whose budget a request spends: an IPv4 address, or an IPv6 address's /64 (one subscriber is usually
+    /// given a whole /64, so counting single addresses would give them 2^64 budgets).
+    /// </summary>
+    public static string ClientKey(IPAddress? address)
+    {
+        if (address is null)
+        {
+            return "unknown";
+        }
+
+        if (address.IsIPv4MappedToIPv6)
+        {
+            address = address.MapToIPv4();
+        }
+
+        if (address.AddressFamily != AddressFamily.InterNetworkV6)
+        {
+            return address.ToString();
+        }
+
+        var bytes = address.GetAddressBytes();
+        Array.Clear(bytes, 8, 8);
+        return new IPAddress(bytes) + "/64";
+    }
 }
 
 public static class GatewayHosting
@@ -125,12 +154,25 @@ public static class GatewayHosting
         });
         builder.Services.AddAuthorizationBuilder().AddPolicy(Roles.AdminPolicy, p => p.RequireRole(Roles.Admin));
 
+        // Behind a load balancer every request comes from the balancer: its X-Forwarded-For names the client,
+        // and is believed only from the proxies and networks named here (loopback is always trusted).
+        builder.Services.Configure<ForwardedHeadersOptions>(o =>
+        {
+            o.ForwardedHeaders = ForwardedHeaders.XForwardedFor | ForwardedHeaders.XForwardedProto;
+            foreach (var network in builder.Configuration.GetSection("TicketQueue:Proxies:KnownNetworks").Get<string[]>() ?? [])
+            {
+                o.KnownIPNetworks.Add(System.Net.IPNetwork.TryParse(network, out var parsed)
+                    ? parsed
+                    : throw new InvalidOperationException($"TicketQueue:Proxies:KnownNetworks has '{network}', which is no CIDR network (e.g. 10.0.0.0/16)."));
+            }
+        });
+
         var permitsPerMinute = builder.Configuration.GetValue("TicketQueue:RateLimits:AuthPerMinute", 60);
         builder.Services.AddRateLimiter(o =>
         {
             o.RejectionStatusCode = StatusCodes.Status429TooManyRequests;
             o.AddPolicy(RateLimits.Auth, http => RateLimitPartition.GetFixedWindowLimiter(
-                http.Connection.RemoteIpAddress?.ToString() ?? "unknown",
+                RateLimits.ClientKey(http.Connection.RemoteIpAddress),
                 _ => new FixedWindowRateLimiterOptions { PermitLimit = permitsPerMinute, Window = TimeSpan.FromMinutes(1) }));
             o.OnRejected = (context, _) =>
                 new ValueTask(WriteProblem(context.HttpContext, 429, "too-many-requests", "Too many sign-in attempts; wait a minute."));

@@ -15,6 +15,8 @@ command -v redis-server >/dev/null || need+=(redis-server)
 # A Korean font, so the pages' Korean text shows in the screenshots the browser tests save.
 compgen -G "/usr/share/fonts/truetype/nanum/*" >/dev/null || need+=(fonts-nanum)
 command -v npm >/dev/null || need+=(nodejs npm)
+# Counts the results from the test reports (below).
+command -v python3 >/dev/null || need+=(python3)
 if [ ${#need[@]} -gt 0 ]; then
     echo "Installing ${need[*]} for the tests"
     sudo_cmd=""
@@ -29,17 +31,9 @@ mkdir -p "$results"
 
 dotnet build TicketQueue.sln -c Release -warnaserror --nologo -v minimal || { echo "0 passed, 1 failed"; exit 1; }
 
-status=0
-for project in tests/*/; do
-    name=$(basename "$project")
-    echo "=== $name"
-    dotnet test --project "$project" -c Release --no-build \
-        --results-directory "$results/$name" --report-xunit-trx --report-xunit-trx-filename "$name.trx" \
-        || status=1
-done
-
-# Count from the reports, not from console text: each TRX <Counters> element holds the real totals.
-read -r passed failed < <(python3 - "$results" <<'PY'
+# Passed and failed of the TRX reports under a folder: each report's <Counters> holds the real totals.
+count() {
+    python3 - "$1" <<'PY'
 import glob, sys, xml.etree.ElementTree as ET
 ns = {"t": "http://microsoft.com/schemas/VisualStudio/TeamTest/2010"}
 passed = failed = 0
@@ -49,9 +43,30 @@ for path in glob.glob(sys.argv[1] + "/**/*.trx", recursive=True):
     failed += int(counters.get("failed", 0)) + int(counters.get("error", 0)) + int(counters.get("timeout", 0))
 print(passed, failed)
 PY
-)
+}
 
-if [ "${passed:-0}" -eq 0 ] && [ "${failed:-0}" -eq 0 ]; then
+status=0
+passed=0
+failed=0
+for project in tests/*/; do
+    name=$(basename "$project")
+    echo "=== $name"
+    dotnet test --project "$project" -c Release --no-build \
+        --results-directory "$results/$name" --report-xunit-trx --report-xunit-trx-filename "$name.trx"
+    code=$?
+    read -r p f < <(count "$results/$name")
+    if [ "$code" -ne 0 ] && [ "${f:-0}" -eq 0 ]; then
+        # The run failed, yet no report names a failing test: the test process crashed (and wrote no
+        # report) or found nothing to run. Its tests must not silently drop out of the count.
+        echo "$name: the test run failed (exit code $code) without a report of a failing test; counted as one failure."
+        f=1
+    fi
+    [ "$code" -ne 0 ] && status=1
+    passed=$((passed + ${p:-0}))
+    failed=$((failed + ${f:-0}))
+done
+
+if [ "$passed" -eq 0 ] && [ "$failed" -eq 0 ]; then
     echo "No test results were found."
     status=1
     failed=1

@@ -57,7 +57,8 @@ public sealed class PostgresServer : IAsyncDisposable
     /// <summary>Creates a database and applies the repository's init-db.sql to it, as docker-compose does.</summary>
     public async Task<string> CreateDatabase(string name)
     {
-        await using (var connection = new NpgsqlConnection(ConnectionString("postgres")))
+        // Unpooled: an earlier throwaway server may have had this port, and a pooled connection to it is dead.
+        await using (var connection = new NpgsqlConnection(new NpgsqlConnectionStringBuilder(ConnectionString("postgres")) { Pooling = false }.ConnectionString))
         {
             await connection.OpenAsync();
             await using var create = new NpgsqlCommand($"CREATE DATABASE \"{name}\"", connection);

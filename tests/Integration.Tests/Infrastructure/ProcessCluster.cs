@@ -35,8 +35,25 @@ public sealed class ProcessCluster : IAsyncDisposable
     public static async Task<ProcessCluster> Start(int silos, int gateways, string? kafkaBootstrapServers = null)
     {
         var postgres = await PostgresServer.Start();
-        var redis = await RedisServer.Start();
-        var database = await postgres.CreateDatabase("ticketqueue");
+        RedisServer? redis = null;
+        string database;
+        try
+        {
+            redis = await RedisServer.Start();
+            database = await postgres.CreateDatabase("ticketqueue");
+        }
+        catch
+        {
+            // Nothing else stops them: pg_ctl detaches the server from the test process.
+            await postgres.DisposeAsync();
+            if (redis is not null)
+            {
+                await redis.DisposeAsync();
+            }
+
+            throw;
+        }
+
         var cluster = new ProcessCluster(postgres, redis, database) { KafkaBootstrapServers = kafkaBootstrapServers };
         try
         {

@@ -30,7 +30,6 @@ app.MapReservationsApi();
 app.MapAdminApi();
 app.MapHub<QueueHub>("/hubs/queue");
 
-app.Lifetime.ApplicationStopping.Register(() => app.Services.GetRequiredService<ReadinessState>().Stopping = true);
 app.Lifetime.ApplicationStarted.Register(() => StartupBanner.Print(app));
 
 app.Run();

@@ -211,6 +211,7 @@ public static class GatewayHosting
         builder.Services.AddSingleton<IHubProtocol>(sp =>
             new CodedBindingFailures(new JsonHubProtocol(sp.GetRequiredService<IOptions<JsonHubProtocolOptions>>())));
         builder.Services.AddSingleton<ReadinessState>();
+        builder.Services.AddHostedService<ShutdownDrain>();
         builder.Services.AddHealthChecks()
             .AddCheck<ReadinessCheck>("ready", tags: ["ready"])
             .AddCheck<OutboxCheck>("outbox", tags: ["ready"]);

@@ -181,4 +181,111 @@ public sealed class QueuePageTests(GatewayServer gateway, BrowserSession browser
         Assert.True(await page.EvaluateAsync<bool>("() => window.stillTheSamePage === true"), "the page was reloaded");
         Assert.Equal("admitted", (await Api.QueueMe((await page.EvaluateAsync<string>("() => JSON.parse(localStorage.getItem('tq.auth')).accessToken")), eventId))["status"]!.GetValue<string>());
     }
+
+    [Fact]
+    public async Task A_busy_answer_to_the_join_is_retried_by_the_page_itself()
+    {
+        var (_, eventId) = await PausedLine(ahead: 1);
+        var page = await NewPage(Screen.Phone);
+        var joins = 0;
+        // The opening surge: the first join is answered "busy, retry in a second", as the gateway does.
+        await page.RouteAsync($"**/api/events/{eventId}/queue", async route =>
+        {
+            if (route.Request.Method == "POST" && Interlocked.Increment(ref joins) == 1)
+            {
+                await route.FulfillAsync(new()
+                {
+                    Status = 503,
+                    ContentType = "application/problem+json",
+                    Headers = new Dictionary<string, string> { ["Retry-After"] = "1" },
+                    Body = """{"type":"about:blank","title":"Service Unavailable","status":503,"code":"unavailable"}""",
+                });
+                return;
+            }
+
+            await route.ContinueAsync();
+        });
+
+        await Pages.SignIn(page, await Api.Register(), $"/queue/{eventId}");
+
+        // Before, the page said "retrying by itself" and then did nothing.
+        await Expect(page.Locator("#join-retrying")).ToHaveTextAsync("The service is busy for a moment; retrying by itself.");
+        await Expect(page.Locator("#position")).ToHaveTextAsync("2");
+        Assert.Equal(2, Volatile.Read(ref joins));
+    }
+
+    [Fact]
+    public async Task A_place_left_on_another_device_is_not_taken_again_when_the_page_reconnects()
+    {
+        var (_, eventId) = await PausedLine(ahead: 2);
+        var fan = await Api.Register();
+        var page = await NewPage(Screen.Phone);
+        var sockets = new List<IWebSocketRoute>();
+        await page.RouteWebSocketAsync(new Regex("/hubs/queue"), ws =>
+        {
+            ws.ConnectToServer();
+            lock (sockets)
+            {
+                sockets.Add(ws);
+            }
+        });
+        await Pages.SignIn(page, fan, $"/queue/{eventId}");
+        await Expect(page.Locator("#connection")).ToHaveAttributeAsync("data-mode", "live");
+
+        // "Leave" on the phone, then the laptop's connection drops and comes back.
+        await Api.Send(HttpMethod.Delete, $"/api/events/{eventId}/queue/me", fan.AccessToken, null, HttpStatusCode.NoContent);
+        IWebSocketRoute first;
+        lock (sockets)
+        {
+            first = Assert.Single(sockets);
+        }
+
+        await first.CloseAsync(new() { Code = 4000, Reason = "network dropped" });
+
+        // Before, the page joined again at the back of the line on the visitor's behalf.
+        await Expect(page.GetByRole(AriaRole.Heading, new() { Name = "You are not in this queue; you may have left it on another device." })).ToBeVisibleAsync();
+        await Api.Send(HttpMethod.Get, $"/api/events/{eventId}/queue/me", fan.AccessToken, null, HttpStatusCode.NotFound);
+        // No new number was issued for the fan (two ahead, and the fan's own first one).
+        Assert.Equal(3, (await Api.Stats(await Api.AdminLogin(), eventId))["issued"]!.GetValue<long>());
+    }
+
+    [Fact]
+    public async Task A_token_refresh_the_service_cannot_answer_keeps_the_visitor_signed_in()
+    {
+        var (_, eventId) = await PausedLine(ahead: 1);
+        var page = await NewPage(Screen.Phone);
+        var sockets = new List<IWebSocketRoute>();
+        await page.RouteWebSocketAsync(new Regex("/hubs/queue"), ws =>
+        {
+            ws.ConnectToServer();
+            lock (sockets)
+            {
+                sockets.Add(ws);
+            }
+        });
+        var refreshes = 0;
+        await page.RouteAsync("**/api/auth/refresh", async route =>
+        {
+            Interlocked.Increment(ref refreshes);
+            await route.FulfillAsync(new() { Status = 503, ContentType = "application/problem+json", Body = """{"status":503,"code":"unavailable"}""" });
+        });
+        await Pages.SignIn(page, await Api.Register(), $"/queue/{eventId}");
+        await Expect(page.Locator("#connection")).ToHaveAttributeAsync("data-mode", "live");
+
+        // The page believes its access token is about to run out (it is not, on the server), so the
+        // reconnect asks for a new one, and the service is busy.
+        await page.EvaluateAsync("() => { const s = JSON.parse(localStorage.getItem('tq.auth')); s.receivedAt = 0; localStorage.setItem('tq.auth', JSON.stringify(s)); }");
+        IWebSocketRoute first;
+        lock (sockets)
+        {
+            first = Assert.Single(sockets);
+        }
+
+        await first.CloseAsync(new() { Code = 4000, Reason = "network dropped" });
+
+        // Before, any failed refresh signed out: the reconnects then failed for good with no token.
+        await Expect(page.Locator("#connection")).ToHaveAttributeAsync("data-mode", "live");
+        Assert.True(Volatile.Read(ref refreshes) >= 1, "the page never tried to refresh");
+        Assert.True(await page.EvaluateAsync<bool>("() => localStorage.getItem('tq.auth') !== null"), "the session was thrown away");
+    }
 }

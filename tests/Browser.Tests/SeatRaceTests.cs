@@ -58,4 +58,40 @@ public sealed class SeatRaceTests(GatewayServer gateway, BrowserSession browser)
         Assert.Equal(["B-5"], held[loser]);
         Assert.Equal(2, (await Api.Stats(admin, eventId))["seatsHeld"]!.GetValue<int>());
     }
+
+    [Fact]
+    public async Task A_hold_whose_answer_was_lost_is_found_again_when_the_fan_presses_again_not_made_twice()
+    {
+        var admin = await Api.AdminLogin();
+        var eventId = await Api.CreateEvent(admin, new NewEvent { Blocks = [new("floor", "Floor", 3, 8, 70_000m)] });
+        var fan = await Api.Register();
+        var page = await NewPage(Screen.Desktop);
+        await Pages.SignIn(page, fan);
+        await Pages.WaitForTurnAndOpenSeats(page, eventId);
+        var holds = 0;
+        // The first hold reaches the server and is made; its answer is lost on the way back.
+        await page.RouteAsync($"**/api/events/{eventId}/reservations", async route =>
+        {
+            if (route.Request.Method == "POST" && Interlocked.Increment(ref holds) == 1)
+            {
+                await route.FetchAsync();
+                await route.AbortAsync("connectionreset");
+                return;
+            }
+
+            await route.ContinueAsync();
+        });
+
+        var holdBest = page.GetByRole(AriaRole.Button, new() { Name = "Reserve 2 best seats" });
+        await holdBest.ClickAsync();
+        await Expect(page.GetByRole(AriaRole.Alert)).ToBeVisibleAsync();
+        await holdBest.ClickAsync();
+        await Expect(page).ToHaveURLAsync(new Regex("/reservations/[0-9a-f-]{36}$"));
+
+        // Before, the second press made a second reservation: two pairs of seats held for one fan.
+        var token = await page.EvaluateAsync<string>("() => JSON.parse(localStorage.getItem('tq.auth')).accessToken");
+        var reservation = Assert.Single(await Api.Reservations(token))!;
+        Assert.Equal(page.Url.Split('/')[^1], reservation["reservationId"]!.GetValue<string>());
+        Assert.Equal(2, Volatile.Read(ref holds));
+    }
 }

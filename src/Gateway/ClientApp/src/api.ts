@@ -1,5 +1,6 @@
 // The gateway's REST API: JSON in, JSON out, RFC 9457 problems turned into ApiError. An expired
-// access token is refreshed once (refresh tokens rotate); a failed refresh logs out.
+// access token is refreshed once (refresh tokens rotate); a refused refresh token logs out, a busy or
+// unreachable service does not.
 
 export interface Tokens {
   accessToken: string;
@@ -22,6 +23,8 @@ export class ApiError extends Error {
     readonly code: string | undefined,
     readonly detail: string | undefined,
     readonly errors: Record<string, string[]> = {},
+    /** Seconds the server asked to wait before trying again (Retry-After), if it said. */
+    readonly retryAfter?: number,
   ) {
     super(detail ?? code ?? `HTTP ${status}`);
   }
@@ -44,29 +47,35 @@ export function clearSession(): void {
   account = null;
 }
 
-let refreshing: Promise<boolean> | null = null;
+/** How a refresh went: a new pair, the refresh token refused (signed out), or no answer worth acting on. */
+type Refreshed = "refreshed" | "rejected" | "unavailable";
 
-async function refresh(): Promise<boolean> {
+let refreshing: Promise<Refreshed> | null = null;
+
+async function refresh(): Promise<Refreshed> {
   const current = session();
-  if (!current) return false;
-  refreshing ??= (async () => {
+  if (!current) return "rejected";
+  refreshing ??= (async (): Promise<Refreshed> => {
     try {
       const response = await fetch("/api/auth/refresh", {
         method: "POST",
         headers: { "content-type": "application/json" },
         body: JSON.stringify({ refreshToken: current.refreshToken }),
       });
-      if (!response.ok) {
-        // Another tab may have rotated it first: its new pair is in storage now.
-        const now = session();
-        if (now && now.refreshToken !== current.refreshToken) return true;
-        clearSession();
-        return false;
+      if (response.ok) {
+        saveSession((await response.json()) as Tokens);
+        return "refreshed";
       }
-      saveSession((await response.json()) as Tokens);
-      return true;
+      // Another tab may have rotated it first: its new pair is in storage now.
+      const now = session();
+      if (now && now.refreshToken !== current.refreshToken) return "refreshed";
+      // Only a refused token signs out. A busy or unreachable service (429, 502, 503, a dropped network)
+      // says nothing about the session: keep it and try again later.
+      if (response.status !== 401) return "unavailable";
+      clearSession();
+      return "rejected";
     } catch {
-      return false;
+      return "unavailable";
     } finally {
       refreshing = null;
     }
@@ -100,13 +109,18 @@ export async function api<T>(method: string, path: string, body?: unknown, heade
       throw new ApiError(0, "network", undefined);
     }
 
-    if (response.status === 401 && token && attempt === 0 && (await refresh())) continue;
+    if (response.status === 401 && token && attempt === 0) {
+      const refreshed = await refresh();
+      if (refreshed === "refreshed") continue;
+      if (refreshed === "unavailable") throw new ApiError(503, "unavailable", undefined, {}, 2);
+    }
     if (response.status === 204) return undefined as T;
     const text = await response.text();
-    const json = text ? JSON.parse(text) : undefined;
+    const json = parseJson(text);
     if (response.ok) return json as T;
     if (response.status === 401 && !path.startsWith("/api/auth/")) clearSession();
-    throw new ApiError(response.status, json?.code, json?.detail ?? json?.title, json?.errors ?? {});
+    const retryAfter = Number(response.headers.get("retry-after") ?? NaN);
+    throw new ApiError(response.status, json?.code, json?.detail ?? json?.title, json?.errors ?? {}, Number.isFinite(retryAfter) ? retryAfter : undefined);
   }
 }
 
@@ -117,4 +131,36 @@ export function me(): Promise<Account | null> {
   if (!session()) return Promise.resolve(null);
   account ??= api<Account>("GET", "/api/auth/me").catch(() => null);
   return account;
+}
+
+// A proxy's error page (502 from a load balancer) is HTML, not a problem: no code, the status says it.
+function parseJson(text: string): any {
+  if (!text) return undefined;
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}
+
+/** Answers worth trying again by themselves: no network, too many requests, the service busy or restarting. */
+export function isTransient(err: unknown): err is ApiError {
+  return err instanceof ApiError && [0, 429, 502, 503, 504].includes(err.status);
+}
+
+/**
+ * Calls until an answer that is not transient, waiting the server's Retry-After or a doubling back-off
+ * (1 s up to 30 s, with jitter so a crowd does not come back in step); <paramref name="waiting"/> hears each wait.
+ */
+export async function retrying<T>(call: () => Promise<T>, waiting: (err: ApiError) => void, stopped: () => boolean = () => false): Promise<T> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await call();
+    } catch (err) {
+      if (!isTransient(err) || stopped()) throw err;
+      waiting(err);
+      const backoff = Math.min(30, 2 ** attempt) * (0.5 + Math.random());
+      await new Promise((resolve) => setTimeout(resolve, 1000 * Math.max(err.retryAfter ?? 0, backoff)));
+    }
+  }
 }

@@ -1,5 +1,5 @@
 import { admission, forgetAdmission, rememberEventName } from "../admission";
-import { api, ApiError, me } from "../api";
+import { api, ApiError, isTransient, me } from "../api";
 import { alertBox, fill, h, link, showAlert } from "../dom";
 import { formatDate, formatMoney, formatNumber, formatTime, problemText, t, type Key } from "../i18n";
 import type { Page } from "../main";
@@ -156,16 +156,25 @@ function seatPicker(main: HTMLElement, detail: EventDetail, token: string, expir
     draw();
   }
 
+  // The last hold whose answer never came (network, busy service): asking again for the same seats
+  // reuses its Idempotency-Key, so a hold that was made after all is found, not made twice.
+  let unanswered: { body: string; key: string } | null = null;
+
   async function hold(body: object, button: HTMLButtonElement): Promise<void> {
     button.disabled = true;
     showAlert(error, null);
+    const text = JSON.stringify(body);
+    const key = unanswered?.body === text ? unanswered.key : crypto.randomUUID();
+    unanswered = { body: text, key };
     try {
       const reservation = await api<Reservation>("POST", `/api/events/${encodeURIComponent(detail.eventId)}/reservations`, body, {
         "X-Admission-Token": token,
-        "Idempotency-Key": crypto.randomUUID(),
+        "Idempotency-Key": key,
       });
+      unanswered = null;
       navigate(`/reservations/${reservation.reservationId}`);
     } catch (err) {
+      if (!isTransient(err)) unanswered = null;
       const code = err instanceof ApiError ? err.code : undefined;
       if (code === "seats-unavailable") showAlert(error, t("seats.taken"));
       else if (code === "not-enough-seats" || code === "no-seats") showAlert(error, t("seats.notEnough"));

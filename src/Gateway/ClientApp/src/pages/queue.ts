@@ -4,7 +4,7 @@
 // instead, and goes back to live updates as soon as the connection is back.
 import { HttpTransportType, HubConnectionBuilder, HubConnectionState, LogLevel, type HubConnection } from "@microsoft/signalr";
 import { forgetAdmission, rememberEventName, saveAdmission } from "../admission";
-import { api, ApiError, freshAccessToken } from "../api";
+import { api, ApiError, freshAccessToken, retrying } from "../api";
 import { fill, h, link } from "../dom";
 import { formatDate, formatNumber, problemText, t } from "../i18n";
 import type { Page } from "../main";
@@ -20,8 +20,13 @@ const queue: Page = async (main, ctx) => {
 
   let state: QueueResponse;
   try {
-    // Joining is idempotent per account: a returning tab or another device gets the same place.
-    state = await api<QueueResponse>("POST", path);
+    // Joining is idempotent per account: a returning tab or another device gets the same place. At the
+    // opening surge the answer may be "busy, retry" (503 with Retry-After): the page tries again itself.
+    state = await retrying(
+      () => api<QueueResponse>("POST", path),
+      (err) => fill(main, ctx.title(t("queue.title")), h("p", { role: "status", id: "join-retrying" }, problemText(err.code, err.detail))),
+      () => !main.isConnected,
+    );
   } catch (err) {
     fill(main, ctx.title(t("queue.title")), h("p", { role: "alert" }, err instanceof ApiError ? problemText(err.code, err.detail) : t("common.error")), link(`/events/${encodeURIComponent(eventId)}`, t("common.back")));
     return;
@@ -159,17 +164,27 @@ const queue: Page = async (main, ctx) => {
       draw();
     } catch (err) {
       if (err instanceof ApiError && err.code === "not-in-queue") {
-        waiting.hidden = true;
-        fill(admitted, h("h2", {}, t("queue.notInQueue")), link(`/events/${encodeURIComponent(eventId)}`, t("common.back")));
-        admitted.hidden = false;
+        showNotInQueue();
         return;
       }
     }
     if (!stopped && (mode as Mode) !== "live" && admitted.hidden) pollTimer = window.setTimeout(poll, pollMs + Math.random() * 2000);
   }
 
+  // The place is gone (left from another tab or device): say so; joining again is the visitor's choice.
+  function showNotInQueue(): void {
+    stopped = true;
+    stopPolling();
+    clearTimeout(restartTimer);
+    void connectionHandle?.stop();
+    waiting.hidden = true;
+    fill(admitted, h("h2", {}, t("queue.notInQueue")), link(`/events/${encodeURIComponent(eventId)}`, t("common.back")));
+    admitted.hidden = false;
+  }
+
   function startPolling(): void {
-    if (pollTimer === undefined && !stopped) pollTimer = window.setTimeout(poll, 1000 + Math.random() * 1000);
+    // The first look comes 2-7 s after the connection dropped, spread like the reconnects.
+    if (pollTimer === undefined && !stopped) pollTimer = window.setTimeout(poll, 2000 + Math.random() * 5000);
   }
 
   function stopPolling(): void {
@@ -186,7 +201,9 @@ const queue: Page = async (main, ctx) => {
       transport: HttpTransportType.WebSockets,
       skipNegotiation: true,
     })
-    .withAutomaticReconnect({ nextRetryDelayInMilliseconds: (r) => Math.min(30_000, 1000 * 2 ** Math.min(r.previousRetryCount, 5)) * (0.5 + Math.random()) })
+    // Full jitter: when a gateway restarts, its followers come back spread over the first 5 s (then 10,
+    // 20, 30 s), not all in the same second.
+    .withAutomaticReconnect({ nextRetryDelayInMilliseconds: (r) => 250 + Math.random() * Math.min(30_000, 5000 * 2 ** Math.min(r.previousRetryCount, 3)) })
     .configureLogging(LogLevel.None)
     .build();
 
@@ -227,10 +244,18 @@ const queue: Page = async (main, ctx) => {
       stopPolling();
       draw();
     } catch (err) {
-      // A stale ticket (left and joined again elsewhere): take the current place and follow that.
+      // A stale ticket: the place changed (left, and joined again elsewhere) or is gone (left). Ask
+      // which; never join again on the visitor's behalf.
       if (String(err).includes("ticket-stale")) {
-        state = await api<QueueResponse>("POST", path);
-        return follow();
+        try {
+          state = await api<QueueResponse>("GET", `${path}/me`);
+          return follow();
+        } catch (stale) {
+          if (stale instanceof ApiError && stale.code === "not-in-queue") {
+            showNotInQueue();
+            return;
+          }
+        }
       }
       setMode("polling");
       startPolling();

@@ -150,4 +150,39 @@ public sealed class PageBasicsTests(GatewayServer gateway, BrowserSession browse
             .filter(e => e.entryType === 'navigation' || e.name.includes('/assets/'))
             .reduce((sum, e) => sum + e.transferSize, 0)
         """);
+
+    [Fact]
+    public async Task A_page_whose_data_cannot_be_loaded_says_why_and_loads_once_the_service_answers()
+    {
+        var page = await NewPage(Screen.Desktop);
+        await Pages.SignIn(page, await Api.Register());
+        var reads = 0;
+        await page.RouteAsync("**/api/reservations", async route =>
+        {
+            if (Interlocked.Increment(ref reads) == 1)
+            {
+                await route.FulfillAsync(new() { Status = 503, ContentType = "application/problem+json", Body = """{"status":503,"code":"unavailable"}""" });
+                return;
+            }
+
+            await route.ContinueAsync();
+        });
+
+        await page.GotoAsync("/reservations");
+
+        // Before, the page stayed on "Loading…" for good.
+        await Expect(page.Locator("#page-error")).ToHaveTextAsync("The service is busy for a moment; retrying by itself.");
+        await Expect(page.GetByRole(AriaRole.Button, new() { Name = "Try again" })).ToBeVisibleAsync();
+        await Expect(page.GetByRole(AriaRole.Heading, new() { Name = "My reservations" })).ToBeVisibleAsync();
+        await Expect(page.GetByText("You have no reservations.")).ToBeVisibleAsync();
+        Assert.Equal(2, Volatile.Read(ref reads));
+
+        // An answer that is not "busy" is not retried by itself: the button is the way.
+        await page.RouteAsync("**/api/reservations", route => route.FulfillAsync(new() { Status = 404, ContentType = "application/problem+json", Body = """{"status":404,"code":"gone-for-the-test","detail":"Nothing here for the test."}""" }));
+        await page.ReloadAsync();
+        await Expect(page.Locator("#page-error")).ToHaveTextAsync("Nothing here for the test.");
+        await page.UnrouteAllAsync();
+        await page.GetByRole(AriaRole.Button, new() { Name = "Try again" }).ClickAsync();
+        await Expect(page.GetByText("You have no reservations.")).ToBeVisibleAsync();
+    }
 }

@@ -1,9 +1,9 @@
 // The shell: header, router and language switch. Each page is its own module, loaded when first
 // visited, so the waiting page loads only what it needs.
 import "./styles.css";
-import { clearSession, me, session } from "./api";
+import { ApiError, clearSession, isTransient, me, session } from "./api";
 import { fill, h, link } from "./dom";
-import { lang, setLang, t } from "./i18n";
+import { lang, problemText, setLang, t } from "./i18n";
 
 /** What a page gets: the route's parameters, and a way to move on. */
 export interface PageContext {
@@ -96,7 +96,31 @@ async function render(): Promise<void> {
       return h("h1", { tabindex: "-1" }, text);
     },
   };
-  const stop = await page(main, ctx);
+  let stop: void | (() => void);
+  try {
+    stop = await page(main, ctx);
+  } catch (err) {
+    if (current !== generation) return;
+    // Signed out meanwhile (the refresh token was refused): sign in again, then come back here.
+    if (err instanceof ApiError && err.status === 401 && !session()) {
+      navigate(`/login?next=${encodeURIComponent(path + location.search)}`, true);
+      return;
+    }
+
+    // A page that could not load says why and offers to try again, instead of "Loading…" for good; a
+    // busy service is tried again by itself too (its Retry-After, else a few seconds).
+    fill(
+      main,
+      h("p", { role: "alert", id: "page-error" }, err instanceof ApiError ? problemText(err.code, err.detail) : t("common.error")),
+      h("button", { type: "button", onclick: () => void render() }, t("common.retry")),
+    );
+    if (isTransient(err)) {
+      const wait = 1000 * Math.max(err.retryAfter ?? 0, 2 + Math.random() * 3);
+      window.setTimeout(() => current === generation && void render(), wait);
+    }
+    return;
+  }
+
   if (current !== generation) {
     stop?.();
     return;

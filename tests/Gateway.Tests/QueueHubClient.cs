@@ -79,5 +79,16 @@ public sealed class QueueHubClient : IAsyncDisposable
         }
     }
 
+    /// <summary>Moves every message that arrived but was not read yet into <see cref="Received"/>, and returns it.</summary>
+    public List<object> Drain()
+    {
+        while (_messages.Reader.TryRead(out var message))
+        {
+            Received.Add(message);
+        }
+
+        return Received;
+    }
+
     public async ValueTask DisposeAsync() => await Connection.DisposeAsync();
 }

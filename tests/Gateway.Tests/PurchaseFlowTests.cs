@@ -116,6 +116,26 @@ public sealed class PurchaseFlowTests(GatewayFixture fixture)
     }
 
     [Fact]
+    public async Task A_checkout_payment_never_handed_back_is_refunded_when_the_reservation_closes()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var (_, buyer, reservation) = await PendingReservation(ct);
+        // The buyer pays at the sandbox's checkout, then closes the tab: the payment id never comes back.
+        var checkout = await buyer.SandboxCheckout(reservation.ReservationId, ct);
+
+        var cancel = await buyer.Http.PostAsync($"/api/reservations/{reservation.ReservationId}/cancel", null, ct);
+        await cancel.ShouldBe(HttpStatusCode.OK);
+
+        // Before, the money stayed with the company: nothing on the reservation knew of it.
+        var payment = await Api.Factory.Services.GetRequiredService<IGrainFactory>().GetGrain<ISandboxPaymentGrain>(checkout.PaymentId).Get();
+        Assert.Equal(SandboxPaymentStatus.Refunded, payment?.Status);
+        var closed = await buyer.Reservation(reservation.ReservationId, ct);
+        Assert.Equal(ReservationStatus.Cancelled, closed.Status);
+        Assert.Equal(checkout.PaymentId, closed.Payment?.PaymentId);
+        Assert.True(closed.Payment?.Refunded);
+    }
+
+    [Fact]
     public async Task A_cancelled_reservation_cannot_be_checked_out()
     {
         var ct = TestContext.Current.CancellationToken;

@@ -157,7 +157,7 @@ public static class ReservationsApi
 
         // One sandbox payment per reservation: a retried checkout (a double click) finds the payment it
         // made before instead of charging again.
-        var paymentId = $"sbx_pay_{view.ReservationId:N}";
+        var paymentId = Grains.Abstractions.Payments.SandboxCheckout.PaymentIdFor(view.ReservationId);
         var payment = await grains.GetGrain<ISandboxPaymentGrain>(paymentId).Approve(view.ReservationId.ToString(), view.Amount, view.Currency);
         return TypedResults.Ok(new SandboxCheckoutResponse(payment.PaymentId, view.ReservationId, payment.Amount, payment.Currency));
     }

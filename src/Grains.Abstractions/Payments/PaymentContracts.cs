@@ -30,3 +30,9 @@ public interface ISandboxPaymentGrain : IGrainWithStringKey
 
     [Alias("Refund")] Task<SandboxPayment> Refund();
 }
+
+public static class SandboxCheckout
+{
+    /// <summary>The id of the payment a buyer makes at the sandbox's checkout: one per reservation, so a double click pays once.</summary>
+    public static string PaymentIdFor(Guid reservationId) => $"sbx_pay_{reservationId:N}";
+}

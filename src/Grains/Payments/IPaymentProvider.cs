@@ -25,6 +25,13 @@ public interface IPaymentProvider
     /// </summary>
     Task<PaymentCapture?> Find(Guid reservationId, string? paymentId);
 
+    /// <summary>
+    /// Every live payment made for the reservation, whoever started it: a capture here, or the buyer at the
+    /// company's own checkout who then never came back with the payment id. Payment companies list these
+    /// by order id; a closed reservation refunds the ones it has no record of.
+    /// </summary>
+    Task<IReadOnlyList<PaymentCapture>> PaymentsFor(Guid reservationId);
+
     Task Refund(string paymentId);
 }
 
@@ -33,6 +40,8 @@ public sealed class PaymentProviders(IEnumerable<IPaymentProvider> providers)
     private readonly Dictionary<string, IPaymentProvider> _byName = providers.ToDictionary(p => p.Name, StringComparer.Ordinal);
 
     public IReadOnlyCollection<string> Names => _byName.Keys;
+
+    public IEnumerable<IPaymentProvider> All => _byName.Values;
 
     public IPaymentProvider Get(string name) =>
         _byName.GetValueOrDefault(name)

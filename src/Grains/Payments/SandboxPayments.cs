@@ -47,6 +47,20 @@ public sealed class SandboxPaymentProvider(IGrainFactory grains) : IPaymentProvi
             : null;
     }
 
+    public async Task<IReadOnlyList<PaymentCapture>> PaymentsFor(Guid reservationId)
+    {
+        var found = new List<PaymentCapture>();
+        foreach (var paymentId in new[] { PaymentIdFor(reservationId), SandboxCheckout.PaymentIdFor(reservationId) })
+        {
+            if (await Find(reservationId, paymentId) is { } payment)
+            {
+                found.Add(payment);
+            }
+        }
+
+        return found;
+    }
+
     public async Task Refund(string paymentId) =>
         await grains.GetGrain<ISandboxPaymentGrain>(paymentId).Refund();
 }

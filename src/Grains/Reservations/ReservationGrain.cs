@@ -32,6 +32,12 @@ public sealed class ReservationState
     /// for the money, and gives it back when it closes.
     /// </summary>
     [Id(3)] public PendingCapture? Capturing { get; set; }
+
+    /// <summary>
+    /// This closed reservation asked every payment company for payments made for it that it never heard
+    /// of (a checkout whose payment id never came back), and refunded them.
+    /// </summary>
+    [Id(4)] public bool UnclaimedPaymentsRefunded { get; set; }
 }
 
 [GenerateSerializer, Immutable, Alias("tq.PendingCapture")]
@@ -288,6 +294,7 @@ public sealed class ReservationGrain(
         }
 
         await RefundLostCapture();
+        await RefundUnclaimedPayments();
         if (View.Payment is not { Refunded: false } payment)
         {
             return;
@@ -328,6 +335,44 @@ public sealed class ReservationGrain(
         }
 
         state.State.Capturing = null;
+        await Save();
+    }
+
+    /// <summary>
+    /// A buyer may pay at the company's checkout and never come back with the payment id (a closed tab).
+    /// Once closed, the reservation asks each company for the payments made for it and refunds those it
+    /// has no record of. (A checkout completed in the instant after this look is not found.)
+    /// </summary>
+    private async Task RefundUnclaimedPayments()
+    {
+        if (state.State.UnclaimedPaymentsRefunded)
+        {
+            return;
+        }
+
+        foreach (var provider in payments.All)
+        {
+            foreach (var found in await provider.PaymentsFor(View.ReservationId))
+            {
+                if (found.PaymentId == View.Payment?.PaymentId)
+                {
+                    // On record: RefundIfOwed gives it back.
+                    continue;
+                }
+
+                await provider.Refund(found.PaymentId);
+                if (View.Payment is null)
+                {
+                    await RecordPayment(provider.Name, found, refundedBecause: CloseReason);
+                }
+                else
+                {
+                    await Save(Approved(provider.Name, found), Refunded(provider.Name, found.PaymentId, found.Amount, CloseReason));
+                }
+            }
+        }
+
+        state.State.UnclaimedPaymentsRefunded = true;
         await Save();
     }
 
@@ -458,7 +503,8 @@ public sealed class ReservationGrain(
         // Settled: nothing more can happen by itself (no hold to expire, no refund owed).
         var settled = View.Status == ReservationStatus.Confirmed
             || (View.Status is ReservationStatus.Expired or ReservationStatus.Cancelled
-                && View.Payment is not { Refunded: false } && state.State.SeatsReleased && state.State.Capturing is null);
+                && View.Payment is not { Refunded: false } && state.State.SeatsReleased && state.State.Capturing is null
+                && state.State.UnclaimedPaymentsRefunded);
         if (settled)
         {
             await Unwatch();

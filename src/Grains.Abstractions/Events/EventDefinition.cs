@@ -1,3 +1,4 @@
+using Orleans.Concurrency;
 namespace TicketQueue.Grains.Abstractions.Events;
 
 /// <summary>An event on sale: where and when, its seat blocks, the per-user limit and its queue settings.</summary>
@@ -48,9 +49,10 @@ public interface IEventCatalogGrain : IGrainWithIntegerKey
     /// <summary>Creates the event unless one with this id exists; used by the demo seeder.</summary>
     [Alias("CreateIfAbsent")] Task<bool> CreateIfAbsent(EventDefinition definition);
 
-    [Alias("Get")] Task<EventDefinition?> Get(string eventId);
+    /// <summary>The stored definition; answered even while a create is being written.</summary>
+    [Alias("Get"), AlwaysInterleave] Task<EventDefinition?> Get(string eventId);
 
-    [Alias("List")] Task<IReadOnlyList<EventDefinition>> List();
+    [Alias("List"), AlwaysInterleave] Task<IReadOnlyList<EventDefinition>> List();
 }
 
 public static class EventCatalog

@@ -8,10 +8,23 @@ public sealed class EventCatalogState
     [Id(0)] public Dictionary<string, EventDefinition> Events { get; set; } = [];
 }
 
+/// <summary>
+/// Every event's definition, in one grain. Reads (every reservation attempt, every gateway's readiness
+/// probe) interleave with a create's write and see only what is stored, so a slow write holds up no sale.
+/// </summary>
 public sealed class EventCatalogGrain(
     [PersistentState("catalog", StorageNames.Events)] IPersistentState<EventCatalogState> state)
     : Grain, IEventCatalogGrain
 {
+    // What storage holds: replaced after each successful write, read by Get and List at any time.
+    private Published _published = Published.Of(new Dictionary<string, EventDefinition>());
+
+    public override Task OnActivateAsync(CancellationToken cancellationToken)
+    {
+        _published = Published.Of(state.State.Events);
+        return Task.CompletedTask;
+    }
+
     public async Task<EventDefinition> Create(EventDefinition definition)
     {
         if (state.State.Events.TryGetValue(definition.EventId, out var existing))
@@ -22,8 +35,7 @@ public sealed class EventCatalogGrain(
                 : throw DomainException.Conflict("event-exists", $"An event with id '{definition.EventId}' already exists.", "eventId");
         }
 
-        state.State.Events[definition.EventId] = definition;
-        await state.WriteStateAsync();
+        await Add(definition);
         return definition;
     }
 
@@ -34,18 +46,39 @@ public sealed class EventCatalogGrain(
             return false;
         }
 
-        state.State.Events[definition.EventId] = definition;
-        await state.WriteStateAsync();
+        await Add(definition);
         return true;
     }
 
-    public Task<EventDefinition?> Get(string eventId) =>
-        Task.FromResult(state.State.Events.GetValueOrDefault(eventId));
+    public Task<EventDefinition?> Get(string eventId) => Task.FromResult(_published.ById.GetValueOrDefault(eventId));
 
-    public Task<IReadOnlyList<EventDefinition>> List() =>
-        Task.FromResult<IReadOnlyList<EventDefinition>>(
-            [.. state.State.Events.Values.OrderBy(e => e.SalesOpenAt).ThenBy(e => e.EventId, StringComparer.Ordinal)]);
+    public Task<IReadOnlyList<EventDefinition>> List() => Task.FromResult(_published.Ordered);
+
+    private async Task Add(EventDefinition definition)
+    {
+        state.State.Events[definition.EventId] = definition;
+        try
+        {
+            await state.WriteStateAsync();
+        }
+        catch
+        {
+            // The event is not stored: this activation goes, so a retry is not answered "created" from
+            // memory (an event that would vanish at the next activation, after selling tickets).
+            this.DeactivateOnIdle();
+            throw;
+        }
+
+        _published = Published.Of(state.State.Events);
+    }
 
     private static bool SameEvent(EventDefinition a, EventDefinition b) =>
         a with { Blocks = [] } == b with { Blocks = [] } && a.Blocks.SequenceEqual(b.Blocks);
+
+    private sealed record Published(IReadOnlyDictionary<string, EventDefinition> ById, IReadOnlyList<EventDefinition> Ordered)
+    {
+        public static Published Of(IReadOnlyDictionary<string, EventDefinition> events) => new(
+            new Dictionary<string, EventDefinition>(events),
+            [.. events.Values.OrderBy(e => e.SalesOpenAt).ThenBy(e => e.EventId, StringComparer.Ordinal)]);
+    }
 }

@@ -18,6 +18,38 @@ public sealed class StorageFaults
         return new Healed(this);
     }
 
+    private volatile HeldWrites? _held;
+
+    /// <summary>Holds every write the predicate picks (a slow database) until the returned gate is released.</summary>
+    public HeldWrites HoldWrites(Func<string, GrainId, bool> which) => _held = new HeldWrites(which, () => _held = null);
+
+    internal Task Held(string stateName, GrainId grainId) =>
+        _held is { } held && held.Which(stateName, grainId) ? held.Wait() : Task.CompletedTask;
+
+    public sealed class HeldWrites(Func<string, GrainId, bool> which, Action healed) : IDisposable
+    {
+        private readonly TaskCompletionSource _released = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        private readonly TaskCompletionSource _entered = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        internal Func<string, GrainId, bool> Which { get; } = which;
+
+        /// <summary>Completes when a held write has started.</summary>
+        public Task Entered => _entered.Task;
+
+        internal Task Wait()
+        {
+            _entered.TrySetResult();
+            return _released.Task;
+        }
+
+        /// <summary>Lets held writes go on, and holds no more.</summary>
+        public void Dispose()
+        {
+            healed();
+            _released.TrySetResult();
+        }
+    }
+
     internal WriteFault For(string stateName, GrainId grainId, object? state) =>
         _fault is { } fault && fault.Which(stateName, grainId, state)
             ? fault.AfterWriting ? WriteFault.AnswerLost : WriteFault.NotWritten
@@ -41,6 +73,7 @@ public sealed class FaultyGrainStorage(IGrainStorage inner, StorageFaults faults
 
     public async Task WriteStateAsync<T>(string stateName, GrainId grainId, IGrainState<T> grainState)
     {
+        await faults.Held(stateName, grainId);
         var fault = faults.For(stateName, grainId, grainState.State);
         if (fault == WriteFault.NotWritten)
         {

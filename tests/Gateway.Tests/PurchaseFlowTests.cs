@@ -136,6 +136,25 @@ public sealed class PurchaseFlowTests(GatewayFixture fixture)
     }
 
     [Fact]
+    public async Task Paying_without_the_checkout_payment_id_uses_the_checkout_payment_and_charges_once()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var (_, buyer, reservation) = await PendingReservation(ct);
+        var checkout = await buyer.SandboxCheckout(reservation.ReservationId, ct);
+
+        // The page lost the payment id (a reload) and pays again with none.
+        var paid = await buyer.Pay(reservation.ReservationId, new { provider = "sandbox" }, ct);
+        await paid.ShouldBe(HttpStatusCode.OK);
+
+        // Before, the sandbox charged a second time, and the checkout's payment stayed taken for good.
+        var confirmed = await buyer.Reservation(reservation.ReservationId, ct);
+        Assert.Equal(ReservationStatus.Confirmed, confirmed.Status);
+        Assert.Equal(checkout.PaymentId, confirmed.Payment?.PaymentId);
+        var grains = Api.Factory.Services.GetRequiredService<IGrainFactory>();
+        Assert.Null(await grains.GetGrain<ISandboxPaymentGrain>($"sbx_{reservation.ReservationId:N}").Get());
+    }
+
+    [Fact]
     public async Task A_cancelled_reservation_cannot_be_checked_out()
     {
         var ct = TestContext.Current.CancellationToken;

@@ -62,6 +62,9 @@ public sealed class ReservationGrain(
 {
     private const string WatchReminder = "reservation-watch";
 
+    /// <summary>How long after its close a reservation still looks for checkout payments made for it.</summary>
+    public static readonly TimeSpan CheckoutGrace = TimeSpan.FromMinutes(2);
+
     private IGrainTimer? _expiryTimer;
     private IGrainReminder? _watch;
 
@@ -341,7 +344,8 @@ public sealed class ReservationGrain(
     /// <summary>
     /// A buyer may pay at the company's checkout and never come back with the payment id (a closed tab).
     /// Once closed, the reservation asks each company for the payments made for it and refunds those it
-    /// has no record of. (A checkout completed in the instant after this look is not found.)
+    /// has no record of. It asks again on each wake-up until <see cref="CheckoutGrace"/> after the close:
+    /// a checkout that began while the reservation was open may complete just after the first look.
     /// </summary>
     private async Task RefundUnclaimedPayments()
     {
@@ -349,6 +353,8 @@ public sealed class ReservationGrain(
         {
             return;
         }
+
+        var lastLook = time.GetUtcNow() >= (View.ClosedAt ?? View.ExpiresAt) + CheckoutGrace;
 
         foreach (var provider in payments.All)
         {
@@ -372,8 +378,11 @@ public sealed class ReservationGrain(
             }
         }
 
-        state.State.UnclaimedPaymentsRefunded = true;
-        await Save();
+        if (lastLook)
+        {
+            state.State.UnclaimedPaymentsRefunded = true;
+            await Save();
+        }
     }
 
     private async Task ExpireIfDue()

@@ -541,4 +541,26 @@ public sealed class ReservationTests(ClusterFixture fixture)
         Assert.Null(unchanged.Payment);
         Assert.Equal(1, (await Block(definition).GetCounts()).Held);
     }
+
+    [Fact]
+    public async Task A_checkout_payment_completed_just_after_the_cancel_is_found_and_refunded_at_a_later_wake_up()
+    {
+        var definition = await NewEvent();
+        var userId = Guid.NewGuid();
+        var created = await User(userId).Reserve(definition.EventId, TestEvents.BlockId, null, 1, null).Reserved();
+        await Reservation(created.ReservationId).Cancel(userId);
+
+        // The checkout saw the reservation open and approved just after the cancel had looked.
+        var checkout = fixture.Grains.GetGrain<ISandboxPaymentGrain>(SandboxCheckout.PaymentIdFor(created.ReservationId));
+        await checkout.Approve(created.ReservationId.ToString(), created.Amount, created.Currency);
+
+        // The next wake-up after the grace (the reminder, or an activation) looks once more.
+        fixture.Clock.Advance(ReservationGrain.CheckoutGrace + TimeSpan.FromSeconds(1));
+        await fixture.Cluster.DeactivateAsync(Reservation(created.ReservationId));
+        var view = await Reservation(created.ReservationId).Get();
+
+        Assert.Equal(SandboxPaymentStatus.Refunded, (await checkout.Get())?.Status);
+        Assert.Equal(checkout.GetPrimaryKeyString(), view?.Payment?.PaymentId);
+        Assert.True(view?.Payment?.Refunded);
+    }
 }

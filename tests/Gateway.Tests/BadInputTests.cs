@@ -349,6 +349,10 @@ public sealed class BadInputTests(BadInputFixture fixture)
         Create("missing venue", EventBody(e => e.Remove("venue")), 400, "missing-field", "venue");
         Create("missing start", EventBody(e => e.Remove("startsAt")), 400, "missing-field", "startsAt");
         Create("start that is no date", EventBody(e => e["startsAt"] = "next friday"), 400, "malformed-body", "startsAt");
+        // Without an offset, the server's own time zone would decide the instant.
+        Create("start without an offset", EventBody(e => e["startsAt"] = "2031-01-01T19:00:00"), 400, "offset-required", "startsAt");
+        Create("sales opening without an offset", EventBody(e => e["salesOpenAt"] = "2030-12-01T10:00:00"), 400, "offset-required", "salesOpenAt");
+        Create("date without a time", EventBody(e => e["salesOpenAt"] = "2030-12-01"), 400, "offset-required", "salesOpenAt");
         Create("sales opening after the start", EventBody(e => e["salesOpenAt"] = "2031-02-01T00:00:00Z"), 400, "sales-after-start", "salesOpenAt");
         Create("currency that is no code", EventBody(e => e["currency"] = "won"), 400, "invalid-currency", "currency");
         Create("zero ticket limit", EventBody(e => e["ticketLimitPerUser"] = 0), 400, "out-of-range", "ticketLimitPerUser");

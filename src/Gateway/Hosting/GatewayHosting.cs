@@ -223,6 +223,7 @@ public static class GatewayHosting
     {
         json.PropertyNamingPolicy = JsonNamingPolicy.CamelCase;
         json.Converters.Add(new JsonStringEnumConverter(JsonNamingPolicy.CamelCase, allowIntegerValues: false));
+        json.Converters.Add(new ExplicitOffsetConverter());
         // "3" is not a number: wrong-typed fields are refused, not coerced.
         json.NumberHandling = JsonNumberHandling.Strict;
     }

@@ -62,6 +62,13 @@ public sealed class ProblemExceptionHandler(IProblemDetailsService problems, ILo
     private static ProblemDetails FromBadRequest(BadHttpRequestException bad)
     {
         // Minimal APIs wrap JSON errors; the JsonException's path names the field that is wrong.
+        if (bad.InnerException is MissingOffsetException offset)
+        {
+            var field = FieldFromPath(offset.Path);
+            return Create(StatusCodes.Status400BadRequest, "offset-required",
+                $"The field '{field}' needs a UTC offset, e.g. 2030-06-01T20:00:00+09:00 or 2030-06-01T11:00:00Z.", field);
+        }
+
         if (bad.InnerException is JsonException json)
         {
             var field = FieldFromPath(json.Path);

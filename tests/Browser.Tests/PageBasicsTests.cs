@@ -185,4 +185,26 @@ public sealed class PageBasicsTests(GatewayServer gateway, BrowserSession browse
         await page.GetByRole(AriaRole.Button, new() { Name = "Try again" }).ClickAsync();
         await Expect(page.GetByText("You have no reservations.")).ToBeVisibleAsync();
     }
+
+    [Fact]
+    public async Task An_event_that_has_started_says_sales_are_closed_and_offers_no_queue()
+    {
+        var admin = await Api.AdminLogin();
+        var startsAt = DateTimeOffset.UtcNow.AddSeconds(3);
+        var eventId = await Api.CreateEvent(admin, new NewEvent { Name = "Started already", StartsAt = startsAt });
+        var page = await NewPage(Screen.Desktop);
+        // Signed in straight onto the event: the event list (cached by browsers for 5 s) is first read after the start.
+        await Pages.SignIn(page, await Api.Register(), $"/events/{eventId}");
+        var wait = startsAt - DateTimeOffset.UtcNow + TimeSpan.FromMilliseconds(200);
+        if (wait > TimeSpan.Zero)
+        {
+            await Task.Delay(wait, TestContext.Current.CancellationToken);
+        }
+
+        await page.GotoAsync($"/events/{eventId}");
+        await Expect(page.Locator("#sales-closed")).ToHaveTextAsync("The event has started; sales are closed.");
+        await Expect(page.GetByRole(AriaRole.Link, new() { Name = "Enter the waiting room" })).ToHaveCountAsync(0);
+        await page.GotoAsync("/events");
+        await Expect(page.Locator(".card").Filter(new() { HasText = "Started already" }).Locator(".badge")).ToHaveTextAsync("Sales closed");
+    }
 }

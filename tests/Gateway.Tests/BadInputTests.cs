@@ -354,6 +354,7 @@ public sealed class BadInputTests(BadInputFixture fixture)
         Create("sales opening without an offset", EventBody(e => e["salesOpenAt"] = "2030-12-01T10:00:00"), 400, "offset-required", "salesOpenAt");
         Create("date without a time", EventBody(e => e["salesOpenAt"] = "2030-12-01"), 400, "offset-required", "salesOpenAt");
         Create("sales opening after the start", EventBody(e => e["salesOpenAt"] = "2031-02-01T00:00:00Z"), 400, "sales-after-start", "salesOpenAt");
+        Create("start in the past", EventBody(e => { e["startsAt"] = "2020-01-01T19:00:00Z"; e["salesOpenAt"] = "2019-12-01T10:00:00Z"; }), 400, "starts-in-past", "startsAt");
         Create("currency that is no code", EventBody(e => e["currency"] = "won"), 400, "invalid-currency", "currency");
         Create("zero ticket limit", EventBody(e => e["ticketLimitPerUser"] = 0), 400, "out-of-range", "ticketLimitPerUser");
         Create("ticket limit too high", EventBody(e => e["ticketLimitPerUser"] = 21), 400, "out-of-range", "ticketLimitPerUser");

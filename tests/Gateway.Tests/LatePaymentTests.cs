@@ -1,6 +1,7 @@
 using Microsoft.Extensions.Time.Testing;
 using TicketQueue.Grains.Abstractions.Reservations;
 using TicketQueue.Grains.Abstractions.Seats;
+using TicketQueue.Gateway.Events;
 
 namespace TicketQueue.Gateway.Tests;
 
@@ -57,6 +58,28 @@ public sealed class LatePaymentTests(FakeClockFixture fixture) : IClassFixture<F
         var expired = await buyer.Reservation(reservation.ReservationId, ct);
         Assert.Equal(ReservationStatus.Expired, expired.Status);
         Assert.Null(expired.Payment);
+    }
+
+    [Fact]
+    public async Task When_the_event_starts_sales_close_but_a_hold_made_before_can_still_be_paid()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var spec = new EventSpec { HoldSeconds = HoldSeconds, StartsIn = TimeSpan.FromSeconds(20) };
+        await Api.CreateEvent(spec, ct);
+        var buyer = await Api.Register(ct);
+        var admission = await buyer.JoinAndAwaitAdmission(spec.EventId, ct, fixture.Tick);
+        var held = await buyer.ReserveOk(spec.EventId, admission, new { blockId = spec.BlockId, quantity = 1 }, ct);
+        var late = await Api.Register(ct);
+
+        fixture.Clock.Advance(TimeSpan.FromSeconds(21));
+
+        // Before, the queue admitted and seats sold after the event had begun, for as long as seats lasted.
+        await (await late.Http.PostAsync($"/api/events/{spec.EventId}/queue", null, ct)).ShouldBeProblem(409, "sales-closed");
+        await (await buyer.Reserve(spec.EventId, admission, new { blockId = spec.BlockId, quantity = 1 }, ct)).ShouldBeProblem(409, "sales-closed");
+        var detail = await late.Http.GetFromJsonAsync<EventDetail>($"/api/events/{spec.EventId}", TestApi.Json, ct);
+        Assert.False(detail!.OnSale);
+        var paid = await buyer.Pay(held.ReservationId, new { provider = "sandbox" }, ct);
+        await paid.ShouldBe(HttpStatusCode.OK);
     }
 
     private async Task<(EventSpec Spec, TestUser Buyer, Reservations.ReservationResponse Reservation)> Reserve(CancellationToken ct)

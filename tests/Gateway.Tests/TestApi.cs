@@ -81,7 +81,7 @@ public sealed class TestApi(GatewayFactory factory)
             eventId = spec.EventId,
             name = "Test event " + spec.EventId,
             venue = "Test Hall",
-            startsAt = now.AddDays(30),
+            startsAt = now + spec.StartsIn,
             salesOpenAt = now + spec.SalesOpenIn,
             currency = "KRW",
             ticketLimitPerUser = spec.TicketLimitPerUser,
@@ -120,6 +120,7 @@ public sealed record EventSpec
     public string EventId { get; init; } = "t-" + Guid.NewGuid().ToString("N")[..12];
     public string BlockId { get; init; } = "floor";
     public TimeSpan SalesOpenIn { get; init; } = TimeSpan.FromMinutes(-1);
+    public TimeSpan StartsIn { get; init; } = TimeSpan.FromDays(30);
     public int TicketLimitPerUser { get; init; } = 4;
     public int Rows { get; init; } = 5;
     public int SeatsPerRow { get; init; } = 10;

@@ -78,7 +78,7 @@ public static class AdminApi
 
     private static async Task<Created<EventDetail>> CreateEvent(CreateEventRequest? body, IGrainFactory grains, EventCache events, TimeProvider time)
     {
-        var definition = Validate(Require.NotNull(body, "body"));
+        var definition = Validate(Require.NotNull(body, "body"), time.GetUtcNow());
         await grains.GetGrain<IEventCatalogGrain>(EventCatalog.Key).Create(definition);
         events.Invalidate(definition.EventId);
         return TypedResults.Created($"/api/events/{definition.EventId}", await EventsApi.Detail(definition, grains, time));
@@ -118,7 +118,7 @@ public static class AdminApi
             seats.Sum(s => s.Total), seats.Sum(s => s.Held), seats.Sum(s => s.Sold), queueSilo?.Endpoint.ToString());
     }
 
-    public static EventDefinition Validate(CreateEventRequest body)
+    public static EventDefinition Validate(CreateEventRequest body, DateTimeOffset now)
     {
         var name = Require.Text(body.Name, "name", 200);
         var eventId = body.EventId ?? $"{Slug(name)}-{Guid.NewGuid().ToString("N")[..6]}";
@@ -130,6 +130,11 @@ public static class AdminApi
         var venue = Require.Text(body.Venue, "venue", 200);
         var startsAt = Require.NotNull(body.StartsAt, "startsAt");
         var salesOpenAt = Require.NotNull(body.SalesOpenAt, "salesOpenAt");
+        if (startsAt <= now)
+        {
+            throw DomainException.Invalid("starts-in-past", "'startsAt' has passed: an event that already started cannot be sold.", "startsAt");
+        }
+
         if (salesOpenAt >= startsAt)
         {
             throw DomainException.Invalid("sales-after-start", "'salesOpenAt' must be before 'startsAt'.", "salesOpenAt");

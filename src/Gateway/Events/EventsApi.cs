@@ -38,7 +38,7 @@ public static class EventsApi
         var now = time.GetUtcNow();
         var events = await grains.GetGrain<IEventCatalogGrain>(EventCatalog.Key).List();
         return TypedResults.Ok<IReadOnlyList<EventSummary>>([.. events.Select(e => new EventSummary(
-            e.EventId, e.Name, e.Venue, e.StartsAt, e.SalesOpenAt, now >= e.SalesOpenAt, e.Currency, e.TicketLimitPerUser))]);
+            e.EventId, e.Name, e.Venue, e.StartsAt, e.SalesOpenAt, e.OnSaleAt(now), e.Currency, e.TicketLimitPerUser))]);
     }
 
     private static async Task<Ok<EventDetail>> Get(string eventId, EventCache events, IGrainFactory grains, TimeProvider time)
@@ -53,7 +53,7 @@ public static class EventsApi
         var blocks = e.Blocks.Zip(counts, (b, c) => new BlockResponse(b.BlockId, b.Name, b.Rows, b.SeatsPerRow, b.Price, c.Total, c.Available));
         // The queue grain holds the live settings (admins change rate and bound there).
         var q = (await grains.GetGrain<IEventQueueGrain>(e.EventId).GetStats()).Settings;
-        return new EventDetail(e.EventId, e.Name, e.Venue, e.StartsAt, e.SalesOpenAt, time.GetUtcNow() >= e.SalesOpenAt,
+        return new EventDetail(e.EventId, e.Name, e.Venue, e.StartsAt, e.SalesOpenAt, e.OnSaleAt(time.GetUtcNow()),
             e.Currency, e.TicketLimitPerUser, [.. blocks],
             new QueueSettingsResponse(q.AdmissionsPerMinute, q.MaxActiveShoppers, (int)q.ClaimWindow.TotalSeconds,
                 (int)q.ShoppingSession.TotalSeconds, (int)q.HoldDuration.TotalSeconds));

@@ -26,15 +26,20 @@ public static class QueueApi
     public static IEndpointRouteBuilder MapQueueApi(this IEndpointRouteBuilder routes)
     {
         var queue = routes.MapGroup("/api/events/{eventId}/queue").WithTags("Queue").RequireAuthorization();
-        queue.MapPost("/", Join).ProducesProblem(404);
+        queue.MapPost("/", Join).ProducesProblem(404).ProducesProblem(409);
         queue.MapGet("/me", Me).ProducesProblem(404);
         queue.MapDelete("/me", Leave).ProducesProblem(404);
         return routes;
     }
 
-    private static async Task<Ok<QueueResponse>> Join(string eventId, HttpContext http, EventCache events, IGrainFactory grains, QueueTokens tokens)
+    private static async Task<Ok<QueueResponse>> Join(string eventId, HttpContext http, EventCache events, IGrainFactory grains, QueueTokens tokens, TimeProvider time)
     {
         var definition = await events.Require(eventId);
+        if (definition.SalesClosedAt(time.GetUtcNow()))
+        {
+            throw definition.SalesClosed();
+        }
+
         var userId = http.User.UserId();
         var status = await QueueShards.For(grains, eventId, userId).Join(userId);
         return TypedResults.Ok(ToResponse(status, definition.Name, userId, tokens));

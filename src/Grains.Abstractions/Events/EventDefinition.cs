@@ -15,6 +15,15 @@ public sealed record EventDefinition(
     [property: Id(8)] QueueSettings Queue)
 {
     public SeatBlockDefinition? FindBlock(string blockId) => Blocks.FirstOrDefault(b => b.BlockId == blockId);
+
+    /// <summary>Selling stops when the event starts: no joining its queue, no new holds (a hold made before may still be paid).</summary>
+    public bool SalesClosedAt(DateTimeOffset now) => now >= StartsAt;
+
+    public bool OnSaleAt(DateTimeOffset now) => now >= SalesOpenAt && !SalesClosedAt(now);
+
+    /// <summary>The problem for a sale attempt after the event started.</summary>
+    public DomainException SalesClosed() =>
+        DomainException.Conflict("sales-closed", $"Sales for '{EventId}' closed when the event started ({StartsAt:yyyy-MM-dd HH:mm zzz}).");
 }
 
 /// <summary>A block of seats laid out in rows (A, B, ...), each with the same number of seats and one price.</summary>

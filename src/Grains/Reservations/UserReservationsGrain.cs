@@ -82,6 +82,11 @@ public sealed class UserReservationsGrain(
 
         var definition = await GrainFactory.GetGrain<IEventCatalogGrain>(EventCatalog.Key).Get(eventId)
             ?? throw DomainException.NotFound("event-not-found", $"There is no event '{eventId}'.");
+        if (definition.SalesClosedAt(time.GetUtcNow()))
+        {
+            throw definition.SalesClosed();
+        }
+
         var requested = seatIds?.Count ?? quantity ?? 0;
         var alreadyHeld = await SeatsHeldOrBought(eventId, definition.Queue.HoldDuration);
         if (alreadyHeld + requested > definition.TicketLimitPerUser)

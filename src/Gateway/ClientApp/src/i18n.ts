@@ -27,6 +27,7 @@ const ko = {
   "events.title": "공연",
   "events.empty": "예정된 공연이 없습니다.",
   "events.onSale": "판매 중",
+  "events.closed": "판매 종료",
   "events.opensAt": "{when} 판매 시작",
   "event.venue": "장소",
   "event.startsAt": "공연 일시",
@@ -38,6 +39,7 @@ const ko = {
   "event.available": "남은 좌석",
   "event.enterQueue": "대기열 입장",
   "event.preQueue": "사전 대기열 입장",
+  "event.closed": "공연이 시작되어 판매가 종료되었습니다.",
   "event.dashboard": "관리자 대시보드",
   "event.admitted": "입장했습니다. {time}까지 좌석을 고르고 결제해 주세요.",
   "seats.title": "좌석 선택",
@@ -138,6 +140,7 @@ const ko = {
   "error.event-not-found": "없는 공연입니다.",
   "error.reservation-not-found": "없는 예매입니다.",
   "error.reservation-expired": "결제 시간이 지나 예매가 만료되었습니다. 결제된 금액은 환불됩니다.",
+  "error.sales-closed": "공연이 시작되어 판매가 종료되었습니다.",
 } as const;
 
 export type Key = keyof typeof ko;
@@ -169,6 +172,7 @@ const en: Record<Key, string> = {
   "events.title": "Events",
   "events.empty": "No events are scheduled.",
   "events.onSale": "On sale",
+  "events.closed": "Sales closed",
   "events.opensAt": "Sale opens {when}",
   "event.venue": "Venue",
   "event.startsAt": "Starts",
@@ -180,6 +184,7 @@ const en: Record<Key, string> = {
   "event.available": "Seats left",
   "event.enterQueue": "Enter the waiting room",
   "event.preQueue": "Enter the pre-queue",
+  "event.closed": "The event has started; sales are closed.",
   "event.dashboard": "Admin dashboard",
   "event.admitted": "You are in. Choose your seats and pay before {time}.",
   "seats.title": "Choose seats",
@@ -280,6 +285,7 @@ const en: Record<Key, string> = {
   "error.event-not-found": "There is no such event.",
   "error.reservation-not-found": "There is no such reservation.",
   "error.reservation-expired": "The time to pay ran out and the reservation expired. Any payment is refunded.",
+  "error.sales-closed": "The event has started; sales are closed.",
 };
 
 export type Lang = "ko" | "en";

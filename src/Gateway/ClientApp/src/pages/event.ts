@@ -41,6 +41,11 @@ const event: Page = async (main, ctx) => {
     account?.roles.includes("admin") && h("p", {}, link(`/admin/events/${encodeURIComponent(eventId)}`, t("event.dashboard"))),
   );
 
+  if (!admitted && Date.parse(detail.startsAt) <= Date.now()) {
+    main.append(h("p", { class: "notice", id: "sales-closed" }, t("event.closed")));
+    return;
+  }
+
   if (!admitted) {
     main.append(h("p", {}, link(`/queue/${encodeURIComponent(eventId)}`, detail.onSale ? t("event.enterQueue") : t("event.preQueue"), { class: "button primary" })));
     return;

@@ -20,7 +20,11 @@ const events: Page = async (main, ctx) => {
               { class: "card" },
               h("h2", {}, link(`/events/${encodeURIComponent(e.eventId)}`, e.name)),
               h("p", {}, e.venue, " · ", formatDate(e.startsAt)),
-              h("p", { class: e.onSale ? "badge on" : "badge" }, e.onSale ? t("events.onSale") : t("events.opensAt", { when: formatDate(e.salesOpenAt) })),
+              h(
+                "p",
+                { class: e.onSale ? "badge on" : "badge" },
+                e.onSale ? t("events.onSale") : Date.parse(e.startsAt) <= Date.now() ? t("events.closed") : t("events.opensAt", { when: formatDate(e.salesOpenAt) }),
+              ),
             ),
           ),
         ),

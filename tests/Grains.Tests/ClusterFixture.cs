@@ -102,6 +102,7 @@ public sealed class ClusterFixture : IAsyncLifetime
     public async Task<EventDefinition> CreateEvent(
         QueueSettings? queue = null,
         TimeSpan? salesOpenIn = null,
+        TimeSpan? startsIn = null,
         int ticketLimitPerUser = 4,
         int rows = 5,
         int seatsPerRow = 10,
@@ -112,7 +113,7 @@ public sealed class ClusterFixture : IAsyncLifetime
             EventId: $"ev-{Guid.NewGuid():N}",
             Name: "Test concert",
             Venue: "Test hall",
-            StartsAt: now.AddDays(30),
+            StartsAt: now + (startsIn ?? TimeSpan.FromDays(30)),
             SalesOpenAt: now + (salesOpenIn ?? TimeSpan.FromMinutes(-1)),
             Currency: TestEvents.Currency,
             TicketLimitPerUser: ticketLimitPerUser,

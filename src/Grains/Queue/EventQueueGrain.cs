@@ -34,6 +34,7 @@ public sealed class EventQueueGrain : Grain, IEventQueueGrain, IRemindable
     private bool _unsaved;
     private bool _started;
     private bool _reminderRegistered;
+    private IGrainTimer? _ticker;
     private readonly ILogger<EventQueueGrain> _logger;
 
     public EventQueueGrain(
@@ -71,7 +72,7 @@ public sealed class EventQueueGrain : Grain, IEventQueueGrain, IRemindable
             return true;
         }
 
-        if (State.Settings is null)
+        if (State.Settings is null || State.SalesCloseAt is null)
         {
             var definition = await GrainFactory.GetGrain<IEventCatalogGrain>(EventCatalog.Key).Get(EventId);
             if (definition is null)
@@ -79,8 +80,10 @@ public sealed class EventQueueGrain : Grain, IEventQueueGrain, IRemindable
                 return false;
             }
 
-            State.Settings = definition.Queue;
+            var first = State.Settings is null;
+            State.Settings ??= definition.Queue;
             State.SalesOpenAt = definition.SalesOpenAt;
+            State.SalesCloseAt = definition.StartsAt;
             try
             {
                 await _state.WriteStateAsync(cancellationToken);
@@ -88,7 +91,12 @@ public sealed class EventQueueGrain : Grain, IEventQueueGrain, IRemindable
             catch
             {
                 // Not started: the next call reads the catalog and tries again.
-                State.Settings = null;
+                if (first)
+                {
+                    State.Settings = null;
+                }
+
+                State.SalesCloseAt = null;
                 throw;
             }
         }
@@ -98,17 +106,51 @@ public sealed class EventQueueGrain : Grain, IEventQueueGrain, IRemindable
         _lastIssued = State.IssuedUpTo;
         _lastPreIssued = State.PreIssuedUpTo;
         _lastTick = _time.GetUtcNow();
+        _started = true;
+        if (Retired(_lastTick))
+        {
+            // Over: answering questions about it needs no ticking.
+            return true;
+        }
 
-        this.RegisterGrainTimer(Tick, new GrainTimerCreationOptions
+        _ticker = this.RegisterGrainTimer(Tick, new GrainTimerCreationOptions
         {
             DueTime = _options.TickInterval,
             Period = _options.TickInterval,
             Interleave = false,
             KeepAlive = true,
         });
-        _started = true;
         await EnsureReminder();
         return true;
+    }
+
+    /// <summary>
+    /// Sales closed when the event started, and every shopping session since has ended: nobody can join
+    /// or be admitted any more, so the queue stops ticking and lets its grain be collected (else every
+    /// event ever sold would tick once a second for good).
+    /// </summary>
+    private bool Retired(DateTimeOffset now) => State.SalesCloseAt is { } close && now >= close + Settings.ShoppingSession;
+
+    private async Task Retire()
+    {
+        _ticker?.Dispose();
+        _ticker = null;
+        try
+        {
+            if (await this.GetReminder(KeepAliveReminder) is { } reminder)
+            {
+                await this.UnregisterReminder(reminder);
+            }
+
+            _reminderRegistered = false;
+        }
+        catch (Exception e) when (e is not DomainException)
+        {
+            _logger.LogWarning(e, "The keep-alive reminder of finished queue {EventId} could not be removed; the next wake-up tries again", EventId);
+        }
+
+        await FlushIfDirty();
+        _logger.LogInformation("Queue {EventId} retired: sales closed at {ClosedAt} and every shopping session has ended", EventId, State.SalesCloseAt);
     }
 
     /// <summary>
@@ -170,12 +212,24 @@ public sealed class EventQueueGrain : Grain, IEventQueueGrain, IRemindable
         }
     }
 
-    public Task ReceiveReminder(string reminderName, TickStatus status) => Task.CompletedTask;
+    public async Task ReceiveReminder(string reminderName, TickStatus status)
+    {
+        // A reminder left from before the queue retired (its removal failed, or this is an older silo's).
+        if (_started && _ticker is null && State.Settings is not null && Retired(_time.GetUtcNow()))
+        {
+            await Retire();
+        }
+    }
 
     public async Task<QueueStatus> Issue()
     {
         await RequireEvent();
         var now = _time.GetUtcNow();
+        if (State.SalesCloseAt is { } close && now >= close)
+        {
+            throw DomainException.Conflict("sales-closed", $"Sales for '{EventId}' closed when the event started.");
+        }
+
         await OpenIfDue(now);
         if (!State.Opened)
         {
@@ -286,8 +340,14 @@ public sealed class EventQueueGrain : Grain, IEventQueueGrain, IRemindable
         }
 
         var started = Stopwatch.GetTimestamp();
-        await EnsureReminder();
         var now = _time.GetUtcNow();
+        if (Retired(now))
+        {
+            await Retire();
+            return;
+        }
+
+        await EnsureReminder();
         var elapsed = now - _lastTick;
         _lastTick = now;
         await OpenIfDue(now);

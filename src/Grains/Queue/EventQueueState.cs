@@ -25,6 +25,9 @@ public sealed class EventQueueState
     /// <summary>Admissions whose shopping session is not over yet, oldest first.</summary>
     [Id(8)] public List<AdmissionBatch> Batches { get; set; } = [];
     [Id(9)] public int NextBatchId { get; set; }
+
+    /// <summary>When the event starts and sales close (null in state written before this was kept).</summary>
+    [Id(10)] public DateTimeOffset? SalesCloseAt { get; set; }
 }
 
 /// <summary>

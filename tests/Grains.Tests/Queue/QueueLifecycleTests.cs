@@ -1,3 +1,4 @@
+using Microsoft.Extensions.DependencyInjection;
 using TicketQueue.Grains.Abstractions.Queue;
 using TicketQueue.Grains.Abstractions.Reservations;
 
@@ -140,5 +141,37 @@ public sealed class QueueLifecycleTests(ClusterFixture fixture)
 
         var joined = await QueueShards.For(fixture.Grains, eventId, userId).Join(userId);
         Assert.Equal(1, joined.TicketNumber);
+    }
+
+    [Fact]
+    public async Task Once_sales_closed_and_every_session_ended_the_queue_stops_ticking_and_drops_its_reminder()
+    {
+        var queue = await QueueUnderTest.Create(fixture, TestEvents.Settings(admissionsPerMinute: 60, shoppingSession: TimeSpan.FromMinutes(10)),
+            startsIn: TimeSpan.FromMinutes(1));
+        var user = Guid.NewGuid();
+        await queue.Join(user);
+        await queue.AdvanceSeconds(1);
+        Assert.NotEmpty(await KeepAliveReminders(queue.EventId));
+
+        // The event starts: nobody new gets a number, while places already given still answer.
+        await queue.Advance(TimeSpan.FromMinutes(1));
+        var closed = await Assert.ThrowsAsync<DomainException>(() => queue.Join(Guid.NewGuid()));
+        Assert.Equal("sales-closed", closed.Code);
+        Assert.Equal(QueueStatusKind.Admitted, (await queue.Status(user)).Status);
+
+        // Every session admitted before has ended: the next tick retires the queue.
+        await queue.Advance(TimeSpan.FromMinutes(10) + TimeSpan.FromSeconds(1));
+        await queue.AdvanceSeconds(1);
+
+        // Before, every queue kept its once-a-second timer and its reminder for good.
+        Assert.Empty(await ClusterFixture.Eventually(() => KeepAliveReminders(queue.EventId), r => r.Count == 0));
+        Assert.Equal(1, (await queue.Queue.GetStats()).Issued);
+    }
+
+    private async Task<List<ReminderEntry>> KeepAliveReminders(string eventId)
+    {
+        var table = fixture.Cluster.Silos[0].ServiceProvider.GetRequiredService<IReminderTable>();
+        var rows = await table.ReadRows(fixture.Grains.GetGrain<IEventQueueGrain>(eventId).GetGrainId());
+        return [.. rows.Reminders.Where(r => r.ReminderName == "queue-keep-alive")];
     }
 }

@@ -5,9 +5,9 @@ namespace TicketQueue.Grains.Tests.Queue;
 /// <summary>One test event's waiting room, with the moves the queue tests make.</summary>
 internal sealed class QueueUnderTest(ClusterFixture fixture, string eventId)
 {
-    public static async Task<QueueUnderTest> Create(ClusterFixture fixture, QueueSettings settings, TimeSpan? salesOpenIn = null)
+    public static async Task<QueueUnderTest> Create(ClusterFixture fixture, QueueSettings settings, TimeSpan? salesOpenIn = null, TimeSpan? startsIn = null)
     {
-        var definition = await fixture.CreateEvent(settings, salesOpenIn);
+        var definition = await fixture.CreateEvent(settings, salesOpenIn, startsIn);
         return new QueueUnderTest(fixture, definition.EventId);
     }
 

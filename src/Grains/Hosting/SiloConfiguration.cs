@@ -142,10 +142,10 @@ public static class SiloConfiguration
     }
 
     /// <summary>
-    /// Connection pools a cluster silo keeps: the grain storage providers (four) and the data source of
-    /// the queue records and the outbox.
+    /// Connection pools a cluster silo keeps: one per grain storage provider (each has its own search
+    /// path, so its own connection string) and the data source of the queue records and the outbox.
     /// </summary>
-    public const int PoolsPerSilo = 5;
+    public static int PoolsPerSilo => StorageNames.Schemas.Count + 1;
 
     /// <summary>
     /// Each pool would otherwise allow Npgsql's default of 100 connections. Unless the connection string

@@ -284,7 +284,13 @@ public sealed class QueuePageTests(GatewayServer gateway, BrowserSession browser
         await first.CloseAsync(new() { Code = 4000, Reason = "network dropped" });
 
         // Before, any failed refresh signed out: the reconnects then failed for good with no token.
+        await Expect(page.Locator("#connection")).ToHaveAttributeAsync("data-mode", "reconnecting");
         await Expect(page.Locator("#connection")).ToHaveAttributeAsync("data-mode", "live");
+        lock (sockets)
+        {
+            Assert.Equal(2, sockets.Count);
+        }
+
         Assert.True(Volatile.Read(ref refreshes) >= 1, "the page never tried to refresh");
         Assert.True(await page.EvaluateAsync<bool>("() => localStorage.getItem('tq.auth') !== null"), "the session was thrown away");
     }

@@ -79,7 +79,6 @@ public sealed class InfrastructureRestartTests
         // Retried, the newcomer's join succeeds, and everyone who was told a place still has it.
         var joined = await newcomer.Join(eventId, ct);
         var acknowledged = before.Concat(streamed).Append(new(newcomer, joined["ticketNumber"]!.GetValue<long>())).ToList();
-        Assert.Equal(before.Count + streamers.Count + 1, acknowledged.Count);
         Assert.Equal(acknowledged.Count, acknowledged.Select(a => a.Value).Distinct().Count());
         foreach (var (shopper, ticket) in acknowledged)
         {

@@ -1,6 +1,7 @@
 using Microsoft.Extensions.DependencyInjection;
 using Npgsql;
 using Orleans.Storage;
+using TicketQueue.Grains.Abstractions.DomainEvents;
 using TicketQueue.Grains.Abstractions.Events;
 using TicketQueue.Grains.Abstractions.Queue;
 using TicketQueue.Grains.Queue;
@@ -57,15 +58,26 @@ public sealed class QueueRecordStorageTests(DatabaseFixture db)
         await Store.Save(shard, first, [new(Guid.NewGuid(), new QueueEntry { Number = 2 })], [], TestContext.Current.CancellationToken);
 
         var intruder = Guid.NewGuid();
+        // Each stale save carries the event of its change: the outbox must not get it either.
+        var staleEvents = new[] { IntruderJoined(shard, intruder), IntruderJoined(shard, intruder) };
         await Assert.ThrowsAsync<InconsistentStateException>(() =>
-            Store.Save(shard, first, [new(intruder, new QueueEntry { Number = 99 })], [], TestContext.Current.CancellationToken));
+            Store.Save(shard, first, [new(intruder, new QueueEntry { Number = 99 })], [staleEvents[0]], TestContext.Current.CancellationToken));
         await Assert.ThrowsAsync<InconsistentStateException>(() =>
-            Store.Save(shard, 0, [new(intruder, new QueueEntry { Number = 99 })], [], TestContext.Current.CancellationToken));
+            Store.Save(shard, 0, [new(intruder, new QueueEntry { Number = 99 })], [staleEvents[1]], TestContext.Current.CancellationToken));
 
         var loaded = await Store.Load(shard, TestContext.Current.CancellationToken);
         Assert.Equal(2, loaded.Entries.Count);
         Assert.DoesNotContain(intruder, loaded.Entries.Keys);
+        await using var outbox = db.SiloServices.GetRequiredService<NpgsqlDataSource>().CreateCommand("SELECT count(*) FROM common.outbox_events WHERE id = ANY($1)");
+        outbox.Parameters.Add(new NpgsqlParameter { Value = staleEvents.Select(e => e.EventId).ToArray() });
+        Assert.Equal(0L, await outbox.ExecuteScalarAsync(TestContext.Current.CancellationToken));
     }
+
+    private static QueueJoined IntruderJoined(string shard, Guid user) => new()
+    {
+        EventId = Guid.NewGuid(), OccurredAt = DateTimeOffset.UtcNow, TicketedEventId = shard[..shard.LastIndexOf('#')], UserId = user,
+        Number = 99, PreQueue = false,
+    };
 
     [Fact]
     public async Task Places_in_line_survive_every_activation_being_lost()

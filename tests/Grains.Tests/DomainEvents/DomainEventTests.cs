@@ -72,6 +72,16 @@ public sealed class DomainEventTests(ClusterFixture fixture)
         var definition = await fixture.CreateEvent(TestEvents.Settings());
         var userId = Guid.NewGuid();
         var shard = QueueShards.For(fixture.Grains, definition.EventId, userId);
+        // The shard is active; then another activation of it (a failover) saves first, so the store
+        // itself refuses this activation's save of the join, together with its event.
+        await shard.Join(Guid.NewGuid());
+        var shardKey = QueueShards.KeyFor(definition.EventId, userId);
+        var stored = await fixture.QueueRecords.Inner.Load(shardKey, TestContext.Current.CancellationToken);
+        await fixture.QueueRecords.Inner.Save(shardKey, stored.Version, [], [], TestContext.Current.CancellationToken);
+        await Assert.ThrowsAnyAsync<Exception>(() => shard.Join(userId));
+        Assert.Empty(EventsOf($"{definition.EventId}/{userId}"));
+
+        // And a save that never reached the store records nothing either.
         fixture.QueueRecords.FailSaves(definition.EventId, true);
         await Assert.ThrowsAnyAsync<Exception>(() => shard.Join(userId));
         Assert.Empty(EventsOf($"{definition.EventId}/{userId}"));

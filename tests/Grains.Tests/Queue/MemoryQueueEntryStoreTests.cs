@@ -1,3 +1,4 @@
+using TicketQueue.Grains.Abstractions.DomainEvents;
 using Orleans.Storage;
 using TicketQueue.Grains.DomainEvents;
 using TicketQueue.Grains.Queue;
@@ -43,13 +44,19 @@ public sealed class MemoryQueueEntryStoreTests
     }
 
     [Fact]
-    public async Task A_save_from_a_stale_version_is_rejected()
+    public async Task A_save_from_a_stale_version_is_rejected_and_records_no_event()
     {
-        var store = new MemoryQueueEntryStore(new InProcessEventLog());
+        var log = new InProcessEventLog();
+        var store = new MemoryQueueEntryStore(log);
         var v1 = await store.Save("ev#2", 0, [new(Guid.NewGuid(), new QueueEntry { Number = 1 })], [], None);
         await store.Save("ev#2", v1, [new(Guid.NewGuid(), new QueueEntry { Number = 2 })], [], None);
+        var stale = new QueueJoined
+        {
+            EventId = Guid.NewGuid(), OccurredAt = DateTimeOffset.UnixEpoch, TicketedEventId = "ev", UserId = Guid.NewGuid(), Number = 3, PreQueue = false,
+        };
 
-        await Assert.ThrowsAsync<InconsistentStateException>(() => store.Save("ev#2", v1, [new(Guid.NewGuid(), new QueueEntry { Number = 3 })], [], None));
+        await Assert.ThrowsAsync<InconsistentStateException>(() => store.Save("ev#2", v1, [new(stale.UserId, new QueueEntry { Number = 3 })], [stale], None));
         Assert.Equal(2, (await store.Load("ev#2", None)).Entries.Count);
+        Assert.DoesNotContain(log.Recent(), e => e.EventId == stale.EventId);
     }
 }

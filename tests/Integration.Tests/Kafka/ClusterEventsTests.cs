@@ -92,9 +92,10 @@ public sealed class ClusterEventsTests
         // partitions); a repeat carries the same id.
         var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(90);
         List<long> numbers;
+        List<ReceivedEvent> joinedEvents;
         while (true)
         {
-            var joinedEvents = consumer.Received
+            joinedEvents = consumer.Received
                 .Where(r => r.Event.Type == "ticketqueue.queue.joined.v1" && r.Key.StartsWith(eventId + "/", StringComparison.Ordinal))
                 .ToList();
             numbers = [.. joinedEvents.GroupBy(r => r.Event.Id).Select(g => ((System.Text.Json.JsonElement)g.First().Event.Data!).GetProperty("number").GetInt64())];
@@ -108,5 +109,11 @@ public sealed class ClusterEventsTests
 
         var missing = acknowledged.Values.Except(numbers).Order().ToList();
         Assert.True(missing.Count == 0, $"no joined event for tickets {string.Join(", ", missing)}");
+
+        // A repeat is the same event again, never a second event for the same place.
+        var eventsPerNumber = joinedEvents
+            .GroupBy(r => ((System.Text.Json.JsonElement)r.Event.Data!).GetProperty("number").GetInt64())
+            .ToDictionary(g => g.Key, g => g.Select(r => r.Event.Id).Distinct().Count());
+        Assert.All(acknowledged.Values, number => Assert.Equal(1, eventsPerNumber[number]));
     }
 }

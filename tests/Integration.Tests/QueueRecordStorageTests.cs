@@ -73,6 +73,35 @@ public sealed class QueueRecordStorageTests(DatabaseFixture db)
         Assert.Equal(0L, await outbox.ExecuteScalarAsync(TestContext.Current.CancellationToken));
     }
 
+    [Fact]
+    public async Task Saves_of_several_shards_sent_together_fail_or_commit_each_on_its_own()
+    {
+        var (fresh, stale) = (NewShard(), NewShard());
+        var staleVersion = await Store.Save(stale, 0, [new(Guid.NewGuid(), new QueueEntry { Number = 1 })], [], TestContext.Current.CancellationToken);
+        await Store.Save(stale, staleVersion, [new(Guid.NewGuid(), new QueueEntry { Number = 2 })], [], TestContext.Current.CancellationToken);
+        var (freshUser, staleUser) = (Guid.NewGuid(), Guid.NewGuid());
+        var (freshEvent, staleEvent) = (IntruderJoined(fresh, freshUser), IntruderJoined(stale, staleUser));
+
+        // Sent at once, the store writes them in one statement: the stale one must not take the other down.
+        var good = Store.Save(fresh, 0, [new(freshUser, new QueueEntry { Number = 7 })], [freshEvent], TestContext.Current.CancellationToken);
+        var bad = Store.Save(stale, staleVersion, [new(staleUser, new QueueEntry { Number = 8 })], [staleEvent], TestContext.Current.CancellationToken);
+
+        Assert.Equal(1, await good);
+        await Assert.ThrowsAsync<InconsistentStateException>(() => bad);
+        Assert.Contains(freshUser, (await Store.Load(fresh, TestContext.Current.CancellationToken)).Entries.Keys);
+        Assert.DoesNotContain(staleUser, (await Store.Load(stale, TestContext.Current.CancellationToken)).Entries.Keys);
+        await using var outbox = db.SiloServices.GetRequiredService<NpgsqlDataSource>().CreateCommand("SELECT id FROM common.outbox_events WHERE id = ANY($1)");
+        outbox.Parameters.Add(new NpgsqlParameter { Value = new[] { freshEvent.EventId, staleEvent.EventId } });
+        await using var reader = await outbox.ExecuteReaderAsync(TestContext.Current.CancellationToken);
+        var recorded = new List<Guid>();
+        while (await reader.ReadAsync(TestContext.Current.CancellationToken))
+        {
+            recorded.Add(reader.GetGuid(0));
+        }
+
+        Assert.Equal([freshEvent.EventId], recorded);
+    }
+
     private static QueueJoined IntruderJoined(string shard, Guid user) => new()
     {
         EventId = Guid.NewGuid(), OccurredAt = DateTimeOffset.UtcNow, TicketedEventId = shard[..shard.LastIndexOf('#')], UserId = user,

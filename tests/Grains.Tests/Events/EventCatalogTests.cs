@@ -1,4 +1,5 @@
 using TicketQueue.Grains.Abstractions.Events;
+using TicketQueue.Grains.Hosting;
 
 namespace TicketQueue.Grains.Tests.Events;
 
@@ -54,5 +55,26 @@ public sealed class EventCatalogTests(ClusterFixture fixture)
         var now = fixture.Clock.GetUtcNow();
         return new EventDefinition($"ev-{Guid.NewGuid():N}", "Catalog test", "Hall", now.AddDays(30), now.AddMinutes(-1),
             TestEvents.Currency, 4, [new SeatBlockDefinition(TestEvents.BlockId, "Floor", 2, 5, TestEvents.Price)], TestEvents.Settings());
+    }
+
+    [Fact]
+    public async Task Seeding_the_demo_events_twice_creates_them_once_and_keeps_them_as_first_made()
+    {
+        await DemoData.Seed(fixture.Grains, fixture.Clock);
+        var first = await Catalog.Get(DemoData.OnSaleEventId);
+        var upcoming = await Catalog.Get(DemoData.UpcomingEventId);
+
+        // Every silo seeds at start (docker-compose runs two): a later seed must not move the sale.
+        fixture.Clock.Advance(TimeSpan.FromHours(1));
+        await DemoData.Seed(fixture.Grains, fixture.Clock);
+
+        Assert.NotNull(first);
+        Assert.NotNull(upcoming);
+        Assert.Equal(first.SalesOpenAt, (await Catalog.Get(DemoData.OnSaleEventId))?.SalesOpenAt);
+        Assert.Equal(upcoming.SalesOpenAt, (await Catalog.Get(DemoData.UpcomingEventId))?.SalesOpenAt);
+        // The venues are in Seoul: the concert starts at 19:00 there, whatever the server's time zone.
+        Assert.Equal(TimeSpan.FromHours(9), first.StartsAt.Offset);
+        Assert.Equal(19, first.StartsAt.Hour);
+        Assert.Single(await Catalog.List(), e => e.EventId == DemoData.OnSaleEventId);
     }
 }

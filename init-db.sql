@@ -142,4 +142,6 @@ CREATE TABLE IF NOT EXISTS common.outbox_events (
 
 CREATE INDEX IF NOT EXISTS outbox_events_unpublished ON common.outbox_events (seq) WHERE NOT published;
 -- The relays delete published events after a retention (TicketQueue:Events:RetainPublished).
-CREATE INDEX IF NOT EXISTS outbox_events_published_at ON common.outbox_events (published_at) WHERE published;
+-- CONCURRENTLY: re-running this script on a live database with a long outbox does not block the
+-- grains' inserts while the index builds (psql -f runs each statement on its own, as it must).
+CREATE INDEX CONCURRENTLY IF NOT EXISTS outbox_events_published_at ON common.outbox_events (published_at) WHERE published;

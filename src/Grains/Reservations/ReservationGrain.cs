@@ -68,6 +68,9 @@ public sealed class ReservationGrain(
     private IGrainTimer? _expiryTimer;
     private IGrainReminder? _watch;
 
+    // Events handed to the outbox are forgotten in memory, but storage still lists them until the next write.
+    private bool _shippedStillStored;
+
     private ReservationView View =>
         state.State.View ?? throw DomainException.NotFound("reservation-not-found", "There is no such reservation.");
 
@@ -500,6 +503,7 @@ public sealed class ReservationGrain(
                 // Forgotten in memory now, in storage with the next write; handing them over again after a
                 // crash is harmless.
                 state.State.Outbox.Clear();
+                _shippedStillStored = true;
             }
             catch (Exception e)
             {
@@ -516,6 +520,24 @@ public sealed class ReservationGrain(
                 && state.State.UnclaimedPaymentsRefunded);
         if (settled)
         {
+            if (_shippedStillStored)
+            {
+                // A settled reservation is not written again: without this write, every later activation
+                // would hand the stored events over again, and once the outbox has pruned the published
+                // ones (TicketQueue:Events:RetainPublished) Kafka would get them a second time.
+                try
+                {
+                    await state.WriteStateAsync();
+                    _shippedStillStored = false;
+                }
+                catch (Exception e)
+                {
+                    logger.LogWarning(e, "Clearing the shipped events of reservation {ReservationId} failed; the reminder retries", this.GetPrimaryKey());
+                    this.DeactivateOnIdle();
+                    return;
+                }
+            }
+
             await Unwatch();
         }
     }

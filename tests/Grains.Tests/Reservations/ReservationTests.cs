@@ -563,4 +563,23 @@ public sealed class ReservationTests(ClusterFixture fixture)
         Assert.Equal(checkout.GetPrimaryKeyString(), view?.Payment?.PaymentId);
         Assert.True(view?.Payment?.Refunded);
     }
+
+    [Fact]
+    public async Task A_settled_reservation_keeps_no_shipped_events_in_storage_so_no_activation_hands_them_over_again()
+    {
+        var definition = await NewEvent();
+        var userId = Guid.NewGuid();
+        var created = await User(userId).Reserve(definition.EventId, TestEvents.BlockId, null, 1, null).Reserved();
+
+        await Reservation(created.ReservationId).Pay(new PaymentCommand(userId, "sandbox", null));
+
+        // Before, storage kept the last change's events for good: every later activation appended them again,
+        // and once the outbox had pruned the published ones, Kafka got them twice.
+        var storage = fixture.Cluster.Silos[0].ServiceProvider.GetRequiredKeyedService<IGrainStorage>(StorageNames.Reservations);
+        var stored = new GrainState<ReservationState>();
+        await storage.ReadStateAsync("reservation", Reservation(created.ReservationId).GetGrainId(), stored);
+        var settled = Assert.IsType<ReservationState>(stored.State);
+        Assert.Equal(ReservationStatus.Confirmed, settled.View?.Status);
+        Assert.Empty(settled.Outbox);
+    }
 }

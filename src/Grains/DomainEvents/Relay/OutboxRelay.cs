@@ -60,6 +60,9 @@ public sealed class OutboxRelay : BackgroundService
 
     private const int PruneChunk = 5_000;
 
+    /// <summary>Chunks one prune deletes at most, so a long unpruned history never holds up shipping.</summary>
+    private const int PruneChunksPerPass = 4;
+
     private const string MarkSql = "UPDATE common.outbox_events SET published = true, published_at = now() WHERE id = ANY($1) AND NOT published";
 
     /// <summary>How long a stopping relay still waits for acknowledgements of what it already sent.</summary>
@@ -174,8 +177,14 @@ public sealed class OutboxRelay : BackgroundService
 
                         if (_time.GetUtcNow() >= nextPrune)
                         {
-                            await Prune(ownership, stoppingToken);
+                            // Set first: a prune that fails is not retried every round.
                             nextPrune = _time.GetUtcNow() + _options.PruneInterval;
+                            if (await Prune(ownership, stoppingToken))
+                            {
+                                // More is past the retention (a first prune after a long time): go on soon,
+                                // between rounds, rather than all at once.
+                                nextPrune = _time.GetUtcNow() + _options.PollInterval;
+                            }
                         }
                     }
                 }
@@ -305,11 +314,15 @@ public sealed class OutboxRelay : BackgroundService
             ProducerBroken: unacknowledged.Concat(refused).Any(f => f.Error.IsFatal));
     }
 
-    /// <summary>Deletes what Kafka has had for longer than <see cref="OutboxRelayOptions.RetainPublished"/>; unshipped rows stay.</summary>
-    private async Task Prune(PartitionOwnership ownership, CancellationToken cancellationToken)
+    /// <summary>
+    /// Deletes what Kafka has had for longer than <see cref="OutboxRelayOptions.RetainPublished"/>, a few
+    /// chunks at a time; unshipped rows stay. True when there is more to delete.
+    /// </summary>
+    private async Task<bool> Prune(PartitionOwnership ownership, CancellationToken cancellationToken)
     {
         var owned = ownership.Owned.ToArray();
         int deleted;
+        var chunks = 0;
         do
         {
             await using var prune = new NpgsqlCommand(PruneSql, ownership.Session);
@@ -320,7 +333,9 @@ public sealed class OutboxRelay : BackgroundService
             deleted = await prune.ExecuteNonQueryAsync(cancellationToken);
             _pruned.Add(deleted);
         }
-        while (deleted == PruneChunk && !cancellationToken.IsCancellationRequested);
+        while (deleted == PruneChunk && ++chunks < PruneChunksPerPass && !cancellationToken.IsCancellationRequested);
+
+        return deleted == PruneChunk;
     }
 
     private async Task<List<OutboxRow>> ReadBatch(PartitionOwnership ownership, CancellationToken cancellationToken)

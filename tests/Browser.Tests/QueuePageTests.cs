@@ -294,4 +294,42 @@ public sealed class QueuePageTests(GatewayServer gateway, BrowserSession browser
         Assert.True(Volatile.Read(ref refreshes) >= 1, "the page never tried to refresh");
         Assert.True(await page.EvaluateAsync<bool>("() => localStorage.getItem('tq.auth') !== null"), "the session was thrown away");
     }
+
+    [Fact]
+    public async Task Leaving_the_waiting_room_while_its_join_is_retried_stops_the_retries()
+    {
+        var (_, eventId) = await PausedLine(ahead: 0);
+        var page = await NewPage(Screen.Phone);
+        var joins = 0;
+        await page.RouteAsync($"**/api/events/{eventId}/queue", async route =>
+        {
+            if (route.Request.Method != "POST")
+            {
+                await route.ContinueAsync();
+                return;
+            }
+
+            Interlocked.Increment(ref joins);
+            await route.FulfillAsync(new()
+            {
+                Status = 503,
+                ContentType = "application/problem+json",
+                Headers = new Dictionary<string, string> { ["Retry-After"] = "1" },
+                Body = """{"status":503,"code":"unavailable"}""",
+            });
+        });
+        await Pages.SignIn(page, await Api.Register(), $"/queue/{eventId}");
+        await Expect(page.Locator("#join-retrying")).ToBeVisibleAsync();
+
+        // The visitor goes to the event list inside the app (no reload).
+        await page.EvaluateAsync("() => { history.pushState(null, '', '/events'); dispatchEvent(new PopStateEvent('popstate')); }");
+        await Expect(page.GetByRole(AriaRole.Heading, new() { Level = 1 })).ToHaveTextAsync("Events");
+        var afterLeaving = Volatile.Read(ref joins);
+        await Task.Delay(TimeSpan.FromSeconds(4), TestContext.Current.CancellationToken);
+
+        // Before, the join went on being retried for good and wrote "retrying" over the new page.
+        Assert.InRange(Volatile.Read(ref joins) - afterLeaving, 0, 1);
+        await Expect(page.Locator("#join-retrying")).ToHaveCountAsync(0);
+        await Expect(page.GetByRole(AriaRole.Heading, new() { Level = 1 })).ToHaveTextAsync("Events");
+    }
 }

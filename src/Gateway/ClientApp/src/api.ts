@@ -129,7 +129,11 @@ let account: Promise<Account | null> | null = null;
 /** Who is logged in (cached until the session changes). */
 export function me(): Promise<Account | null> {
   if (!session()) return Promise.resolve(null);
-  account ??= api<Account>("GET", "/api/auth/me").catch(() => null);
+  // A failed look (a busy service) is not remembered: the next call asks again.
+  account ??= api<Account>("GET", "/api/auth/me").catch(() => {
+    account = null;
+    return null;
+  });
   return account;
 }
 

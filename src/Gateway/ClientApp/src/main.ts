@@ -66,6 +66,9 @@ async function renderBar(): Promise<void> {
   document.querySelector(".skip")!.textContent = t("skip");
 }
 
+// Loads of the current page that failed in a row, for the back-off of its automatic retry.
+let failedLoads = 0;
+
 async function render(): Promise<void> {
   const current = ++generation;
   leave?.();
@@ -115,12 +118,14 @@ async function render(): Promise<void> {
       h("button", { type: "button", onclick: () => void render() }, t("common.retry")),
     );
     if (isTransient(err)) {
-      const wait = 1000 * Math.max(err.retryAfter ?? 0, 2 + Math.random() * 3);
-      window.setTimeout(() => current === generation && void render(), wait);
+      // Doubling from 2 s to a minute, with jitter: a crowd of open tabs must not hammer a service that is down.
+      const backoff = Math.min(60, 2 ** ++failedLoads) * (0.5 + Math.random());
+      window.setTimeout(() => current === generation && void render(), 1000 * Math.max(err.retryAfter ?? 0, backoff));
     }
     return;
   }
 
+  failedLoads = 0;
   if (current !== generation) {
     stop?.();
     return;

@@ -18,6 +18,10 @@ const queue: Page = async (main, ctx) => {
   const [eventId] = ctx.params;
   const path = `/api/events/${encodeURIComponent(eventId)}/queue`;
 
+  // The visitor may leave while the join is still being retried: then the retries stop, and this page
+  // draws nothing over the one they went to.
+  const here = location.pathname;
+  const left = () => location.pathname !== here;
   let state: QueueResponse;
   try {
     // Joining is idempotent per account: a returning tab or another device gets the same place. At the
@@ -25,12 +29,15 @@ const queue: Page = async (main, ctx) => {
     state = await retrying(
       () => api<QueueResponse>("POST", path),
       (err) => fill(main, ctx.title(t("queue.title")), h("p", { role: "status", id: "join-retrying" }, problemText(err.code, err.detail))),
-      () => !main.isConnected,
+      left,
     );
   } catch (err) {
+    if (left()) return;
     fill(main, ctx.title(t("queue.title")), h("p", { role: "alert" }, err instanceof ApiError ? problemText(err.code, err.detail) : t("common.error")), link(`/events/${encodeURIComponent(eventId)}`, t("common.back")));
     return;
   }
+
+  if (left()) return;
 
   let rate = 0;
   let mode: Mode = "connecting";

@@ -44,8 +44,13 @@ public sealed class AdminAccountSeeder(IGrainFactory grains, IPasswordHasher<Acc
 
         if (hasher.VerifyHashedPassword(existing, existing.PasswordHash, admin.Password) == PasswordVerificationResult.Failed)
         {
+            // Sessions go first: if a step fails the start fails, and the next start still sees the old
+            // password and does both again. (Password first, a failed revoke would never be retried.) A
+            // second revoke covers a sign-in with the old password between the two.
+            var sessions = grains.GetGrain<IUserSessionsGrain>(existing.UserId);
+            await sessions.RevokeAll();
             await accounts.SetPasswordHash(hasher.HashPassword(existing, admin.Password));
-            await grains.GetGrain<IUserSessionsGrain>(existing.UserId).RevokeAll();
+            await sessions.RevokeAll();
             logger.LogWarning("The admin password of {Email} changed in configuration: the account takes it, and its sessions are signed out", admin.Email);
         }
     }

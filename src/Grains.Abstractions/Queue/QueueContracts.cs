@@ -106,6 +106,15 @@ public interface IEventQueueGrain : IGrainWithStringKey
     /// </summary>
     [Alias("Finish.Place")] Task Finish(QueuePlace place);
 
+    /// <summary>
+    /// The claim of shards from before per-ticket counting, kept under its old alias for the length of a
+    /// rolling upgrade: counted by batch, as those shards did (a repeat counts twice).
+    /// </summary>
+    [Alias("Claim")] Task ClaimInBatch(int batchId);
+
+    /// <summary>The finish of shards from before per-ticket counting, as <see cref="ClaimInBatch"/>.</summary>
+    [Alias("Finish")] Task FinishInBatch(int batchId, bool claimed);
+
     [Alias("GetStats")] Task<QueueStats> GetStats();
 
     [Alias("UpdateSettings")] Task<QueueStats> UpdateSettings(QueueSettingsUpdate update);

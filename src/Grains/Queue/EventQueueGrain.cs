@@ -283,6 +283,36 @@ public sealed class EventQueueGrain : Grain, IEventQueueGrain, IRemindable
         return Task.CompletedTask;
     }
 
+    public Task ClaimInBatch(int batchId)
+    {
+        if (State.Batches.Find(b => b.Id == batchId) is { } batch)
+        {
+            batch.Claimed++;
+            _dirty = true;
+        }
+
+        return Task.CompletedTask;
+    }
+
+    public Task FinishInBatch(int batchId, bool claimed)
+    {
+        if (State.Batches.Find(b => b.Id == batchId) is { } batch)
+        {
+            if (claimed)
+            {
+                batch.FinishedClaimed++;
+            }
+            else
+            {
+                batch.FinishedUnclaimed++;
+            }
+
+            _dirty = true;
+        }
+
+        return Task.CompletedTask;
+    }
+
     // The ticket of a place the cursor has passed, or null (not admitted, or not a place of this queue).
     private long? AdmittedTicket(QueuePlace place)
     {

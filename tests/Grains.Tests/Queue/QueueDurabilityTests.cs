@@ -124,6 +124,22 @@ public sealed class QueueDurabilityTests(ClusterFixture fixture)
         Assert.Equal(1, stats.ActiveShoppers);
     }
 
+    [Fact]
+    public async Task Claims_and_finishes_of_shards_from_before_the_upgrade_still_count_by_batch()
+    {
+        var queue = await QueueUnderTest.Create(fixture, TestEvents.Settings(admissionsPerMinute: 1_200, claimWindow: TimeSpan.FromMinutes(2)));
+        var users = await BothAdmittedInOneBatch(queue);
+        var batchId = (await queue.Status(users[0])).BatchId!.Value;
+
+        // An old silo's shard calls the old methods during a rolling upgrade.
+        await queue.Queue.ClaimInBatch(batchId);
+        await queue.Queue.ClaimInBatch(batchId);
+        await queue.Queue.FinishInBatch(batchId, claimed: true);
+
+        var stats = await queue.Advance(TimeSpan.FromMinutes(3));
+        Assert.Equal(1, stats.ActiveShoppers);
+    }
+
     // One batch of two, so that counting one of them twice shows (a batch's count is clamped to its size).
     private static async Task<List<Guid>> BothAdmittedInOneBatch(QueueUnderTest queue)
     {

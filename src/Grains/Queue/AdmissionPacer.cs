@@ -18,7 +18,8 @@ public sealed class AdmissionPacer(TimeSpan tickInterval)
     public AdmissionTickResult Tick(EventQueueState state, QueueSettings settings, long lastIssued, DateTimeOffset now, TimeSpan elapsed)
     {
         var pruned = PruneBatches(state, settings, now);
-        if (!state.Opened || settings.Paused)
+        // After the event started nobody admitted could buy (holds are refused): the line stops.
+        if (!state.Opened || settings.Paused || state.SalesCloseAt <= now)
         {
             return new AdmissionTickResult(pruned, null);
         }

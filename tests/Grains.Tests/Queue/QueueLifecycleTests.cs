@@ -167,6 +167,20 @@ public sealed class QueueLifecycleTests(ClusterFixture fixture)
         Assert.Empty(await ClusterFixture.Eventually(() => KeepAliveReminders(queue.EventId), r => r.Count == 0));
     }
 
+    [Fact]
+    public async Task Nobody_is_admitted_after_the_event_started()
+    {
+        var queue = await QueueUnderTest.Create(fixture, TestEvents.Settings(admissionsPerMinute: 60), startsIn: TimeSpan.FromMinutes(1));
+        await queue.JoinMany(3);
+
+        // The first tick comes after the start: before, it admitted a shopper who could no longer buy.
+        var stats = await queue.Advance(TimeSpan.FromMinutes(1) + TimeSpan.FromSeconds(1));
+        await queue.AdvanceSeconds(2);
+
+        Assert.Equal(0, (await queue.Queue.GetStats()).ServingCursor);
+        Assert.Equal(3, stats.Issued);
+    }
+
     private async Task<List<ReminderEntry>> KeepAliveReminders(string eventId)
     {
         var table = fixture.Cluster.Silos[0].ServiceProvider.GetRequiredService<IReminderTable>();

@@ -332,4 +332,22 @@ public sealed class QueuePageTests(GatewayServer gateway, BrowserSession browser
         await Expect(page.Locator("#join-retrying")).ToHaveCountAsync(0);
         await Expect(page.GetByRole(AriaRole.Heading, new() { Level = 1 })).ToHaveTextAsync("Events");
     }
+
+    [Fact]
+    public async Task A_waiting_page_hears_when_the_event_starts_and_says_sales_closed()
+    {
+        var admin = await Api.AdminLogin();
+        var startsAt = DateTimeOffset.UtcNow.AddSeconds(6);
+        var eventId = await Api.CreateEvent(admin, new NewEvent { StartsAt = startsAt });
+        await Api.UpdateQueue(admin, eventId, paused: true);
+        await Api.JoinQueue((await Api.Register()).AccessToken, eventId);
+        var page = await NewPage(Screen.Phone);
+        await Pages.SignIn(page, await Api.Register(), $"/queue/{eventId}");
+        await Expect(page.Locator("#position")).ToHaveTextAsync("2");
+        await Expect(page.Locator("#connection")).ToHaveAttributeAsync("data-mode", "live");
+
+        // Before, the line just stopped and the page kept showing it, for good.
+        await Expect(page.Locator("#sales-closed")).ToHaveTextAsync("The event has started and sales are closed: nobody more is let in.");
+        Assert.True(DateTimeOffset.UtcNow >= startsAt, "the page said sales closed before the start");
+    }
 }

@@ -78,6 +78,8 @@ public sealed class LatePaymentTests(FakeClockFixture fixture) : IClassFixture<F
         await (await buyer.Reserve(spec.EventId, admission, new { blockId = spec.BlockId, quantity = 1 }, ct)).ShouldBeProblem(409, "sales-closed");
         var detail = await late.Http.GetFromJsonAsync<EventDetail>($"/api/events/{spec.EventId}", TestApi.Json, ct);
         Assert.False(detail!.OnSale);
+        var place = await buyer.Http.GetFromJsonAsync<Queue.QueueResponse>($"/api/events/{spec.EventId}/queue/me", TestApi.Json, ct);
+        Assert.True(place!.SalesClosed);
         var paid = await buyer.Pay(held.ReservationId, new { provider = "sandbox" }, ct);
         await paid.ShouldBe(HttpStatusCode.OK);
     }

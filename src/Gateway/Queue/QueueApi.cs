@@ -19,7 +19,8 @@ public sealed record QueueResponse(
     DateTimeOffset SalesOpenAt,
     bool Paused,
     [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? AdmissionToken = null,
-    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] DateTimeOffset? AdmissionExpiresAt = null);
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] DateTimeOffset? AdmissionExpiresAt = null,
+    bool SalesClosed = false);
 
 public static class QueueApi
 {
@@ -77,7 +78,8 @@ public static class QueueApi
             status.SalesOpenAt,
             status.Paused,
             admitted ? tokens.SignAdmission(status.EventId, userId, status.SessionExpiresAt!.Value) : null,
-            admitted ? status.SessionExpiresAt : null);
+            admitted ? status.SessionExpiresAt : null,
+            status.SalesClosed);
     }
 
     private static DomainException NotInQueue() => DomainException.NotFound("not-in-queue", "You are not in this event's queue.");

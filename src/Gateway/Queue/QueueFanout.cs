@@ -107,7 +107,8 @@ public sealed class QueueFanout(IGrainFactory grains, IHubContext<QueueHub, IQue
             if (broadcast)
             {
                 await hub.Clients.Group(GroupName(update.EventId)).Cursor(new CursorMessage(
-                    update.EventId, update.ServingCursor, update.LastIssued, update.Opened, update.Paused, update.AdmissionsPerMinute, update.PacePerMinute));
+                    update.EventId, update.ServingCursor, update.LastIssued, update.Opened, update.Paused, update.AdmissionsPerMinute, update.PacePerMinute,
+                    update.SalesClosed));
             }
 
             if (!_events.TryGetValue(update.EventId, out var followers))

@@ -21,7 +21,7 @@ public interface IQueueClient
 
 /// <param name="AdmissionsPerMinute">The configured admission rate.</param>
 /// <param name="PacePerMinute">How fast the line actually moves: the rate, or less while every shopping slot is taken.</param>
-public sealed record CursorMessage(string EventId, long ServingCursor, long LastIssued, bool Opened, bool Paused, double AdmissionsPerMinute, double PacePerMinute);
+public sealed record CursorMessage(string EventId, long ServingCursor, long LastIssued, bool Opened, bool Paused, double AdmissionsPerMinute, double PacePerMinute, bool SalesClosed = false);
 
 public sealed record AdmittedMessage(string EventId, long TicketNumber, string AdmissionToken, DateTimeOffset AdmissionExpiresAt);
 

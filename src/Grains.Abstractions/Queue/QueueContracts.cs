@@ -34,7 +34,8 @@ public sealed record QueueStatus(
     [property: Id(8)] DateTimeOffset? AdmittedAt,
     [property: Id(9)] DateTimeOffset? SessionExpiresAt,
     [property: Id(10)] DateTimeOffset SalesOpenAt,
-    [property: Id(11)] bool Paused);
+    [property: Id(11)] bool Paused,
+    [property: Id(12)] bool SalesClosed = false);
 
 /// <summary>Sent to every gateway once per admission tick that moved the cursor (and on open, pause, resume).</summary>
 [GenerateSerializer, Immutable, Alias("tq.QueueUpdate")]
@@ -49,7 +50,8 @@ public sealed record QueueUpdate(
     [property: Id(7)] bool Paused,
     [property: Id(8)] double AdmissionsPerMinute,
     [property: Id(9)] PreQueueDraw? Draw,
-    [property: Id(10)] double PacePerMinute);
+    [property: Id(10)] double PacePerMinute,
+    [property: Id(11)] bool SalesClosed = false);
 
 /// <summary>
 /// The pre-queue's random order, fixed at opening: pre-queue place p gets ticket

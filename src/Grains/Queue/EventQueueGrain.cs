@@ -35,6 +35,7 @@ public sealed class EventQueueGrain : Grain, IEventQueueGrain, IRemindable
     private bool _started;
     private bool _reminderRegistered;
     private IGrainTimer? _ticker;
+    private bool _closeAnnounced;
     private readonly ILogger<EventQueueGrain> _logger;
 
     public EventQueueGrain(
@@ -258,8 +259,10 @@ public sealed class EventQueueGrain : Grain, IEventQueueGrain, IRemindable
         await RequireEvent();
         var now = _time.GetUtcNow();
         await OpenIfDue(now);
-        return Describe(place, now);
+        return Describe(place, now) with { SalesClosed = SalesClosedAt(now) };
     }
+
+    private bool SalesClosedAt(DateTimeOffset now) => State.SalesCloseAt <= now;
 
     // A shard tells a claim or a finish before the user's flag is durable, so after a crash it may tell it
     // again: the batch remembers who it counted, and a repeat changes nothing.
@@ -375,6 +378,13 @@ public sealed class EventQueueGrain : Grain, IEventQueueGrain, IRemindable
         {
             await Retire();
             return;
+        }
+
+        if (SalesClosedAt(now) && !_closeAnnounced)
+        {
+            // The line stops at the start: every waiting page hears it, once per activation.
+            _closeAnnounced = true;
+            Publish(Latest(State.ServingCursor, null));
         }
 
         await EnsureReminder();
@@ -520,7 +530,8 @@ public sealed class EventQueueGrain : Grain, IEventQueueGrain, IRemindable
         Settings.Paused,
         Settings.AdmissionsPerMinute,
         State.Opened ? new PreQueueDraw(State.PreQueueSize, State.ShuffleSeed) : null,
-        PacePerMinute);
+        PacePerMinute,
+        SalesClosedAt(_time.GetUtcNow()));
 
     /// <summary>
     /// How fast the line moves, for wait estimates: the configured rate, or, while every shopping slot is

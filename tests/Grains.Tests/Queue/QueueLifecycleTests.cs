@@ -171,7 +171,8 @@ public sealed class QueueLifecycleTests(ClusterFixture fixture)
     public async Task Nobody_is_admitted_after_the_event_started()
     {
         var queue = await QueueUnderTest.Create(fixture, TestEvents.Settings(admissionsPerMinute: 60), startsIn: TimeSpan.FromMinutes(1));
-        await queue.JoinMany(3);
+        var users = await queue.JoinMany(3);
+        Assert.False((await queue.Status(users[2])).SalesClosed);
 
         // The first tick comes after the start: before, it admitted a shopper who could no longer buy.
         var stats = await queue.Advance(TimeSpan.FromMinutes(1) + TimeSpan.FromSeconds(1));
@@ -179,6 +180,9 @@ public sealed class QueueLifecycleTests(ClusterFixture fixture)
 
         Assert.Equal(0, (await queue.Queue.GetStats()).ServingCursor);
         Assert.Equal(3, stats.Issued);
+        // Waiting pages are told, so they do not show a line that never moves.
+        Assert.True((await queue.Status(users[2])).SalesClosed);
+        Assert.True((await queue.Queue.GetLatest()).SalesClosed);
     }
 
     private async Task<List<ReminderEntry>> KeepAliveReminders(string eventId)

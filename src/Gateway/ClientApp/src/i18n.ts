@@ -141,6 +141,7 @@ const ko = {
   "error.reservation-not-found": "없는 예매입니다.",
   "error.reservation-expired": "결제 시간이 지나 예매가 만료되었습니다. 결제된 금액은 환불됩니다.",
   "error.sales-closed": "공연이 시작되어 판매가 종료되었습니다.",
+  "queue.salesClosed": "공연이 시작되어 판매가 종료되었습니다. 더 이상 입장하지 않습니다.",
 } as const;
 
 export type Key = keyof typeof ko;
@@ -286,6 +287,7 @@ const en: Record<Key, string> = {
   "error.reservation-not-found": "There is no such reservation.",
   "error.reservation-expired": "The time to pay ran out and the reservation expired. Any payment is refunded.",
   "error.sales-closed": "The event has started; sales are closed.",
+  "queue.salesClosed": "The event has started and sales are closed: nobody more is let in.",
 };
 
 export type Lang = "ko" | "en";

@@ -46,6 +46,8 @@ export interface QueueResponse {
   servingCursor: number;
   salesOpenAt: string;
   paused: boolean;
+  /** The event has started: the line no longer moves. */
+  salesClosed: boolean;
   admissionToken?: string;
   admissionExpiresAt?: string;
 }
@@ -59,6 +61,7 @@ export interface CursorMessage {
   admissionsPerMinute: number;
   /** How fast the line moves: the rate, or less while every shopping slot is taken. */
   pacePerMinute: number;
+  salesClosed: boolean;
 }
 
 export interface AdmittedMessage {

@@ -112,6 +112,14 @@ const queue: Page = async (main, ctx) => {
       admitted.hidden = false;
       return;
     }
+    if (state.salesClosed) {
+      // The event has started: nobody more is admitted. Say so instead of a line that never moves.
+      waiting.hidden = true;
+      stopPolling();
+      fill(admitted, h("h2", { id: "sales-closed" }, t("queue.salesClosed")), link(`/events/${encodeURIComponent(eventId)}`, t("common.back")));
+      admitted.hidden = false;
+      return;
+    }
     if (state.status === "preQueue" || state.ticketNumber === null) {
       fill(position, "—");
       fill(eta, "—");
@@ -216,7 +224,7 @@ const queue: Page = async (main, ctx) => {
 
   connectionHandle.on("cursor", (m: CursorMessage) => {
     if (m.eventId !== eventId) return;
-    state = { ...state, servingCursor: Math.max(state.servingCursor, m.servingCursor), paused: m.paused };
+    state = { ...state, servingCursor: Math.max(state.servingCursor, m.servingCursor), paused: m.paused, salesClosed: m.salesClosed };
     rate = m.pacePerMinute;
     draw();
   });

@@ -94,35 +94,20 @@ public sealed class QueuePageTests(GatewayServer gateway, BrowserSession browser
     {
         var (admin, eventId) = await PausedLine(ahead: 3);
         var page = await NewPage(Screen.Phone);
-        var sockets = new List<IWebSocketRoute>();
-        await page.RouteWebSocketAsync(new Regex("/hubs/queue"), ws =>
-        {
-            ws.ConnectToServer();
-            lock (sockets)
-            {
-                sockets.Add(ws);
-            }
-        });
+        var sockets = await QueueSockets.Watch(page);
         await Pages.SignIn(page, await Api.Register(), $"/queue/{eventId}");
         await Expect(page.Locator("#connection")).ToHaveAttributeAsync("data-mode", "live");
         await Expect(page.Locator("#position")).ToHaveTextAsync("4");
 
         // The network drops the connection.
-        IWebSocketRoute dropped;
-        lock (sockets)
-        {
-            dropped = Assert.Single(sockets);
-        }
+        var dropped = sockets.Single();
 
         await dropped.CloseAsync(new() { Code = 4000, Reason = "network dropped" });
         await Expect(page.Locator("#connection")).ToHaveAttributeAsync("data-mode", "reconnecting");
         await Expect(page.Locator("#connection")).ToHaveTextAsync(new Regex("reconnecting"));
         await Screenshot(page, "waiting-room-reconnecting");
         await Expect(page.Locator("#connection")).ToHaveAttributeAsync("data-mode", "live");
-        lock (sockets)
-        {
-            Assert.Equal(2, sockets.Count);
-        }
+        Assert.Equal(2, sockets.Count);
 
         // Cursor moves reach the new connection only if the page followed the event again on it.
         await Api.UpdateQueue(admin, eventId, admissionsPerMinute: 60, paused: false);
@@ -220,25 +205,13 @@ public sealed class QueuePageTests(GatewayServer gateway, BrowserSession browser
         var (_, eventId) = await PausedLine(ahead: 2);
         var fan = await Api.Register();
         var page = await NewPage(Screen.Phone);
-        var sockets = new List<IWebSocketRoute>();
-        await page.RouteWebSocketAsync(new Regex("/hubs/queue"), ws =>
-        {
-            ws.ConnectToServer();
-            lock (sockets)
-            {
-                sockets.Add(ws);
-            }
-        });
+        var sockets = await QueueSockets.Watch(page);
         await Pages.SignIn(page, fan, $"/queue/{eventId}");
         await Expect(page.Locator("#connection")).ToHaveAttributeAsync("data-mode", "live");
 
         // "Leave" on the phone, then the laptop's connection drops and comes back.
         await Api.Send(HttpMethod.Delete, $"/api/events/{eventId}/queue/me", fan.AccessToken, null, HttpStatusCode.NoContent);
-        IWebSocketRoute first;
-        lock (sockets)
-        {
-            first = Assert.Single(sockets);
-        }
+        var first = sockets.Single();
 
         await first.CloseAsync(new() { Code = 4000, Reason = "network dropped" });
 
@@ -254,15 +227,7 @@ public sealed class QueuePageTests(GatewayServer gateway, BrowserSession browser
     {
         var (_, eventId) = await PausedLine(ahead: 1);
         var page = await NewPage(Screen.Phone);
-        var sockets = new List<IWebSocketRoute>();
-        await page.RouteWebSocketAsync(new Regex("/hubs/queue"), ws =>
-        {
-            ws.ConnectToServer();
-            lock (sockets)
-            {
-                sockets.Add(ws);
-            }
-        });
+        var sockets = await QueueSockets.Watch(page);
         var refreshes = 0;
         await page.RouteAsync("**/api/auth/refresh", async route =>
         {
@@ -275,21 +240,14 @@ public sealed class QueuePageTests(GatewayServer gateway, BrowserSession browser
         // The page believes its access token is about to run out (it is not, on the server), so the
         // reconnect asks for a new one, and the service is busy.
         await page.EvaluateAsync("() => { const s = JSON.parse(localStorage.getItem('tq.auth')); s.receivedAt = 0; localStorage.setItem('tq.auth', JSON.stringify(s)); }");
-        IWebSocketRoute first;
-        lock (sockets)
-        {
-            first = Assert.Single(sockets);
-        }
+        var first = sockets.Single();
 
         await first.CloseAsync(new() { Code = 4000, Reason = "network dropped" });
 
         // Before, any failed refresh signed out: the reconnects then failed for good with no token.
         await Expect(page.Locator("#connection")).ToHaveAttributeAsync("data-mode", "reconnecting");
         await Expect(page.Locator("#connection")).ToHaveAttributeAsync("data-mode", "live");
-        lock (sockets)
-        {
-            Assert.Equal(2, sockets.Count);
-        }
+        Assert.Equal(2, sockets.Count);
 
         Assert.True(Volatile.Read(ref refreshes) >= 1, "the page never tried to refresh");
         Assert.True(await page.EvaluateAsync<bool>("() => localStorage.getItem('tq.auth') !== null"), "the session was thrown away");

@@ -21,7 +21,7 @@ public sealed class AccountGrain(
         }
 
         state.State.Account = account;
-        await AccountWrites.Save(this, state);
+        await this.WriteOrLeave(state);
         return true;
     }
 
@@ -35,7 +35,7 @@ public sealed class AccountGrain(
         }
 
         state.State.Account = account with { PasswordHash = passwordHash };
-        await AccountWrites.Save(this, state);
+        await this.WriteOrLeave(state);
         return state.State.Account;
     }
 }
@@ -79,7 +79,7 @@ public sealed class UserSessionsGrain(
         }
 
         state.State.Active[refreshTokenHash] = expiresAt;
-        await AccountWrites.Save(this, state);
+        await this.WriteOrLeave(state);
     }
 
     public async Task<Account?> Rotate(string presentedHash, string newHash, DateTimeOffset newExpiresAt)
@@ -108,7 +108,7 @@ public sealed class UserSessionsGrain(
                 state.State.Retired.RemoveAt(0);
             }
 
-            await AccountWrites.Save(this, state);
+            await this.WriteOrLeave(state);
             return state.State.Account;
         }
 
@@ -116,7 +116,7 @@ public sealed class UserSessionsGrain(
         {
             // Reuse of a rotated token: revoke the whole family.
             state.State.Active.Clear();
-            await AccountWrites.Save(this, state);
+            await this.WriteOrLeave(state);
         }
 
         return null;
@@ -130,7 +130,7 @@ public sealed class UserSessionsGrain(
         }
 
         state.State.Active.Clear();
-        await AccountWrites.Save(this, state);
+        await this.WriteOrLeave(state);
     }
 
     private void Prune()
@@ -142,27 +142,6 @@ public sealed class UserSessionsGrain(
             {
                 state.State.Active.Remove(hash);
             }
-        }
-    }
-}
-
-internal static class AccountWrites
-{
-    /// <summary>
-    /// Writes the grain's state; when the write fails, the activation goes, so the next call reads what
-    /// storage holds instead of answering from a change that was never stored (an account nobody can sign
-    /// in to later, a token already rotated away in memory only).
-    /// </summary>
-    public static async Task Save<T>(Grain grain, IPersistentState<T> state)
-    {
-        try
-        {
-            await state.WriteStateAsync();
-        }
-        catch
-        {
-            grain.DeactivateOnIdle();
-            throw;
         }
     }
 }

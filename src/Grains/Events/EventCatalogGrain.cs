@@ -57,17 +57,9 @@ public sealed class EventCatalogGrain(
     private async Task Add(EventDefinition definition)
     {
         state.State.Events[definition.EventId] = definition;
-        try
-        {
-            await state.WriteStateAsync();
-        }
-        catch
-        {
-            // The event is not stored: this activation goes, so a retry is not answered "created" from
-            // memory (an event that would vanish at the next activation, after selling tickets).
-            this.DeactivateOnIdle();
-            throw;
-        }
+        // Not stored, the activation goes: a retry is not answered "created" from memory (an event that
+        // would vanish at the next activation, after selling tickets).
+        await this.WriteOrLeave(state);
 
         _published = Published.Of(state.State.Events);
     }

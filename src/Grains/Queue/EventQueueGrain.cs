@@ -551,12 +551,11 @@ public sealed class EventQueueGrain : Grain, IEventQueueGrain, IRemindable
     {
         try
         {
-            await _state.WriteStateAsync();
+            await this.WriteOrLeave(_state);
         }
         catch
         {
             _unsaved = true;
-            DeactivateOnIdle();
             throw;
         }
 

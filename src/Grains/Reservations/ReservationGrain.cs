@@ -326,22 +326,27 @@ public sealed class ReservationGrain(
         var found = await provider.Find(View.ReservationId, pending.PaymentId);
         if (found is not null && found.PaymentId != View.Payment?.PaymentId)
         {
-            await provider.Refund(found.PaymentId);
             state.State.Capturing = null;
-            if (View.Payment is null)
-            {
-                await RecordPayment(pending.Provider, found, refundedBecause: CloseReason);
-            }
-            else
-            {
-                await Save(Approved(pending.Provider, found), Refunded(pending.Provider, found.PaymentId, found.Amount, CloseReason));
-            }
-
+            await RefundUnrecorded(provider, found);
             return;
         }
 
         state.State.Capturing = null;
         await Save();
+    }
+
+    /// <summary>A payment this closed reservation has no record of: given back, and both facts recorded.</summary>
+    private async Task RefundUnrecorded(IPaymentProvider provider, PaymentCapture found)
+    {
+        await provider.Refund(found.PaymentId);
+        if (View.Payment is null)
+        {
+            await RecordPayment(provider.Name, found, refundedBecause: CloseReason);
+        }
+        else
+        {
+            await Save(Approved(provider.Name, found), Refunded(provider.Name, found.PaymentId, found.Amount, CloseReason));
+        }
     }
 
     /// <summary>
@@ -369,15 +374,7 @@ public sealed class ReservationGrain(
                     continue;
                 }
 
-                await provider.Refund(found.PaymentId);
-                if (View.Payment is null)
-                {
-                    await RecordPayment(provider.Name, found, refundedBecause: CloseReason);
-                }
-                else
-                {
-                    await Save(Approved(provider.Name, found), Refunded(provider.Name, found.PaymentId, found.Amount, CloseReason));
-                }
+                await RefundUnrecorded(provider, found);
             }
         }
 
@@ -474,18 +471,8 @@ public sealed class ReservationGrain(
     {
         state.State.Outbox.AddRange(events);
         await Watch();
-        try
-        {
-            await state.WriteStateAsync();
-        }
-        catch
-        {
-            // What this activation holds in memory is now not what is stored: the next call must start
-            // from storage, not from a change nobody was told about.
-            DeactivateOnIdle();
-            throw;
-        }
-
+        // A failed write: what this activation holds is not what is stored, so it goes.
+        await this.WriteOrLeave(state);
         await Ship();
     }
 
@@ -527,13 +514,12 @@ public sealed class ReservationGrain(
                 // ones (TicketQueue:Events:RetainPublished) Kafka would get them a second time.
                 try
                 {
-                    await state.WriteStateAsync();
+                    await this.WriteOrLeave(state);
                     _shippedStillStored = false;
                 }
                 catch (Exception e)
                 {
                     logger.LogWarning(e, "Clearing the shipped events of reservation {ReservationId} failed; the reminder retries", this.GetPrimaryKey());
-                    this.DeactivateOnIdle();
                     return;
                 }
             }

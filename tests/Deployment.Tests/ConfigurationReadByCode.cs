@@ -98,6 +98,12 @@ public sealed class ConfigurationReadByCode
 
         var leaf = sections[^1];
         var parent = string.Join(':', sections[..^1]);
+        // An element of a list the code reads whole: GetSection("A:B").Get<string[]>() reads A:B:0, A:B:1...
+        if (int.TryParse(leaf, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out _) && _literals.Contains(parent))
+        {
+            return true;
+        }
+
         return _literals.Contains($"{sections[^2]}:{leaf}")
             || (_literals.Contains(parent) && (_literals.Contains(leaf) || _propertyNames.Contains(leaf)))
             || IsUnderBoundSection(sections);

@@ -15,8 +15,10 @@ command -v redis-server >/dev/null || need+=(redis-server)
 # A Korean font, so the pages' Korean text shows in the screenshots the browser tests save.
 compgen -G "/usr/share/fonts/truetype/nanum/*" >/dev/null || need+=(fonts-nanum)
 command -v npm >/dev/null || need+=(nodejs npm)
-# Counts the results from the test reports (below).
+# Counts the results from the test reports (below), and renders the ECS templates.
 command -v python3 >/dev/null || need+=(python3)
+# The deployment tests run deploy/ecs/deploy.sh with Debian's AWS CLI against a loopback stand-in for AWS.
+[ -x /usr/bin/aws ] || need+=(awscli)
 if [ ${#need[@]} -gt 0 ]; then
     echo "Installing ${need[*]} for the tests"
     sudo_cmd=""

@@ -50,34 +50,73 @@ public sealed class EcsDeployment
         var output = Directory.CreateTempSubdirectory("tq-ecs-");
         try
         {
-            var start = new ProcessStartInfo("bash", [Repository.PathOf($"{Folder}/deploy.sh"), "render", output.FullName])
-            {
-                RedirectStandardOutput = true,
-                RedirectStandardError = true,
-            };
-            foreach (var name in Placeholders().Concat(["IMAGE_REGISTRY", "AWS_REGION", "ECS_CLUSTER", "CLUSTER_ID", "PARAMETER_PATH", "VPC_CIDR"]))
-            {
-                start.Environment.Remove(name);
-            }
-
-            foreach (var (name, value) in settings)
-            {
-                start.Environment[name] = value;
-            }
-
-            using var process = Process.Start(start)!;
-            var stderr = process.StandardError.ReadToEndAsync();
-            process.StandardOutput.ReadToEnd();
-            process.WaitForExit();
-            var files = process.ExitCode == 0
+            var run = Run(["render", output.FullName], settings, new Dictionary<string, string>());
+            var files = run.ExitCode == 0
                 ? output.GetFiles("*.json").ToDictionary(file => file.Name, file => JsonNode.Parse(File.ReadAllText(file.FullName))!.AsObject())
                 : null;
-            return new RenderRun(process.ExitCode, stderr.Result, files is null ? null : new EcsDeployment(files));
+            return new RenderRun(run.ExitCode, run.Errors, files is null ? null : new EcsDeployment(files));
         }
         finally
         {
             output.Delete(recursive: true);
         }
+    }
+
+    /// <summary>
+    /// Runs <c>deploy.sh deploy</c> with Debian's AWS CLI (<c>/usr/bin/aws</c>, package awscli) against the
+    /// loopback stand-in, with throwaway credentials, no AWS configuration of the machine's, and its own
+    /// temporary folder (returned, so a test can see what the script left behind).
+    /// </summary>
+    public static DeployRun Deploy(IReadOnlyDictionary<string, string> settings, LoopbackAws aws)
+    {
+        Assert.True(File.Exists("/usr/bin/aws"), "the AWS CLI is missing: scripts/test.sh installs Debian's awscli");
+        var home = Directory.CreateTempSubdirectory("tq-aws-home-");
+        var temp = home.CreateSubdirectory("tmp");
+        var run = Run(["deploy"], settings, new Dictionary<string, string>
+        {
+            // Debian's CLI first: the machine may have another one earlier on its PATH.
+            ["PATH"] = "/usr/bin:/bin",
+            ["HOME"] = home.FullName,
+            ["TMPDIR"] = temp.FullName,
+            ["AWS_ENDPOINT_URL"] = aws.Endpoint,
+            ["AWS_ACCESS_KEY_ID"] = "AKIDLOOPBACKTEST",
+            ["AWS_SECRET_ACCESS_KEY"] = "loopback-secret",
+            ["AWS_DEFAULT_REGION"] = "ap-northeast-2",
+            ["AWS_CONFIG_FILE"] = Path.Combine(home.FullName, "config"),
+            ["AWS_SHARED_CREDENTIALS_FILE"] = Path.Combine(home.FullName, "credentials"),
+            ["AWS_EC2_METADATA_DISABLED"] = "true",
+            ["AWS_PAGER"] = "",
+        });
+        return new DeployRun(run.ExitCode, run.Output, run.Errors, temp);
+    }
+
+    private static (int ExitCode, string Output, string Errors) Run(string[] arguments, IReadOnlyDictionary<string, string> settings, IReadOnlyDictionary<string, string> machine)
+    {
+        var start = new ProcessStartInfo("bash", [Repository.PathOf($"{Folder}/deploy.sh"), .. arguments])
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+        };
+        foreach (var name in Placeholders().Concat(["IMAGE_REGISTRY", "AWS_REGION", "ECS_CLUSTER", "CLUSTER_ID", "PARAMETER_PATH", "VPC_CIDR", "AWS_ENDPOINT_URL"]))
+        {
+            start.Environment.Remove(name);
+        }
+
+        foreach (var (name, value) in machine.Concat(settings))
+        {
+            start.Environment[name] = value;
+        }
+
+        using var process = Process.Start(start)!;
+        var errors = process.StandardError.ReadToEndAsync();
+        var output = process.StandardOutput.ReadToEnd();
+        if (!process.WaitForExit(TimeSpan.FromMinutes(3)))
+        {
+            process.Kill(entireProcessTree: true);
+            throw new TimeoutException($"deploy.sh {string.Join(' ', arguments)} ran for 3 minutes:\n{output}");
+        }
+
+        return (process.ExitCode, output, errors.Result);
     }
 
     /// <summary>The templates in deploy/ecs that the script renders.</summary>
@@ -103,6 +142,8 @@ public sealed class EcsDeployment
 }
 
 public sealed record RenderRun(int ExitCode, string Errors, EcsDeployment? Deployment);
+
+public sealed record DeployRun(int ExitCode, string Output, string Errors, DirectoryInfo TemporaryFolder);
 
 /// <summary>One container definition of a rendered task.</summary>
 public sealed class EcsContainer(JsonObject definition)

@@ -28,7 +28,9 @@ public sealed class EcsDeploymentTests(DeploymentFiles files) : IClassFixture<De
     [Fact]
     public void Rendering_fills_every_placeholder_and_spreads_lists_into_arrays()
     {
-        Assert.Equal(EcsDeployment.Templates.Order(), _ecs.Files.Keys.Order());
+        Assert.Equal(
+            EcsDeployment.Templates.Concat(EcsDeployment.Roles.Select(role => $"{role}.service-update.json")).Order(),
+            _ecs.Files.Keys.Order());
         Expect.None(_ecs.Files
             .Where(file => file.Value.ToJsonString().Contains("${", StringComparison.Ordinal))
             .Select(file => $"{file.Key} still holds a placeholder: {file.Value.ToJsonString()}"));
@@ -36,6 +38,29 @@ public sealed class EcsDeploymentTests(DeploymentFiles files) : IClassFixture<De
         var subnets = _ecs.Service("gateway")["networkConfiguration"]!["awsvpcConfiguration"]!["subnets"]!.AsArray();
         Assert.Equal(["subnet-0a1b2c3d", "subnet-4e5f6a7b"], subnets.Select(subnet => (string)subnet!));
         Assert.Equal("123456789012.dkr.ecr.ap-northeast-2.amazonaws.com/ticketqueue-silo:4a099b7", _ecs.Container("silo").Image);
+    }
+
+    [Fact]
+    public void An_existing_service_is_updated_with_the_files_settings_but_keeps_its_scaled_count()
+    {
+        foreach (var role in EcsDeployment.Roles)
+        {
+            var created = _ecs.Service(role);
+            var update = _ecs.Files[$"{role}.service-update.json"];
+
+            Assert.Equal((string)created["serviceName"]!, (string)update["service"]!);
+            // UpdateService has no such parameters, and the desired count belongs to the scaling policy.
+            foreach (var absent in new[] { "serviceName", "desiredCount", "launchType", "tags" })
+            {
+                Assert.False(update.ContainsKey(absent), $"{role}: the update sends {absent}");
+            }
+
+            foreach (var kept in new[] { "cluster", "networkConfiguration", "deploymentConfiguration" }
+                .Concat(created.ContainsKey("loadBalancers") ? ["loadBalancers", "healthCheckGracePeriodSeconds"] : []))
+            {
+                Assert.True(JsonNode.DeepEquals(created[kept], update[kept]), $"{role}: the update's {kept} differs from the file's");
+            }
+        }
     }
 
     [Fact]

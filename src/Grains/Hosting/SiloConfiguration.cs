@@ -42,8 +42,9 @@ public static class SiloConfiguration
             return silo;
         }
 
-        // Other silos and gateways reach this one at the advertised address: set Orleans:AdvertisedIP
-        // where the host's own name does not resolve to it (several silos on one machine use 127.0.0.1).
+        // Other silos and gateways reach this one at the advertised address. Orleans' default is the lowest
+        // non-loopback IPv4 address of the interfaces that are up; set Orleans:AdvertisedIP where that is not
+        // it (several silos on one machine use 127.0.0.1).
         if (orleans["AdvertisedIP"] is { Length: > 0 } advertised)
         {
             if (!IPAddress.TryParse(advertised, out var address))

@@ -152,6 +152,31 @@ public sealed class PageBasicsTests(GatewayServer gateway, BrowserSession browse
         """);
 
     [Fact]
+    public async Task The_name_the_bar_could_not_load_appears_once_the_service_answers()
+    {
+        var page = await NewPage(Screen.Desktop);
+        await Pages.SignIn(page, await Api.Register());
+        await Expect(page.Locator(".who")).ToHaveTextAsync("Fan");
+
+        var looks = 0;
+        await page.RouteAsync("**/api/auth/me", async route =>
+        {
+            Interlocked.Increment(ref looks);
+            await route.FulfillAsync(new() { Status = 503, ContentType = "application/problem+json", Body = """{"status":503,"code":"unavailable"}""" });
+        });
+        await page.ReloadAsync();
+        await Expect(page.GetByRole(AriaRole.Link, new() { Name = "My reservations" })).ToBeVisibleAsync();
+        await Expect(page.Locator(".who")).ToHaveCountAsync(0);
+        Assert.True(Volatile.Read(ref looks) >= 1);
+
+        // The next page asks again: before, the failed look was kept until the user signed out.
+        await page.UnrouteAllAsync();
+        await page.GetByRole(AriaRole.Link, new() { Name = "My reservations" }).ClickAsync();
+        await Expect(page.GetByRole(AriaRole.Heading, new() { Name = "My reservations" })).ToBeVisibleAsync();
+        await Expect(page.Locator(".who")).ToHaveTextAsync("Fan");
+    }
+
+    [Fact]
     public async Task A_page_whose_data_cannot_be_loaded_says_why_and_loads_once_the_service_answers()
     {
         var page = await NewPage(Screen.Desktop);

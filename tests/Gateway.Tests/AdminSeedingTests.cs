@@ -1,3 +1,4 @@
+using System.Reflection;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.AspNetCore.Identity;
 using Microsoft.Extensions.Logging.Abstractions;
@@ -31,6 +32,31 @@ public sealed class AdminSeedingTests
     }
 
     [Fact]
+    public async Task A_password_change_cut_short_by_a_failure_is_finished_by_the_next_start()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        await using var factory = new GatewayFactory();
+        var api = new TestApi(factory);
+        var email = factory.Setting("TicketQueue:Admin:Email");
+        var oldPassword = factory.Setting("TicketQueue:Admin:Password");
+        var before = await Login(api, email, oldPassword, ct);
+        await before.ShouldBe(HttpStatusCode.OK);
+        var oldSession = (await before.Content.ReadFromJsonAsync<TokenPair>(TestApi.Json, ct))!;
+
+        // Signing the sessions out fails once (storage out of reach): the start fails.
+        var grains = SessionsFailingToRevokeOnce.Wrap(factory.Services.GetRequiredService<IGrainFactory>());
+        await Assert.ThrowsAsync<TimeoutException>(() => Seeder(grains, factory, email, "a-rotated-admin-password").StartAsync(ct));
+
+        // The next start must still see work to do. Had the password been changed first, it would find the
+        // new password in place and skip the sign-out, and the old sessions would live on.
+        await Seeder(factory, email, "a-rotated-admin-password").StartAsync(ct);
+
+        await (await api.Refresh(oldSession.RefreshToken, ct)).ShouldBeProblem(401, "invalid-refresh-token");
+        await (await Login(api, email, "a-rotated-admin-password", ct)).ShouldBe(HttpStatusCode.OK);
+        await (await Login(api, email, oldPassword, ct)).ShouldBeProblem(401, "invalid-credentials");
+    }
+
+    [Fact]
     public async Task An_email_registered_by_an_ordinary_user_does_not_become_an_admin_account()
     {
         var ct = TestContext.Current.CancellationToken;
@@ -48,8 +74,11 @@ public sealed class AdminSeedingTests
         await admin.ShouldBeProblem(403, "forbidden");
     }
 
-    private static AdminAccountSeeder Seeder(GatewayFactory factory, string email, string password) => new(
-        factory.Services.GetRequiredService<IGrainFactory>(),
+    private static AdminAccountSeeder Seeder(GatewayFactory factory, string email, string password) =>
+        Seeder(factory.Services.GetRequiredService<IGrainFactory>(), factory, email, password);
+
+    private static AdminAccountSeeder Seeder(IGrainFactory grains, GatewayFactory factory, string email, string password) => new(
+        grains,
         factory.Services.GetRequiredService<IPasswordHasher<Account>>(),
         factory.Time,
         Options.Create(new AdminOptions { Email = email, Password = password }),
@@ -57,4 +86,36 @@ public sealed class AdminSeedingTests
 
     private static Task<HttpResponseMessage> Login(TestApi api, string email, string password, CancellationToken ct) =>
         api.Anonymous().PostAsJsonAsync("/api/auth/login", new { email, password }, TestApi.Json, ct);
+}
+
+/// <summary>The gateway's grain factory, except that the first RevokeAll of a sessions grain it hands out fails.</summary>
+public class SessionsFailingToRevokeOnce : DispatchProxy
+{
+    private IGrainFactory _inner = null!;
+    private int _failures = 1;
+
+    public static IGrainFactory Wrap(IGrainFactory inner)
+    {
+        var proxy = Create<IGrainFactory, SessionsFailingToRevokeOnce>();
+        ((SessionsFailingToRevokeOnce)(object)proxy)._inner = inner;
+        return proxy;
+    }
+
+    protected override object? Invoke(MethodInfo? targetMethod, object?[]? args)
+    {
+        var result = targetMethod!.Invoke(_inner, args);
+        return result is IUserSessionsGrain sessions ? new Sessions(sessions, this) : result;
+    }
+
+    private sealed class Sessions(IUserSessionsGrain inner, SessionsFailingToRevokeOnce owner) : IUserSessionsGrain
+    {
+        public Task Start(Account account, string refreshTokenHash, DateTimeOffset expiresAt) => inner.Start(account, refreshTokenHash, expiresAt);
+
+        public Task<Account?> Rotate(string presentedHash, string newHash, DateTimeOffset newExpiresAt) => inner.Rotate(presentedHash, newHash, newExpiresAt);
+
+        public Task RevokeAll() =>
+            Interlocked.Decrement(ref owner._failures) >= 0
+                ? Task.FromException(new TimeoutException("The sessions' storage did not answer (test)."))
+                : inner.RevokeAll();
+    }
 }

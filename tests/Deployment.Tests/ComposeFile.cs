@@ -48,6 +48,9 @@ public sealed class ComposeService(string name, YamlMappingNode node)
 
     public string? Image => node.Scalar("image");
 
+    /// <summary>The restart policy; null for Compose's default, "no".</summary>
+    public string? Restart => node.Scalar("restart");
+
     /// <summary>The build context, relative to the compose file; null for a service that only pulls an image.</summary>
     public string? BuildContext => node.Child("build") switch
     {

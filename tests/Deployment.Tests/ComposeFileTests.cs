@@ -121,6 +121,17 @@ public sealed class ComposeFileTests(DeploymentFiles files) : IClassFixture<Depl
     }
 
     [Fact]
+    public void TicketQueue_processes_are_started_again_when_they_stop_by_themselves()
+    {
+        // A silo stops itself when Redis lost the membership table (MembershipWatchdog): only a fresh start
+        // brings the cluster back.
+        Assert.NotEmpty(files.BuiltServices);
+        Expect.None(files.BuiltServices
+            .Where(service => service.Restart is not ("unless-stopped" or "always" or "on-failure"))
+            .Select(service => $"{service} has restart policy '{service.Restart ?? "no"}'"));
+    }
+
+    [Fact]
     public void Postgres_runs_init_db_sql_from_the_repository()
     {
         var script = Assert.Single(Compose["postgres"].Volumes, mount => mount.Target.StartsWith("/docker-entrypoint-initdb.d/", StringComparison.Ordinal));

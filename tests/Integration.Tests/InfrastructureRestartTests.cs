@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using StackExchange.Redis;
 using TicketQueue.Integration.Tests.Infrastructure;
 
 namespace TicketQueue.Integration.Tests;
@@ -125,6 +126,59 @@ public sealed class InfrastructureRestartTests
         var late = await viaSecond.Register(ct);
         var lateTicket = (await late.Join(eventId, ct))["ticketNumber"]!.GetValue<long>();
         Assert.DoesNotContain(lateTicket, all.Select(a => a.Value));
+    }
+
+    [Fact]
+    public async Task When_Redis_loses_its_data_the_silos_stop_and_fresh_ones_bring_every_place_back()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        await using var cluster = await ProcessCluster.Start(silos: 2, gateways: 1);
+        var api = new ShopperApi(cluster.Gateways[0]);
+        var admin = await api.Admin(ct);
+        var eventId = await admin.CreateEvent(rows: 2, seatsPerRow: 10, ct);
+        await admin.SetQueue(eventId, new() { ["paused"] = true }, ct);
+        var before = await RegisterAndJoin(api, eventId, 5, ct);
+        var silos = cluster.Silos.ToList();
+
+        // Redis without persistence restarts empty: the membership table and the reminders are gone.
+        using (var redis = await ConnectionMultiplexer.ConnectAsync(cluster.Redis.ConnectionString + ",allowAdmin=true"))
+        {
+            await redis.GetServers()[0].FlushAllDatabasesAsync();
+        }
+
+        // Before, the silos ran on unable to renew their rows; two minutes later every request timed out,
+        // and nothing came back by itself. Now they stop, and say it was not a clean stop.
+        // Noticing takes seconds; the stop takes about two minutes here, as the silos' last writes to the
+        // lost table time out.
+        var deadline = DateTime.UtcNow.AddMinutes(4);
+        while (silos.Any(silo => !silo.Process.HasExited) && DateTime.UtcNow < deadline)
+        {
+            await Task.Delay(500, ct);
+        }
+
+        Assert.True(silos.All(silo => silo.Process.HasExited), $"a silo went on without its membership row:\n{cluster.Logs()}");
+        Assert.All(silos, silo => Assert.Equal(3, silo.Process.ExitCode));
+
+        // What an orchestrator does with a failed task: start it again. The fresh silos write a new table.
+        foreach (var silo in silos)
+        {
+            await cluster.StartSilo(silo.SiloPort, silo.GatewayPort);
+        }
+
+        var gateway = await cluster.StartGateway();
+        var fresh = new ShopperApi(gateway);
+        var adminAgain = await fresh.Admin(ct);
+        await adminAgain.SetQueue(eventId, new() { ["paused"] = true }, ct);
+        var after = await RegisterAndJoin(fresh, eventId, 3, ct);
+
+        // Every place given before is kept (it is in PostgreSQL), and no number is given twice.
+        foreach (var (shopper, ticket) in before)
+        {
+            Assert.Equal(ticket, (await new Shopper(fresh, shopper.AccessToken).Me(eventId, ct))["ticketNumber"]!.GetValue<long>());
+        }
+
+        var all = before.Values.Concat(after.Values).ToList();
+        Assert.Equal(all.Count, all.Distinct().Count());
     }
 
     private static async Task ShouldBeRetryable(HttpResponseMessage response)

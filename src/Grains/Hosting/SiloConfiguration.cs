@@ -64,6 +64,8 @@ public static class SiloConfiguration
         // How fast a dead silo is noticed and how long a call waits: Orleans' defaults unless configured.
         silo.Configure<ClusterMembershipOptions>(orleans.GetSection("Membership"));
         silo.Configure<SiloMessagingOptions>(orleans.GetSection("Messaging"));
+        // A silo whose membership row was lost with Redis's data stops, so that a fresh start re-forms the cluster.
+        silo.Services.AddHostedService<MembershipWatchdog>();
         return silo;
     }
 

@@ -22,6 +22,9 @@ public sealed class ExternalProcess : IDisposable
 
     public bool HasExited => _process.HasExited;
 
+    /// <summary>The exit code, once the process has exited by itself.</summary>
+    public int? ExitCode => _process.HasExited ? _process.ExitCode : null;
+
     public static ExternalProcess Start(string name, string fileName, IEnumerable<string> arguments, IReadOnlyDictionary<string, string>? environment = null, string? workingDirectory = null)
     {
         var info = new ProcessStartInfo(fileName)

@@ -98,6 +98,8 @@ public sealed class ProcessCluster : IAsyncDisposable
         environment["Orleans__AdvertisedIP"] = "127.0.0.1";
         environment["TicketQueue__SeedDemoData"] = "false";
         environment["TicketQueue__Queue__TickInterval"] = "00:00:00.200";
+        // A silo whose membership row is lost (Redis's data gone) stops after three checks: seconds, not 30.
+        environment["TicketQueue__Membership__WatchdogInterval"] = "00:00:01";
         if (KafkaBootstrapServers is not null)
         {
             environment["TicketQueue__Events__Kafka__BootstrapServers"] = KafkaBootstrapServers;

@@ -5,9 +5,6 @@ namespace TicketQueue.Deployment.Tests;
 /// <summary>docker-compose.yml, checked against the code it runs: no Docker engine needed.</summary>
 public sealed class ComposeFileTests(DeploymentFiles files) : IClassFixture<DeploymentFiles>
 {
-    /// <summary>How appsettings.json marks its development defaults (AuthOptions.DevelopmentMarker).</summary>
-    private const string DevelopmentMarker = "DEVELOPMENT-ONLY";
-
     private static readonly Regex RequiredVariable = new(@"^\$\{\w+:?\?[^}]*\}$");
 
     private static readonly Regex ProbedPort = new(@"(?:/dev/tcp/[^/\s]+/|https?://[^/:\s]+:)(\d+)");
@@ -196,7 +193,7 @@ public sealed class ComposeFileTests(DeploymentFiles files) : IClassFixture<Depl
     {
         var secrets = files.BuiltServices
             .SelectMany(service => AppSettings.Of(DeploymentFiles.ProjectOf(service)).Values
-                .Where(setting => setting.Value?.Contains(DevelopmentMarker, StringComparison.Ordinal) == true)
+                .Where(setting => setting.Value?.Contains(DeploymentFiles.DevelopmentMarker, StringComparison.Ordinal) == true)
                 .Select(setting => (Service: service, Key: setting.Key)))
             .ToList();
         Assert.NotEmpty(secrets); // appsettings.json still marks its development defaults this way

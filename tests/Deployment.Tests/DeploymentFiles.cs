@@ -3,6 +3,9 @@ namespace TicketQueue.Deployment.Tests;
 /// <summary>The compose file and the facts about the code, read once per test class.</summary>
 public sealed class DeploymentFiles
 {
+    /// <summary>How appsettings.json marks its development defaults (AuthOptions.DevelopmentMarker).</summary>
+    public const string DevelopmentMarker = "DEVELOPMENT-ONLY";
+
     public ComposeFile Compose { get; } = ComposeFile.Load();
 
     public ConfigurationReadByCode Configuration { get; } = new();

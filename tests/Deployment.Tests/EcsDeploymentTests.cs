@@ -9,8 +9,6 @@ namespace TicketQueue.Deployment.Tests;
 /// </summary>
 public sealed class EcsDeploymentTests(DeploymentFiles files) : IClassFixture<DeploymentFiles>
 {
-    private const string DevelopmentMarker = "DEVELOPMENT-ONLY";
-
     // Fargate accepts these memory sizes (MiB) for each CPU size (units of 1/1024 vCPU).
     private static readonly Dictionary<int, int[]> FargateSizes = new()
     {
@@ -116,7 +114,7 @@ public sealed class EcsDeploymentTests(DeploymentFiles files) : IClassFixture<De
         {
             var project = ProjectOf(container);
             var secretKeys = AppSettings.Of(project).Values
-                .Where(setting => setting.Value?.Contains(DevelopmentMarker, StringComparison.Ordinal) == true)
+                .Where(setting => setting.Value?.Contains(DeploymentFiles.DevelopmentMarker, StringComparison.Ordinal) == true)
                 .Select(setting => setting.Key.Replace(":", "__", StringComparison.Ordinal))
                 .ToList();
             // The database password travels in the silo's connection string.

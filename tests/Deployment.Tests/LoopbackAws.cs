@@ -56,6 +56,10 @@ public sealed class LoopbackAws : IDisposable
     public IReadOnlyList<JsonObject> CallsOf(string operation) =>
         [.. Calls.Where(call => call.Operation == operation).Select(call => call.Body)];
 
+    /// <summary>Where in <see cref="Calls"/> the first call of an operation that matches comes; -1 when none does.</summary>
+    public int IndexOf(string operation, Func<JsonObject, bool> matches) =>
+        Calls.Select((call, index) => (call, index)).FirstOrDefault(pair => pair.call.Operation == operation && matches(pair.call.Body), (null!, -1)).index;
+
     public JsonObject? Service(string name)
     {
         lock (_lock)

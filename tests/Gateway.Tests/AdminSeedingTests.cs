@@ -17,11 +17,7 @@ public sealed class AdminSeedingTests
         var ct = TestContext.Current.CancellationToken;
         await using var factory = new GatewayFactory();
         var api = new TestApi(factory);
-        var email = factory.Setting("TicketQueue:Admin:Email");
-        var oldPassword = factory.Setting("TicketQueue:Admin:Password");
-        var before = await Login(api, email, oldPassword, ct);
-        await before.ShouldBe(HttpStatusCode.OK);
-        var oldSession = (await before.Content.ReadFromJsonAsync<TokenPair>(TestApi.Json, ct))!;
+        var (email, oldPassword, oldSession) = await SignInAsAdmin(factory, api, ct);
 
         // Before, the seeder only created a missing account: a rotated (say, leaked) password stayed valid.
         await Seeder(factory, email, "a-rotated-admin-password").StartAsync(ct);
@@ -37,11 +33,7 @@ public sealed class AdminSeedingTests
         var ct = TestContext.Current.CancellationToken;
         await using var factory = new GatewayFactory();
         var api = new TestApi(factory);
-        var email = factory.Setting("TicketQueue:Admin:Email");
-        var oldPassword = factory.Setting("TicketQueue:Admin:Password");
-        var before = await Login(api, email, oldPassword, ct);
-        await before.ShouldBe(HttpStatusCode.OK);
-        var oldSession = (await before.Content.ReadFromJsonAsync<TokenPair>(TestApi.Json, ct))!;
+        var (email, oldPassword, oldSession) = await SignInAsAdmin(factory, api, ct);
 
         // Signing the sessions out fails once (storage out of reach): the start fails.
         var grains = SessionsFailingToRevokeOnce.Wrap(factory.Services.GetRequiredService<IGrainFactory>());
@@ -83,6 +75,16 @@ public sealed class AdminSeedingTests
         factory.Time,
         Options.Create(new AdminOptions { Email = email, Password = password }),
         NullLogger<AdminAccountSeeder>.Instance);
+
+    /// <summary>The configured admin, signed in with the configured password: the session a password change must end.</summary>
+    private static async Task<(string Email, string Password, TokenPair Session)> SignInAsAdmin(GatewayFactory factory, TestApi api, CancellationToken ct)
+    {
+        var email = factory.Setting("TicketQueue:Admin:Email");
+        var password = factory.Setting("TicketQueue:Admin:Password");
+        var response = await Login(api, email, password, ct);
+        await response.ShouldBe(HttpStatusCode.OK);
+        return (email, password, (await response.Content.ReadFromJsonAsync<TokenPair>(TestApi.Json, ct))!);
+    }
 
     private static Task<HttpResponseMessage> Login(TestApi api, string email, string password, CancellationToken ct) =>
         api.Anonymous().PostAsJsonAsync("/api/auth/login", new { email, password }, TestApi.Json, ct);

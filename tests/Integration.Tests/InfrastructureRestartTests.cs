@@ -94,11 +94,7 @@ public sealed class InfrastructureRestartTests
     {
         var ct = TestContext.Current.CancellationToken;
         await using var cluster = await ProcessCluster.Start(silos: 2, gateways: 1);
-        var api = new ShopperApi(cluster.Gateways[0]);
-        var admin = await api.Admin(ct);
-        var eventId = await admin.CreateEvent(rows: 2, seatsPerRow: 10, ct);
-        await admin.SetQueue(eventId, new() { ["paused"] = true }, ct);
-        var before = await RegisterAndJoin(api, eventId, 5, ct);
+        var (api, admin, eventId, before) = await PausedLineOf(cluster, shoppers: 5, ct);
 
         // Membership and reminders live in Redis, grain state does not: with Redis down, silos keep the
         // membership they know and users keep joining.
@@ -133,11 +129,7 @@ public sealed class InfrastructureRestartTests
     {
         var ct = TestContext.Current.CancellationToken;
         await using var cluster = await ProcessCluster.Start(silos: 2, gateways: 1);
-        var api = new ShopperApi(cluster.Gateways[0]);
-        var admin = await api.Admin(ct);
-        var eventId = await admin.CreateEvent(rows: 2, seatsPerRow: 10, ct);
-        await admin.SetQueue(eventId, new() { ["paused"] = true }, ct);
-        var before = await RegisterAndJoin(api, eventId, 5, ct);
+        var (api, admin, eventId, before) = await PausedLineOf(cluster, shoppers: 5, ct);
         var silos = cluster.Silos.ToList();
 
         // Redis without persistence restarts empty: the membership table and the reminders are gone.
@@ -188,6 +180,17 @@ public sealed class InfrastructureRestartTests
         Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
         Assert.Equal("unavailable", JsonDocument.Parse(body).RootElement.GetProperty("code").GetString());
         Assert.Equal("1", response.Headers.RetryAfter?.ToString());
+    }
+
+    /// <summary>A paused event on the cluster, and shoppers who joined its line through the first gateway.</summary>
+    private static async Task<(ShopperApi Api, Shopper Admin, string EventId, Dictionary<Shopper, long> Joined)> PausedLineOf(
+        ProcessCluster cluster, int shoppers, CancellationToken ct)
+    {
+        var api = new ShopperApi(cluster.Gateways[0]);
+        var admin = await api.Admin(ct);
+        var eventId = await admin.CreateEvent(rows: 2, seatsPerRow: 10, ct);
+        await admin.SetQueue(eventId, new() { ["paused"] = true }, ct);
+        return (api, admin, eventId, await RegisterAndJoin(api, eventId, shoppers, ct));
     }
 
     private static async Task<Dictionary<Shopper, long>> RegisterAndJoin(ShopperApi api, string eventId, int count, CancellationToken ct)

@@ -152,6 +152,51 @@ public sealed class PageBasicsTests(GatewayServer gateway, BrowserSession browse
         """);
 
     [Fact]
+    public async Task A_page_the_service_keeps_refusing_is_asked_for_again_ever_more_slowly()
+    {
+        var page = await NewPage(Screen.Desktop);
+        await Pages.SignIn(page, await Api.Register());
+        var reads = 0;
+        await page.RouteAsync("**/api/reservations", route =>
+        {
+            Interlocked.Increment(ref reads);
+            return route.FulfillAsync(new() { Status = 503, ContentType = "application/problem+json", Body = """{"status":503,"code":"unavailable"}""" });
+        });
+        // The page's timers run on a clock that only the test moves (paused: installed clocks otherwise
+        // also run in real time); the network stays real.
+        var start = DateTime.UtcNow;
+        await page.Clock.InstallAsync(new() { TimeDate = start });
+        await page.Clock.PauseAtAsync(start.AddSeconds(1));
+        await page.GotoAsync("/reservations");
+        await ReadsReach(1);
+
+        // After the n-th failure in a row the page waits 2^n s, times a jitter of 0.5 to 1.5: a crowd of
+        // open tabs must not hammer a service that is down, nor come back in step.
+        foreach (var (failure, earliest, latest) in new[] { (1, 1_000, 3_000), (2, 2_000, 6_000), (3, 4_000, 12_000) })
+        {
+            await page.Clock.RunForAsync(earliest - 50);
+            await Task.Delay(300, TestContext.Current.CancellationToken);
+            Assert.True(Volatile.Read(ref reads) == failure, $"asked again sooner than {earliest} ms after failure {failure}");
+
+            await page.Clock.RunForAsync(latest - earliest + 100);
+            await ReadsReach(failure + 1);
+        }
+
+        async Task ReadsReach(int count)
+        {
+            await Expect(page.Locator("#page-error")).ToBeVisibleAsync();
+            for (var waited = 0; Volatile.Read(ref reads) < count && waited < 10_000; waited += 50)
+            {
+                await Task.Delay(50, TestContext.Current.CancellationToken);
+            }
+
+            Assert.Equal(count, Volatile.Read(ref reads));
+            // The failure has been shown, so the next wait is already counting on the page's clock.
+            await Expect(page.Locator("#page-error")).ToBeVisibleAsync();
+        }
+    }
+
+    [Fact]
     public async Task The_name_the_bar_could_not_load_appears_once_the_service_answers()
     {
         var page = await NewPage(Screen.Desktop);

@@ -26,9 +26,11 @@ public sealed class DeploymentFiles
     /// A setting as the service sees it: its compose environment first, then its appsettings.json.
     /// Configuration keys are case-insensitive; environment variables spell sections with "__".
     /// </summary>
-    public static string? Setting(ComposeService service, string key) =>
-        Variable(service.Environment, key.Replace(":", "__", StringComparison.Ordinal))
-            ?? AppSettings.Of(ProjectOf(service))[key];
+    public static string? Setting(ComposeService service, string key) => Setting(service.Environment, ProjectOf(service), key);
+
+    /// <summary>A setting as a process sees it: the environment it is given first, then its project's appsettings.json.</summary>
+    public static string? Setting(IReadOnlyDictionary<string, string> environment, DotnetProject project, string key) =>
+        Variable(environment, key.Replace(":", "__", StringComparison.Ordinal)) ?? AppSettings.Of(project)[key];
 
     public static string? Variable(IReadOnlyDictionary<string, string> environment, string name) =>
         environment.FirstOrDefault(variable => string.Equals(variable.Key, name, StringComparison.OrdinalIgnoreCase)).Value;

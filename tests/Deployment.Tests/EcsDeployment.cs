@@ -97,7 +97,8 @@ public sealed class EcsDeployment
             RedirectStandardOutput = true,
             RedirectStandardError = true,
         };
-        foreach (var name in Placeholders().Concat(["IMAGE_REGISTRY", "AWS_REGION", "ECS_CLUSTER", "CLUSTER_ID", "PARAMETER_PATH", "VPC_CIDR", "AWS_ENDPOINT_URL"]))
+        // Nothing the script reads may leak in from the test's own environment.
+        foreach (var name in Placeholders().Concat(DefaultedByScript()).Concat(DerivedByScript()).Append("AWS_ENDPOINT_URL"))
         {
             start.Environment.Remove(name);
         }

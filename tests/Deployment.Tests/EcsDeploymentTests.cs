@@ -329,6 +329,5 @@ public sealed class EcsDeploymentTests(DeploymentFiles files) : IClassFixture<De
 
     /// <summary>A setting as the container's process sees it: its task environment first, then its appsettings.json.</summary>
     private static string? Setting(EcsContainer container, string key) =>
-        DeploymentFiles.Variable(container.Environment, key.Replace(":", "__", StringComparison.Ordinal))
-            ?? AppSettings.Of(ProjectOf(container))[key];
+        DeploymentFiles.Setting(container.Environment, ProjectOf(container), key);
 }

@@ -166,7 +166,10 @@ public sealed class QueueShardGrain(IQueueEntryStore store, TimeProvider time) :
     {
         if (!_entries.TryGetValue(userId, out var entry))
         {
-            return false;
+            // A leave whose save failed is answered once it is saved, as the leave it is.
+            var leaving = _undurable.ContainsKey(userId);
+            await Durable(userId);
+            return leaving;
         }
 
         if (!entry.Has(QueueEntryFlags.Finished))
@@ -185,6 +188,8 @@ public sealed class QueueShardGrain(IQueueEntryStore store, TimeProvider time) :
     {
         if (!_entries.TryGetValue(userId, out var entry) || entry.Has(QueueEntryFlags.Finished))
         {
+            // A retry must not confirm a finish that a crash would still lose.
+            await Durable(userId);
             return true;
         }
 

@@ -125,6 +125,43 @@ public sealed class QueueDurabilityTests(ClusterFixture fixture)
     }
 
     [Fact]
+    public async Task A_finish_retried_while_its_record_is_unsaved_is_answered_only_once_it_is_saved()
+    {
+        var queue = await QueueUnderTest.Create(fixture, TestEvents.Settings(admissionsPerMinute: 1_200, claimWindow: TimeSpan.FromMinutes(2)));
+        var user = (await BothAdmittedInOneBatch(queue))[0];
+        await queue.Shard(user).Claim(user);
+
+        fixture.QueueRecords.FailSaves(queue.EventId, true);
+        await Assert.ThrowsAnyAsync<Exception>(() => queue.Shard(user).Finish(user));
+        // Before, the retry found the finish in memory and confirmed it, though a crash would still lose it.
+        await Assert.ThrowsAnyAsync<Exception>(() => queue.Shard(user).Finish(user));
+
+        fixture.QueueRecords.FailSaves(queue.EventId, false);
+        await queue.Shard(user).Finish(user);
+        await fixture.Cluster.DeactivateAsync(queue.Shard(user));
+        Assert.Equal(QueueStatusKind.Expired, (await queue.Status(user)).Status);
+    }
+
+    [Fact]
+    public async Task A_leave_retried_while_its_record_is_unsaved_is_answered_only_once_it_is_saved()
+    {
+        var queue = await QueueUnderTest.Create(fixture, TestEvents.Settings(admissionsPerMinute: 1));
+        var user = Guid.NewGuid();
+        await queue.Join(user);
+
+        fixture.QueueRecords.FailSaves(queue.EventId, true);
+        await Assert.ThrowsAnyAsync<Exception>(() => queue.Shard(user).Leave(user));
+        // Before, the retry answered "not in the queue" at once, though a crash would bring the place back.
+        await Assert.ThrowsAnyAsync<Exception>(() => queue.Shard(user).Leave(user));
+
+        fixture.QueueRecords.FailSaves(queue.EventId, false);
+        Assert.True(await queue.Shard(user).Leave(user));
+        Assert.False(await queue.Shard(user).Leave(user));
+        await fixture.Cluster.DeactivateAsync(queue.Shard(user));
+        Assert.Null(await queue.Shard(user).GetStatus(user));
+    }
+
+    [Fact]
     public async Task Claims_and_finishes_of_shards_from_before_the_upgrade_still_count_by_batch()
     {
         var queue = await QueueUnderTest.Create(fixture, TestEvents.Settings(admissionsPerMinute: 1_200, claimWindow: TimeSpan.FromMinutes(2)));

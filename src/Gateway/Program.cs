@@ -16,6 +16,7 @@ app.UseForwardedHeaders();
 app.UseExceptionHandler();
 app.UseStatusCodePages();
 app.UseUtf8RequestBodies();
+app.UseRequestBodyLimit();
 app.UseWebFrontEnd();
 app.UseAuthentication();
 app.UseAuthorization();

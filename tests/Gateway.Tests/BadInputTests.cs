@@ -163,6 +163,7 @@ public sealed class BadInputTests(BadInputFixture fixture)
         Add("register: control character in display name", new("POST", register, Caller.Anonymous, """{"email":"ctl@b.cd","password":"long enough","displayName":"A\u0007B"}"""), 400, "invalid-characters", "displayName");
         Add("login: NUL in email", new("POST", "/api/auth/login", Caller.Anonymous, """{"email":"a\u0000@b.cd","password":"whatever1"}"""), 400, "invalid-characters", "email");
         Add("register: not an email", new("POST", register, Caller.Anonymous, """{"email":"nobody","password":"long enough","displayName":"X"}"""), 400, "invalid-email", "email");
+        Add("register: body over the size limit", new("POST", register, Caller.Anonymous, $$"""{"email":"a@b.cd","password":"{{new string('p', 300_000)}}","displayName":"X"}"""), 413, "body-too-large");
         Add("register: huge email", new("POST", register, Caller.Anonymous, $$"""{"email":"{{Huge}}@b.cd","password":"long enough","displayName":"X"}"""), 400, "field-length", "email");
         Add("register: short password", new("POST", register, Caller.Anonymous, """{"email":"a@b.cd","password":"short","displayName":"X"}"""), 400, "weak-password", "password");
         Add("register: huge password", new("POST", register, Caller.Anonymous, $$"""{"email":"a@b.cd","password":"{{Huge}}","displayName":"X"}"""), 400, "weak-password", "password");
@@ -264,6 +265,8 @@ public sealed class BadInputTests(BadInputFixture fixture)
         Body("empty seat id", """{"blockId":"{block}","seatIds":[""]}""", 400, "invalid-seats", "seatIds");
         Body("null seat id", """{"blockId":"{block}","seatIds":[null]}""", 400, "invalid-seats", "seatIds");
         Body("huge seat id", $$"""{"blockId":"{block}","seatIds":["{{Huge}}"]}""", 400, "invalid-seats", "seatIds");
+        // Before, a 30 MB array was read and deserialised whole before the 20-seat rule refused it.
+        Body("body over the size limit", $$"""{"blockId":"{block}","seatIds":[{{string.Join(',', Enumerable.Repeat("\"A-1\"", 60_000))}}]}""", 413, "body-too-large");
         Body("more seats than the limit", """{"blockId":"{block}","seatIds":["A-1","A-2","A-3","A-4","A-5"]}""", 400, "invalid-seats", "seatIds");
         Body("unknown seat", """{"blockId":"{block}","seatIds":["Z-99"]}""", 400, "unknown-seat", "seatIds");
         Body("seat row that is no row", """{"blockId":"{block}","seatIds":["a-1"]}""", 400, "unknown-seat", "seatIds");
@@ -355,6 +358,9 @@ public sealed class BadInputTests(BadInputFixture fixture)
         Create("date without a time", EventBody(e => e["salesOpenAt"] = "2030-12-01"), 400, "offset-required", "salesOpenAt");
         Create("sales opening after the start", EventBody(e => e["salesOpenAt"] = "2031-02-01T00:00:00Z"), 400, "sales-after-start", "salesOpenAt");
         Create("start in the past", EventBody(e => { e["startsAt"] = "2020-01-01T19:00:00Z"; e["salesOpenAt"] = "2019-12-01T10:00:00Z"; }), 400, "starts-in-past", "startsAt");
+        // Before, the event was created, and then its queue grain could never activate (an overflow): 503 for good.
+        Create("start at the end of time", EventBody(e => e["startsAt"] = "9999-12-31T23:30:00Z"), 400, "starts-too-late", "startsAt");
+        Create("start beyond ten years", EventBody(e => e["startsAt"] = "2045-01-01T19:00:00Z"), 400, "starts-too-late", "startsAt");
         Create("currency that is no code", EventBody(e => e["currency"] = "won"), 400, "invalid-currency", "currency");
         Create("zero ticket limit", EventBody(e => e["ticketLimitPerUser"] = 0), 400, "out-of-range", "ticketLimitPerUser");
         Create("ticket limit too high", EventBody(e => e["ticketLimitPerUser"] = 21), 400, "out-of-range", "ticketLimitPerUser");

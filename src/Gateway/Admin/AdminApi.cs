@@ -118,6 +118,9 @@ public static class AdminApi
             seats.Sum(s => s.Total), seats.Sum(s => s.Held), seats.Sum(s => s.Sold), queueSilo?.Endpoint.ToString());
     }
 
+    /// <summary>How far ahead an event may start: further than any ticket sale plans.</summary>
+    public static readonly TimeSpan MaxLeadTime = TimeSpan.FromDays(10 * 365);
+
     public static EventDefinition Validate(CreateEventRequest body, DateTimeOffset now)
     {
         var name = Require.Text(body.Name, "name", 200);
@@ -133,6 +136,12 @@ public static class AdminApi
         if (startsAt <= now)
         {
             throw DomainException.Invalid("starts-in-past", "'startsAt' has passed: an event that already started cannot be sold.", "startsAt");
+        }
+
+        if (startsAt > now + MaxLeadTime)
+        {
+            // Far enough out, the queue's own date arithmetic (sales close + session) overflows.
+            throw DomainException.Invalid("starts-too-late", $"'startsAt' must be within {MaxLeadTime.Days / 365} years from now.", "startsAt");
         }
 
         if (salesOpenAt >= startsAt)

@@ -146,6 +146,15 @@ public sealed class QueueShardGrain(IQueueEntryStore store, TimeProvider time) :
             && !entry.Has(QueueEntryFlags.Finished))
         {
             await Queue.Claim(entry.Place);
+            // The claim window may have closed between the two calls: then the claim was not counted,
+            // and the queue now says the turn has passed.
+            status = await Queue.Describe(entry.Place);
+            if (status.Status != QueueStatusKind.Admitted)
+            {
+                await Durable(userId);
+                return (QueueStatus?)status;
+            }
+
             entry.BatchId = batchId;
             entry.Flags |= QueueEntryFlags.Claimed;
             await Record(userId, entry, new QueueAdmitted

@@ -130,6 +130,36 @@ public sealed class AdmissionTests(ClusterFixture fixture)
     }
 
     [Fact]
+    public async Task A_no_show_who_comes_back_after_the_claim_window_has_lost_the_turn_and_adds_no_shopper()
+    {
+        var claimWindow = TimeSpan.FromMinutes(2);
+        var queue = await QueueUnderTest.Create(fixture,
+            TestEvents.Settings(admissionsPerMinute: 60, maxActiveShoppers: 2, claimWindow: claimWindow, shoppingSession: TimeSpan.FromMinutes(10)));
+        var users = await queue.JoinMany(5);
+        await queue.AdvanceSeconds(2);
+        await queue.CursorReaches(2);
+
+        // The first two never show up; past the window their slots go to the next two, who do.
+        await queue.Advance(claimWindow + TimeSpan.FromSeconds(5));
+        await queue.AdvanceSeconds(1);
+        await queue.CursorReaches(4);
+        foreach (var user in users.Skip(2).Take(2))
+        {
+            Assert.Equal(QueueStatusKind.Admitted, (await queue.Shard(user).Claim(user))!.Status);
+        }
+
+        // Before, the first came back inside their session and was let in: three shoppers under a limit of two.
+        var late = await queue.Shard(users[0]).Claim(users[0]);
+        Assert.Equal(QueueStatusKind.Expired, late!.Status);
+        Assert.Null(late.BatchId);
+        Assert.Equal(QueueStatusKind.Expired, (await queue.Status(users[1])).Status);
+        Assert.Equal(2, (await queue.Queue.GetStats()).ActiveShoppers);
+
+        // Joining again is a fresh place at the back of the line.
+        Assert.Equal(6, (await queue.Join(users[0])).TicketNumber);
+    }
+
+    [Fact]
     public async Task Admitted_users_who_claim_keep_counting_until_their_session_ends()
     {
         var session = TimeSpan.FromMinutes(10);

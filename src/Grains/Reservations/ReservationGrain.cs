@@ -34,8 +34,9 @@ public sealed class ReservationState
     [Id(3)] public PendingCapture? Capturing { get; set; }
 
     /// <summary>
-    /// This closed reservation asked every payment company for payments made for it that it never heard
-    /// of (a checkout whose payment id never came back), and refunded them.
+    /// This closed or confirmed reservation asked every payment company for payments made for it that it
+    /// has no record of (a checkout whose payment id never came back, a capture whose answer was lost),
+    /// and refunded them, for the last time.
     /// </summary>
     [Id(4)] public bool UnclaimedPaymentsRefunded { get; set; }
 }
@@ -229,6 +230,9 @@ public sealed class ReservationGrain(
         });
         StopExpiryTimer();
         await FinishShopping();
+        // A payment this reservation has no record of (made at the checkout while a capture's answer was
+        // lost, or in a second tab) goes back; the reminder looks again until the checkout grace is over.
+        await TryRefundIfOwed();
         return View;
     }
 
@@ -288,12 +292,26 @@ public sealed class ReservationGrain(
             : [Approved(providerName, capture)]);
     }
 
-    // Why a closed reservation gives money back.
-    private string CloseReason => View.Status == ReservationStatus.Cancelled ? "reservation-cancelled" : "hold-expired";
+    // Why a reservation gives money back.
+    private string RefundReason => View.Status switch
+    {
+        ReservationStatus.Cancelled => "reservation-cancelled",
+        ReservationStatus.Confirmed => "duplicate-payment",
+        _ => "hold-expired",
+    };
 
-    /// <summary>A closed (expired or cancelled) reservation keeps no money: refund a payment still on record.</summary>
+    /// <summary>
+    /// A closed (expired or cancelled) reservation keeps no money: refund a payment still on record. A
+    /// confirmed one keeps the payment on record and no other.
+    /// </summary>
     private async Task RefundIfOwed()
     {
+        if (View.Status == ReservationStatus.Confirmed)
+        {
+            await RefundUnclaimedPayments();
+            return;
+        }
+
         if (View.Status is not (ReservationStatus.Expired or ReservationStatus.Cancelled))
         {
             return;
@@ -308,7 +326,7 @@ public sealed class ReservationGrain(
 
         await payments.Get(payment.Provider).Refund(payment.PaymentId);
         state.State.View = View with { Payment = payment with { Refunded = true, RefundedAt = time.GetUtcNow() } };
-        await Save(Refunded(payment.Provider, payment.PaymentId, payment.Amount, CloseReason));
+        await Save(Refunded(payment.Provider, payment.PaymentId, payment.Amount, RefundReason));
     }
 
     /// <summary>
@@ -341,19 +359,21 @@ public sealed class ReservationGrain(
         await provider.Refund(found.PaymentId);
         if (View.Payment is null)
         {
-            await RecordPayment(provider.Name, found, refundedBecause: CloseReason);
+            await RecordPayment(provider.Name, found, refundedBecause: RefundReason);
         }
         else
         {
-            await Save(Approved(provider.Name, found), Refunded(provider.Name, found.PaymentId, found.Amount, CloseReason));
+            await Save(Approved(provider.Name, found), Refunded(provider.Name, found.PaymentId, found.Amount, RefundReason));
         }
     }
 
     /// <summary>
-    /// A buyer may pay at the company's checkout and never come back with the payment id (a closed tab).
-    /// Once closed, the reservation asks each company for the payments made for it and refunds those it
-    /// has no record of. It asks again on each wake-up until <see cref="CheckoutGrace"/> after the close:
-    /// a checkout that began while the reservation was open may complete just after the first look.
+    /// A buyer may pay at the company's checkout and never come back with the payment id (a closed tab),
+    /// or pay there while a capture of ours took the money too (its answer lost to a failed write, so a
+    /// retry confirmed with the checkout's payment). Once closed or confirmed, the reservation asks each
+    /// company for the payments made for it and refunds those it has no record of. It asks again on each
+    /// wake-up until <see cref="CheckoutGrace"/> after the close or confirmation: a checkout that began
+    /// while the reservation was open may complete just after the first look.
     /// </summary>
     private async Task RefundUnclaimedPayments()
     {
@@ -362,7 +382,7 @@ public sealed class ReservationGrain(
             return;
         }
 
-        var lastLook = time.GetUtcNow() >= (View.ClosedAt ?? View.ExpiresAt) + CheckoutGrace;
+        var lastLook = time.GetUtcNow() >= (View.ClosedAt ?? View.ConfirmedAt ?? View.ExpiresAt) + CheckoutGrace;
 
         foreach (var provider in payments.All)
         {
@@ -427,7 +447,7 @@ public sealed class ReservationGrain(
         }
         catch (Exception e)
         {
-            logger.LogWarning(e, "Refunding closed reservation {ReservationId} failed; the reminder retries", this.GetPrimaryKey());
+            logger.LogWarning(e, "Refunding what reservation {ReservationId} should not keep failed; the reminder retries", this.GetPrimaryKey());
         }
     }
 
@@ -501,7 +521,7 @@ public sealed class ReservationGrain(
         }
 
         // Settled: nothing more can happen by itself (no hold to expire, no refund owed).
-        var settled = View.Status == ReservationStatus.Confirmed
+        var settled = (View.Status == ReservationStatus.Confirmed && state.State.UnclaimedPaymentsRefunded)
             || (View.Status is ReservationStatus.Expired or ReservationStatus.Cancelled
                 && View.Payment is not { Refunded: false } && state.State.SeatsReleased && state.State.Capturing is null
                 && state.State.UnclaimedPaymentsRefunded);

@@ -494,6 +494,57 @@ public sealed class ReservationTests(ClusterFixture fixture)
     }
 
     [Fact]
+    public async Task Money_captured_but_never_recorded_is_refunded_when_a_checkout_payment_confirms_the_reservation()
+    {
+        var definition = await NewEvent();
+        var userId = Guid.NewGuid();
+        var created = await User(userId).Reserve(definition.EventId, TestEvents.BlockId, null, 2, null).Reserved();
+        using (fixture.StorageFaults.FailWrites((stateName, _, state) =>
+            stateName == "reservation" && state is ReservationState { View: { Payment: not null } view } && view.UserId == userId))
+        {
+            await Assert.ThrowsAnyAsync<Exception>(() => Reservation(created.ReservationId).Pay(new PaymentCommand(userId, "sandbox", null)));
+        }
+
+        var taken = fixture.Grains.GetGrain<ISandboxPaymentGrain>(SandboxPaymentProvider.PaymentIdFor(created.ReservationId));
+        Assert.Equal(SandboxPaymentStatus.Approved, (await taken.Get())?.Status);
+
+        // The buyer, told the payment failed, pays again at the company's checkout, and that confirms the seats.
+        var checkout = fixture.Grains.GetGrain<ISandboxPaymentGrain>(SandboxCheckout.PaymentIdFor(created.ReservationId));
+        await checkout.Approve(created.ReservationId.ToString(), created.Amount, created.Currency);
+        var confirmed = await Reservation(created.ReservationId).Pay(new PaymentCommand(userId, "sandbox", checkout.GetPrimaryKeyString()));
+
+        // Before, the first capture was kept as well: two payments for one set of seats.
+        Assert.Equal(ReservationStatus.Confirmed, confirmed.Status);
+        Assert.Equal(checkout.GetPrimaryKeyString(), confirmed.Payment?.PaymentId);
+        Assert.Equal(SandboxPaymentStatus.Approved, (await checkout.Get())?.Status);
+        Assert.Equal(SandboxPaymentStatus.Refunded, (await taken.Get())?.Status);
+        Assert.Contains(fixture.Events.Recent(), e => e is PaymentRefunded { Reason: "duplicate-payment" } r
+            && r.ReservationId == created.ReservationId && r.PaymentId == taken.GetPrimaryKeyString());
+    }
+
+    [Fact]
+    public async Task A_checkout_payment_completed_just_after_the_confirmation_is_found_and_refunded_at_a_later_wake_up()
+    {
+        var definition = await NewEvent();
+        var userId = Guid.NewGuid();
+        var created = await User(userId).Reserve(definition.EventId, TestEvents.BlockId, null, 1, null).Reserved();
+        var confirmed = await Reservation(created.ReservationId).Pay(new PaymentCommand(userId, "sandbox", null));
+
+        // A second tab's checkout saw the reservation still open and approved just after the confirmation.
+        var checkout = fixture.Grains.GetGrain<ISandboxPaymentGrain>(SandboxCheckout.PaymentIdFor(created.ReservationId));
+        await checkout.Approve(created.ReservationId.ToString(), created.Amount, created.Currency);
+
+        fixture.Clock.Advance(ReservationGrain.CheckoutGrace + TimeSpan.FromSeconds(1));
+        await fixture.Cluster.DeactivateAsync(Reservation(created.ReservationId));
+        var view = await Reservation(created.ReservationId).Get();
+
+        Assert.Equal(SandboxPaymentStatus.Refunded, (await checkout.Get())?.Status);
+        Assert.Equal(ReservationStatus.Confirmed, view?.Status);
+        Assert.Equal(confirmed.Payment, view?.Payment);
+        Assert.Equal(SandboxPaymentStatus.Approved, (await fixture.Grains.GetGrain<ISandboxPaymentGrain>(confirmed.Payment!.PaymentId).Get())?.Status);
+    }
+
+    [Fact]
     public async Task Payment_after_the_hold_expired_is_refunded_and_sells_nothing()
     {
         var definition = await NewEvent();
@@ -572,6 +623,10 @@ public sealed class ReservationTests(ClusterFixture fixture)
         var created = await User(userId).Reserve(definition.EventId, TestEvents.BlockId, null, 1, null).Reserved();
 
         await Reservation(created.ReservationId).Pay(new PaymentCommand(userId, "sandbox", null));
+        // Confirmed, it is settled once the checkout grace is over and a wake-up has looked for stray payments.
+        fixture.Clock.Advance(ReservationGrain.CheckoutGrace + TimeSpan.FromSeconds(1));
+        await fixture.Cluster.DeactivateAsync(Reservation(created.ReservationId));
+        await Reservation(created.ReservationId).Get();
 
         // Before, storage kept the last change's events for good: every later activation appended them again,
         // and once the outbox had pruned the published ones, Kafka got them twice.

@@ -197,6 +197,26 @@ public sealed class PageBasicsTests(GatewayServer gateway, BrowserSession browse
     }
 
     [Fact]
+    public async Task Logging_out_ends_the_session_on_the_server_as_well()
+    {
+        var page = await NewPage(Screen.Desktop);
+        await Pages.SignIn(page, await Api.Register());
+        await Expect(page.Locator(".who")).ToHaveTextAsync("Fan");
+        var refreshToken = await page.EvaluateAsync<string>("() => JSON.parse(localStorage.getItem('tq.auth')).refreshToken");
+
+        var logout = await page.RunAndWaitForResponseAsync(
+            () => page.GetByRole(AriaRole.Button, new() { Name = "Log out" }).ClickAsync(),
+            response => response.Url.EndsWith("/api/auth/logout", StringComparison.Ordinal));
+        Assert.Equal(204, logout.Status);
+        await Expect(page.GetByRole(AriaRole.Link, new() { Name = "Log in" })).ToBeVisibleAsync();
+        Assert.Null(await page.EvaluateAsync<string?>("() => localStorage.getItem('tq.auth')"));
+
+        // Before, the button only forgot the tokens in this browser: a copy of the refresh token (a shared
+        // computer, a backup) went on minting access tokens for 14 days.
+        await Api.Send(HttpMethod.Post, "/api/auth/refresh", null, new JsonObject { ["refreshToken"] = refreshToken }, HttpStatusCode.Unauthorized);
+    }
+
+    [Fact]
     public async Task The_name_the_bar_could_not_load_appears_once_the_service_answers()
     {
         var page = await NewPage(Screen.Desktop);

@@ -115,6 +115,8 @@ public class SessionsFailingToRevokeOnce : DispatchProxy
 
         public Task<Account?> Rotate(string presentedHash, string newHash, DateTimeOffset newExpiresAt) => inner.Rotate(presentedHash, newHash, newExpiresAt);
 
+        public Task Revoke(string refreshTokenHash) => inner.Revoke(refreshTokenHash);
+
         public Task RevokeAll() =>
             Interlocked.Decrement(ref owner._failures) >= 0
                 ? Task.FromException(new TimeoutException("The sessions' storage did not answer (test)."))

@@ -78,7 +78,46 @@ public sealed class AuthTests(GatewayFixture fixture)
         Assert.Empty(me.Roles);
     }
 
+    [Fact]
+    public async Task Logging_out_ends_that_devices_session_on_the_server_and_no_other()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var user = await Api.Register(ct);
+        var otherDevice = await Api.Anonymous().PostAsJsonAsync("/api/auth/login", new { email = user.Email, password = user.Password }, TestApi.Json, ct);
+        await otherDevice.ShouldBe(HttpStatusCode.OK);
+        var otherPair = (await otherDevice.Content.ReadFromJsonAsync<TokenPair>(TestApi.Json, ct))!;
+
+        await (await Logout(user.Tokens.RefreshToken, ct)).ShouldBe(HttpStatusCode.NoContent);
+
+        // Before, logging out only forgot the tokens in the browser: a copy of the refresh token went on
+        // minting access tokens for 14 days.
+        await (await Refresh(user.Tokens.RefreshToken, ct)).ShouldBeProblem(401, "invalid-refresh-token");
+        await (await Refresh(otherPair.RefreshToken, ct)).ShouldBe(HttpStatusCode.OK);
+
+        // Nothing left to end is answered the same: a second click, a token that is no session's.
+        await (await Logout(user.Tokens.RefreshToken, ct)).ShouldBe(HttpStatusCode.NoContent);
+        await (await Logout("garbage", ct)).ShouldBe(HttpStatusCode.NoContent);
+        await (await Logout($"{user.UserId:N}.never-issued", ct)).ShouldBe(HttpStatusCode.NoContent);
+    }
+
+    [Fact]
+    public async Task A_logged_out_token_presented_later_does_not_sign_the_user_out_elsewhere()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var user = await Api.Register(ct);
+        var otherDevice = await Api.Anonymous().PostAsJsonAsync("/api/auth/login", new { email = user.Email, password = user.Password }, TestApi.Json, ct);
+        var otherPair = (await otherDevice.Content.ReadFromJsonAsync<TokenPair>(TestApi.Json, ct))!;
+        await (await Logout(user.Tokens.RefreshToken, ct)).ShouldBe(HttpStatusCode.NoContent);
+
+        // Another tab of the same browser still held it: refused, but not taken for a stolen copy.
+        await (await Refresh(user.Tokens.RefreshToken, ct)).ShouldBeProblem(401, "invalid-refresh-token");
+        await (await Refresh(otherPair.RefreshToken, ct)).ShouldBe(HttpStatusCode.OK);
+    }
+
     private Task<HttpResponseMessage> Refresh(string refreshToken, CancellationToken ct) => Api.Refresh(refreshToken, ct);
+
+    private Task<HttpResponseMessage> Logout(string refreshToken, CancellationToken ct) =>
+        Api.Anonymous().PostAsJsonAsync("/api/auth/logout", new { refreshToken }, TestApi.Json, ct);
 }
 
 /// <summary>Reuse of a rotated refresh token, with the clock in the test's hand.</summary>

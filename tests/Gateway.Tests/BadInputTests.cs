@@ -189,6 +189,13 @@ public sealed class BadInputTests(BadInputFixture fixture)
         Add("refresh: garbage token", new("POST", refresh, Caller.Anonymous, """{"refreshToken":"garbage"}"""), 401, "invalid-refresh-token");
         Add("me: anonymous", new("GET", "/api/auth/me", Caller.Anonymous), 401, "unauthenticated");
         Add("me: expired access token", new("GET", "/api/auth/me", Caller.ExpiredJwt), 401, "unauthenticated");
+        const string logout = "/api/auth/logout";
+        Add("logout: malformed JSON", new("POST", logout, Caller.Anonymous, """{"refreshToken":}"""), 400, "malformed-body");
+        Add("logout: null body", new("POST", logout, Caller.Anonymous, "null"), 400, "missing-field", "body");
+        Add("logout: missing token", new("POST", logout, Caller.Anonymous, "{}"), 400, "missing-field", "refreshToken");
+        Add("logout: number for token", new("POST", logout, Caller.Anonymous, """{"refreshToken":42}"""), 400, "malformed-body", "refreshToken");
+        Add("logout: empty token", new("POST", logout, Caller.Anonymous, """{"refreshToken":""}"""), 400, "field-length", "refreshToken");
+        Add("logout: huge token", new("POST", logout, Caller.Anonymous, $$"""{"refreshToken":"{{Huge}}"}"""), 400, "field-length", "refreshToken");
         Add("refresh: forged token", new("POST", refresh, Caller.Anonymous, $$"""{"refreshToken":"{{Guid.NewGuid():N}}.forged-secret"}"""), 401, "invalid-refresh-token");
     }
 

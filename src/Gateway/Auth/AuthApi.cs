@@ -26,6 +26,7 @@ public static class AuthApi
         auth.MapPost("/register", Register).ProducesProblem(400).ProducesProblem(409);
         auth.MapPost("/login", Login).ProducesProblem(400).ProducesProblem(401);
         auth.MapPost("/refresh", Refresh).ProducesProblem(400).ProducesProblem(401);
+        auth.MapPost("/logout", Logout).ProducesProblem(400);
 
         // Where registration's Location points; outside the group, as it is no sign-in attempt.
         routes.MapGet("/api/auth/me", Me).WithTags("Auth").RequireAuthorization().ProducesProblem(401);
@@ -92,6 +93,19 @@ public static class AuthApi
         return pair is null
             ? Unauthorized("invalid-refresh-token", "The refresh token is unknown, expired or already used.")
             : TypedResults.Ok(pair);
+    }
+
+    /// <summary>
+    /// Signs this device out: its refresh token stops working at once, its access token runs out within
+    /// <see cref="AuthOptions.AccessTokenMinutes"/>. The refresh token is the proof, so no access token is
+    /// needed (it may have run out already); an unknown or used one is answered the same, as there is
+    /// nothing left to end.
+    /// </summary>
+    private static async Task<NoContent> Logout(RefreshRequest? body, TokenService tokens)
+    {
+        body = Require.NotNull(body, "body");
+        await tokens.EndSession(Require.Text(body.RefreshToken, "refreshToken", 200));
+        return TypedResults.NoContent();
     }
 
     private static string ValidEmail(string? value)

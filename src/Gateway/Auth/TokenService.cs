@@ -26,8 +26,7 @@ public sealed class TokenService(IOptions<AuthOptions> options, IGrainFactory gr
 
     public async Task<TokenPair?> Refresh(string refreshToken)
     {
-        var dot = refreshToken.IndexOf('.');
-        if (dot <= 0 || !Guid.TryParseExact(refreshToken[..dot], "N", out var userId))
+        if (OwnerOf(refreshToken) is not { } userId)
         {
             return null;
         }
@@ -35,6 +34,22 @@ public sealed class TokenService(IOptions<AuthOptions> options, IGrainFactory gr
         var (refresh, hash, expiresAt) = NewRefreshToken(userId);
         var account = await grains.GetGrain<IUserSessionsGrain>(userId).Rotate(Hash(refreshToken), hash, expiresAt);
         return account is null ? null : new TokenPair(AccessToken(account), refresh, _options.AccessTokenMinutes * 60);
+    }
+
+    /// <summary>Ends the session the refresh token belongs to; a token that is no session's changes nothing.</summary>
+    public async Task EndSession(string refreshToken)
+    {
+        if (OwnerOf(refreshToken) is { } userId)
+        {
+            await grains.GetGrain<IUserSessionsGrain>(userId).Revoke(Hash(refreshToken));
+        }
+    }
+
+    // A refresh token is "{userId:N}.{secret}": the user whose sessions hold its hash, if it is one at all.
+    private static Guid? OwnerOf(string refreshToken)
+    {
+        var dot = refreshToken.IndexOf('.');
+        return dot > 0 && Guid.TryParseExact(refreshToken[..dot], "N", out var userId) ? userId : null;
     }
 
     private string AccessToken(Account account)

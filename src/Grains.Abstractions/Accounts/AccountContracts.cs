@@ -35,6 +35,13 @@ public interface IUserSessionsGrain : IGrainWithGuidKey
     /// </summary>
     [Alias("Rotate")] Task<Account?> Rotate(string presentedHash, string newHash, DateTimeOffset newExpiresAt);
 
+    /// <summary>
+    /// Signs one device out: its refresh token stops working (its access token runs out). Unknown or used
+    /// tokens change nothing. Not kept as rotated away, so presenting it later is refused without
+    /// signing the user out everywhere (another tab of the same browser may still hold it).
+    /// </summary>
+    [Alias("Revoke")] Task Revoke(string refreshTokenHash);
+
     /// <summary>Signs the user out everywhere: every refresh token stops working (access tokens run out).</summary>
     [Alias("RevokeAll")] Task RevokeAll();
 }

@@ -122,6 +122,14 @@ public sealed class UserSessionsGrain(
         return null;
     }
 
+    public async Task Revoke(string refreshTokenHash)
+    {
+        if (state.State.Active.Remove(refreshTokenHash))
+        {
+            await this.WriteOrLeave(state);
+        }
+    }
+
     public async Task RevokeAll()
     {
         if (state.State.Active.Count == 0)

@@ -47,6 +47,27 @@ export function clearSession(): void {
   account = null;
 }
 
+/**
+ * Signs this browser out: forgotten here at once, and the server ends the session, so a copy of the
+ * refresh token stops working too (the access token runs out by itself within minutes). The request
+ * outlives the page (keepalive); if it cannot be sent, the browser is signed out all the same.
+ */
+export async function logout(): Promise<void> {
+  const current = session();
+  clearSession();
+  if (!current) return;
+  try {
+    await fetch("/api/auth/logout", {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ refreshToken: current.refreshToken }),
+      keepalive: true,
+    });
+  } catch {
+    // Unreachable: nothing more this browser can do; the refresh token expires in time.
+  }
+}
+
 /** How a refresh went: a new pair, the refresh token refused (signed out), or no answer worth acting on. */
 type Refreshed = "refreshed" | "rejected" | "unavailable";
 

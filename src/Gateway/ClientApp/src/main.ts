@@ -1,7 +1,7 @@
 // The shell: header, router and language switch. Each page is its own module, loaded when first
 // visited, so the waiting page loads only what it needs.
 import "./styles.css";
-import { ApiError, clearSession, isTransient, me, session } from "./api";
+import { ApiError, isTransient, logout, me, session } from "./api";
 import { fill, h, link } from "./dom";
 import { lang, problemText, setLang, t } from "./i18n";
 
@@ -57,7 +57,7 @@ async function renderBar(): Promise<void> {
       link("/events", t("nav.events")),
       loggedIn && link("/reservations", t("nav.reservations")),
       loggedIn
-        ? h("button", { type: "button", class: "linkish", onclick: () => { clearSession(); navigate("/login"); } }, t("nav.logout"))
+        ? h("button", { type: "button", class: "linkish", onclick: () => { void logout(); navigate("/login"); } }, t("nav.logout"))
         : link("/login", t("nav.login")),
       h("button", { type: "button", class: "lang", lang: lang === "ko" ? "en" : "ko", "aria-label": t("nav.languageLabel"), onclick: () => { setLang(lang === "ko" ? "en" : "ko"); void render(); } }, t("nav.language")),
     ),

@@ -147,8 +147,18 @@ public interface IQueueShardGrain : IGrainWithStringKey
 
     [Alias("Leave")] Task<bool> Leave(Guid userId);
 
-    /// <summary>The user finished shopping (confirmed or cancelled): frees their active-shopper slot.</summary>
+    /// <summary>
+    /// The user finished shopping: frees their active-shopper slot, whichever admission holds it. Kept
+    /// for silos of the previous version; a purchase calls <see cref="FinishPurchase"/>.
+    /// </summary>
     [Alias("Finish")] Task Finish(Guid userId);
+
+    /// <summary>
+    /// A purchase reserved at <paramref name="reservedAt"/> completed: frees the slot of the admission it
+    /// was made in. A later admission is left alone: a hold can outlast its session, and the buyer may
+    /// have been admitted again by the time they pay.
+    /// </summary>
+    [Alias("FinishPurchase")] Task FinishPurchase(Guid userId, DateTimeOffset reservedAt);
 }
 
 public static class QueueShards

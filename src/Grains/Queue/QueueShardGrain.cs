@@ -193,7 +193,11 @@ public sealed class QueueShardGrain(IQueueEntryStore store, TimeProvider time) :
         return true;
     });
 
-    public Task Finish(Guid userId) => OneAtATime(userId, async () =>
+    public Task Finish(Guid userId) => FinishAdmission(userId, reservedAt: null);
+
+    public Task FinishPurchase(Guid userId, DateTimeOffset reservedAt) => FinishAdmission(userId, reservedAt);
+
+    private Task FinishAdmission(Guid userId, DateTimeOffset? reservedAt) => OneAtATime(userId, async () =>
     {
         if (!_entries.TryGetValue(userId, out var entry) || entry.Has(QueueEntryFlags.Finished))
         {
@@ -203,10 +207,12 @@ public sealed class QueueShardGrain(IQueueEntryStore store, TimeProvider time) :
         }
 
         var status = await Queue.Describe(entry.Place);
-        if (status.Status is QueueStatusKind.PreQueue or QueueStatusKind.Waiting)
+        if (status.Status is QueueStatusKind.PreQueue or QueueStatusKind.Waiting
+            || (reservedAt is { } reserved && status.AdmittedAt > reserved))
         {
-            // A purchase from an earlier admission completed while the user waits in line again (a hold
-            // can outlast the session): that place has no slot to free and must not be given up.
+            // A purchase from an earlier admission completed while the user waits in line again, or shops
+            // in a later admission (a hold can outlast the session): that place is not the purchase's to end.
+            await Durable(userId);
             return true;
         }
 

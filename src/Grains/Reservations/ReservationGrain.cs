@@ -266,8 +266,8 @@ public sealed class ReservationGrain(
         return View;
     }
 
-    // A completed purchase ends the shopping session and frees the shopper's slot in the queue.
-    private Task FinishShopping() => QueueShards.For(GrainFactory, View.EventId, View.UserId).Finish(View.UserId);
+    // A completed purchase ends the shopping session it was made in and frees the shopper's slot in the queue.
+    private Task FinishShopping() => QueueShards.For(GrainFactory, View.EventId, View.UserId).FinishPurchase(View.UserId, View.CreatedAt);
 
     private void RequireOwner(Guid userId)
     {

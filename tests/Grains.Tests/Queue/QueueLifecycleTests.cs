@@ -127,6 +127,33 @@ public sealed class QueueLifecycleTests(ClusterFixture fixture)
     }
 
     [Fact]
+    public async Task Paying_for_an_earlier_admission_while_shopping_in_a_later_one_keeps_the_later_session()
+    {
+        var queue = await QueueUnderTest.Create(fixture, TestEvents.Settings(admissionsPerMinute: 60, maxActiveShoppers: 1,
+            shoppingSession: TimeSpan.FromMinutes(3), holdDuration: TimeSpan.FromMinutes(5)));
+        var buyer = Guid.NewGuid();
+        await queue.Join(buyer);
+        await queue.AdvanceSeconds(1);
+        Assert.Equal(QueueStatusKind.Admitted, (await queue.Shard(buyer).Claim(buyer))!.Status);
+        var reservation = await fixture.Grains.GetGrain<IUserReservationsGrain>(buyer)
+            .Reserve(queue.EventId, TestEvents.BlockId, null, 1, null).Reserved();
+
+        // The session ends with the hold still open; the buyer joins again and is admitted again.
+        await queue.Advance(TimeSpan.FromMinutes(3) + TimeSpan.FromSeconds(1));
+        var rejoined = await queue.Join(buyer);
+        await queue.AdvanceSeconds(2);
+        await queue.CursorReaches(rejoined.TicketNumber!.Value);
+        var again = await queue.Shard(buyer).Claim(buyer);
+        Assert.Equal((QueueStatusKind.Admitted, rejoined.TicketNumber), (again!.Status, again.TicketNumber));
+
+        await fixture.Grains.GetGrain<IReservationGrain>(reservation.ReservationId).Pay(new PaymentCommand(buyer, "sandbox", null));
+
+        // Before, the old purchase ended the new session: the buyer's next reservation was refused.
+        Assert.Equal(QueueStatusKind.Admitted, (await queue.Status(buyer)).Status);
+        Assert.Equal(1, (await queue.Queue.GetStats()).ActiveShoppers);
+    }
+
+    [Fact]
     public async Task A_queue_asked_about_before_its_event_exists_works_once_the_event_is_created()
     {
         var eventId = $"ev-{Guid.NewGuid():N}";

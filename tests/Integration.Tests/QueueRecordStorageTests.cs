@@ -102,6 +102,43 @@ public sealed class QueueRecordStorageTests(DatabaseFixture db)
         Assert.Equal([freshEvent.EventId], recorded);
     }
 
+    [Fact]
+    public async Task Two_saves_of_one_shard_from_the_same_version_never_both_succeed_even_in_one_statement()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var (blocker, shard) = (NewShard(), NewShard());
+        var blockerVersion = await Store.Save(blocker, 0, [new(Guid.NewGuid(), new QueueEntry { Number = 1 })], [], ct);
+        var version = await Store.Save(shard, 0, [new(Guid.NewGuid(), new QueueEntry { Number = 1 })], [], ct);
+
+        // Another transaction holds the blocker's row, so the store's next statement waits on it while the
+        // two saves of the shard queue up behind it and would be written together.
+        var database = db.SiloServices.GetRequiredService<NpgsqlDataSource>();
+        await using var connection = await database.OpenConnectionAsync(ct);
+        await using var transaction = await connection.BeginTransactionAsync(ct);
+        await using (var lockRow = new NpgsqlCommand("SELECT 1 FROM queue_service.queue_shards WHERE shard_key = $1 FOR UPDATE", connection, transaction))
+        {
+            lockRow.Parameters.Add(new NpgsqlParameter { Value = blocker });
+            await lockRow.ExecuteScalarAsync(ct);
+        }
+
+        var waiting = Store.Save(blocker, blockerVersion, [new(Guid.NewGuid(), new QueueEntry { Number = 2 })], [], ct);
+        await Task.Delay(200, ct);
+        var (stale, fresh) = (Guid.NewGuid(), Guid.NewGuid());
+        // A deactivating activation's last save, and the next activation's first, from the same version.
+        var first = Store.Save(shard, version, [new(stale, new QueueEntry { Number = 2 })], [], ct);
+        var second = Store.Save(shard, version, [new(fresh, new QueueEntry { Number = 3 })], [], ct);
+        await transaction.RollbackAsync(ct);
+        await waiting;
+
+        // Before, one UPDATE matched the version for both, bumped it once and reported both saved.
+        Assert.Equal(version + 1, await first);
+        await Assert.ThrowsAsync<InconsistentStateException>(() => second);
+        var loaded = await Store.Load(shard, ct);
+        Assert.Equal(version + 1, loaded.Version);
+        Assert.Contains(stale, loaded.Entries.Keys);
+        Assert.DoesNotContain(fresh, loaded.Entries.Keys);
+    }
+
     private static QueueJoined IntruderJoined(string shard, Guid user) => new()
     {
         EventId = Guid.NewGuid(), OccurredAt = DateTimeOffset.UtcNow, TicketedEventId = shard[..shard.LastIndexOf('#')], UserId = user,

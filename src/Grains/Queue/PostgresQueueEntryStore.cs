@@ -110,21 +110,47 @@ public sealed class PostgresQueueEntryStore : IQueueEntryStore, IAsyncDisposable
             : Task.FromException<long>(new ObjectDisposedException(nameof(PostgresQueueEntryStore)));
     }
 
+    // A statement holds at most one save per shard. Two of the same shard (a deactivating activation's
+    // last save still waiting when the next activation saves from the same version) would both match the
+    // version check in one UPDATE, which bumps the row once and reports both saved: the later one waits
+    // for the next statement, where the check sees the first and refuses it.
     private async Task WriteLoop()
     {
         var reader = _pending.Reader;
         var batch = new List<PendingSave>();
-        while (await reader.WaitToReadAsync())
+        var shards = new HashSet<string>(StringComparer.Ordinal);
+        var waiting = new List<PendingSave>();
+        while (waiting.Count > 0 || await reader.WaitToReadAsync())
         {
             var records = 0;
+            var carried = waiting;
+            waiting = [];
+            foreach (var pending in carried)
+            {
+                Take(pending);
+            }
+
             while (records < MaxRecordsPerStatement && reader.TryRead(out var pending))
             {
-                batch.Add(pending);
-                records += pending.Changes.Count;
+                Take(pending);
             }
 
             await Write(batch);
             batch.Clear();
+            shards.Clear();
+
+            void Take(PendingSave pending)
+            {
+                if (shards.Add(pending.ShardKey))
+                {
+                    batch.Add(pending);
+                    records += pending.Changes.Count;
+                }
+                else
+                {
+                    waiting.Add(pending);
+                }
+            }
         }
     }
 

@@ -140,35 +140,14 @@ public sealed class QueueFanout(IGrainFactory grains, IHubContext<QueueHub, IQue
                     new TicketAssignedMessage(update.EventId, ticket, Math.Max(0, ticket - update.ServingCursor)));
             }
 
-            List<(Follower Follower, long Ticket)> undelivered = [];
-            foreach (var (follower, ticket) in admitted)
+            if (admitted.Count > 0)
             {
-                try
-                {
-                    await Admit(update.EventId, follower, ticket);
-                }
-                catch (Exception e)
-                {
-                    // One follower's failure (their shard's silo just died, a timeout) must not cost the
-                    // others their message: this one goes back in line for the next update.
-                    logger.LogWarning(e, "Telling {UserId} of their admission to {EventId} failed; retrying with the next update", follower.UserId, update.EventId);
-                    undelivered.Add((follower, ticket));
-                }
-            }
-
-            if (undelivered.Count > 0)
-            {
-                lock (followers)
-                {
-                    foreach (var (follower, ticket) in undelivered)
-                    {
-                        // Unless the browser has gone or follows another place by now.
-                        if (_connections.TryGetValue(follower.ConnectionId, out var now) && now == (update.EventId, ticket))
-                        {
-                            followers.Add(ticket, follower);
-                        }
-                    }
-                }
+                // Not awaited: each admission is a call to the follower's shard, and one that hangs (its
+                // silo just died) must hold up neither the others nor the next update of any event.
+                var admitting = AdmitAll(update.EventId, followers, admitted);
+                _admitting[admitting] = true;
+                _ = admitting.ContinueWith(done => _admitting.TryRemove(done, out _), CancellationToken.None,
+                    TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
             }
         }
         catch (Exception e)
@@ -176,6 +155,36 @@ public sealed class QueueFanout(IGrainFactory grains, IHubContext<QueueHub, IQue
             logger.LogWarning(e, "Delivering a queue update for {EventId} failed", update.EventId);
         }
     }
+
+    /// <summary>Admissions still being told, awaited when the gateway stops.</summary>
+    private readonly ConcurrentDictionary<Task, bool> _admitting = new();
+
+    private Task AdmitAll(string eventId, EventFollowers followers, List<(Follower Follower, long Ticket)> admitted) =>
+        Parallel.ForEachAsync(admitted, new ParallelOptions { MaxDegreeOfParallelism = AdmissionsInFlight }, async (item, _) =>
+        {
+            try
+            {
+                await Admit(eventId, item.Follower, item.Ticket);
+            }
+            catch (Exception e)
+            {
+                // One follower's failure (their shard's silo just died, a timeout) must not cost the
+                // others their message: this one goes back in line for a later update (at the latest the
+                // one this gateway fetches itself every 30 s).
+                logger.LogWarning(e, "Telling {UserId} of their admission to {EventId} failed; retrying with a later update", item.Follower.UserId, eventId);
+                lock (followers)
+                {
+                    // Unless the browser has gone or follows another place by now.
+                    if (_connections.TryGetValue(item.Follower.ConnectionId, out var now) && now == (eventId, item.Ticket))
+                    {
+                        followers.Add(item.Ticket, item.Follower);
+                    }
+                }
+            }
+        });
+
+    /// <summary>Claims in flight per admission tick: enough to tell a tick's thousand admitted quickly.</summary>
+    private const int AdmissionsInFlight = 32;
 
     // The connection is live, so its user is present: claim their slot. The shard also says whether the
     // place still stands (they may have left or re-joined meanwhile), and when their session ends.
@@ -224,6 +233,8 @@ public sealed class QueueFanout(IGrainFactory grains, IHubContext<QueueHub, IQue
         {
             await _deliveryLoop.WaitAsync(cancellationToken).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
         }
+
+        await Task.WhenAll(_admitting.Keys).WaitAsync(cancellationToken).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
 
         // Now, not in Dispose: the embedded silo stops after this service (hosted services stop in reverse
         // order), and deleting the reference once it has stopped throws, failing the host's disposal.

@@ -268,8 +268,7 @@ public sealed class EventQueueGrain : Grain, IEventQueueGrain, IRemindable
     // again: the batch remembers who it counted, and a repeat changes nothing.
     public Task Claim(QueuePlace place)
     {
-        if (AdmittedTicket(place) is { } ticket && FindBatchOf(ticket) is { } batch
-            && _time.GetUtcNow() < batch.AdmittedAt + Settings.ClaimWindow && batch.Claim(ticket))
+        if (AdmittedTicket(place) is { } ticket && FindBatchOf(ticket) is { } batch && batch.Claim(ticket))
         {
             _dirty = true;
         }
@@ -470,10 +469,7 @@ public sealed class EventQueueGrain : Grain, IEventQueueGrain, IRemindable
         }
 
         var batch = FindBatchOf(ticket);
-        // A no-show's slot went to the next in line when the claim window closed (ActiveAt): showing up
-        // later would make one shopper more than the limit, so the turn has passed.
-        if (batch is null || now >= batch.AdmittedAt + Settings.ShoppingSession
-            || (now >= batch.AdmittedAt + Settings.ClaimWindow && !batch.ShowedUp(ticket)))
+        if (batch is null || now >= batch.AdmittedAt + Settings.ShoppingSession)
         {
             return new QueueStatus(EventId, place, QueueStatusKind.Expired, ticket, 0, 0,
                 State.ServingCursor, null, batch?.AdmittedAt, batch?.AdmittedAt + Settings.ShoppingSession,
@@ -482,7 +478,7 @@ public sealed class EventQueueGrain : Grain, IEventQueueGrain, IRemindable
 
         return new QueueStatus(EventId, place, QueueStatusKind.Admitted, ticket, 0, 0,
             State.ServingCursor, batch.Id, batch.AdmittedAt, batch.AdmittedAt + Settings.ShoppingSession,
-            State.SalesOpenAt, Settings.Paused);
+            State.SalesOpenAt, Settings.Paused, ClaimBy: batch.AdmittedAt + Settings.ClaimWindow);
     }
 
     private AdmissionBatch? FindBatchOf(long ticket)

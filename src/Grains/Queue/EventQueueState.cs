@@ -86,12 +86,6 @@ public sealed class AdmissionBatch
         return true;
     }
 
-    /// <summary>
-    /// Whether the ticket's holder was counted as showing up. Batches whose claims were counted before the
-    /// bits were kept cannot tell: any claim at all gives each of their holders the benefit of the doubt.
-    /// </summary>
-    public bool ShowedUp(long ticket) => ClaimedTickets is null ? Claimed > 0 : IsSet(ClaimedTickets, ticket);
-
     private bool Contains(long ticket) => ticket > FromExclusive && ticket <= ToInclusive;
 
     private ulong[] NewBits() => new ulong[(Count + 63) / 64];

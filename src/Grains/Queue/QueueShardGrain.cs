@@ -98,7 +98,7 @@ public sealed class QueueShardGrain(IQueueEntryStore store, TimeProvider time) :
     {
         if (_entries.TryGetValue(userId, out var entry) && !entry.Has(QueueEntryFlags.Finished))
         {
-            var current = await Queue.Describe(entry.Place);
+            var current = AsSeenBy(entry, await Queue.Describe(entry.Place));
             if (current.Status != QueueStatusKind.Expired)
             {
                 await Durable(userId);
@@ -138,7 +138,7 @@ public sealed class QueueShardGrain(IQueueEntryStore store, TimeProvider time) :
             return null;
         }
 
-        var status = await Queue.Describe(entry.Place);
+        var status = AsSeenBy(entry, await Queue.Describe(entry.Place));
         // A finished shopper already gave their slot back; counting a later claim would make them a
         // phantom active shopper until their session ran out, holding the line back.
         if (status is { Status: QueueStatusKind.Admitted, BatchId: { } batchId }
@@ -146,15 +146,6 @@ public sealed class QueueShardGrain(IQueueEntryStore store, TimeProvider time) :
             && !entry.Has(QueueEntryFlags.Finished))
         {
             await Queue.Claim(entry.Place);
-            // The claim window may have closed between the two calls: then the claim was not counted,
-            // and the queue now says the turn has passed.
-            status = await Queue.Describe(entry.Place);
-            if (status.Status != QueueStatusKind.Admitted)
-            {
-                await Durable(userId);
-                return (QueueStatus?)status;
-            }
-
             entry.BatchId = batchId;
             entry.Flags |= QueueEntryFlags.Claimed;
             await Record(userId, entry, new QueueAdmitted
@@ -168,7 +159,7 @@ public sealed class QueueShardGrain(IQueueEntryStore store, TimeProvider time) :
             await Durable(userId);
         }
 
-        return (QueueStatus?)AsSeenBy(entry, status);
+        return (QueueStatus?)status;
     });
 
     public Task<bool> Leave(Guid userId) => OneAtATime(userId, async () =>
@@ -226,8 +217,15 @@ public sealed class QueueShardGrain(IQueueEntryStore store, TimeProvider time) :
     /// A shopper who finished (bought) has ended their session: their admission no longer lets them
     /// shop, or they would be shopping outside the active-shopper bound. Joining again starts a new place.
     /// </summary>
-    private static QueueStatus AsSeenBy(QueueEntry entry, QueueStatus status) =>
-        entry.Has(QueueEntryFlags.Finished) && status.Status == QueueStatusKind.Admitted
+    /// <remarks>
+    /// A no-show's slot went to the next in line when the claim window closed: one who shows up later has
+    /// lost the turn, or they would be a shopper above the limit. Whether they showed up is this shard's
+    /// durable flag, not the queue's count of claims, which a crash of the queue grain can set back.
+    /// </remarks>
+    private QueueStatus AsSeenBy(QueueEntry entry, QueueStatus status) =>
+        status.Status == QueueStatusKind.Admitted
+        && (entry.Has(QueueEntryFlags.Finished)
+            || (!entry.Has(QueueEntryFlags.Claimed) && status.ClaimBy is { } claimBy && time.GetUtcNow() >= claimBy))
             ? status with { Status = QueueStatusKind.Expired, BatchId = null }
             : status;
 

@@ -160,6 +160,32 @@ public sealed class AdmissionTests(ClusterFixture fixture)
     }
 
     [Fact]
+    public async Task A_shopper_who_showed_up_keeps_the_turn_after_the_claim_window_though_the_queue_lost_its_count()
+    {
+        var claimWindow = TimeSpan.FromMinutes(2);
+        var queue = await QueueUnderTest.Create(fixture,
+            TestEvents.Settings(admissionsPerMinute: 60, maxActiveShoppers: 2, claimWindow: claimWindow, shoppingSession: TimeSpan.FromMinutes(10)));
+        var users = await queue.JoinMany(3);
+        await queue.AdvanceSeconds(2);
+        await queue.CursorReaches(2);
+
+        // The shopper shows up (the shard saves that), but the queue grain dies before it stores the count.
+        var queueGrain = queue.Queue.GetGrainId();
+        using (fixture.StorageFaults.FailWrites((stateName, grainId, _) => stateName == "queue" && grainId == queueGrain))
+        {
+            Assert.Equal(QueueStatusKind.Admitted, (await queue.Shard(users[0]).Claim(users[0]))!.Status);
+            await fixture.Cluster.DeactivateAsync(queue.Queue);
+        }
+
+        // Past the window the shard's record decides, not the count the crash set back: before, the
+        // shopper was told the turn had passed in the middle of shopping.
+        await queue.Advance(claimWindow + TimeSpan.FromSeconds(5));
+        Assert.Equal(QueueStatusKind.Admitted, (await queue.Status(users[0])).Status);
+        Assert.Equal(QueueStatusKind.Admitted, (await queue.Shard(users[0]).Claim(users[0]))!.Status);
+        Assert.Equal(QueueStatusKind.Expired, (await queue.Status(users[1])).Status);
+    }
+
+    [Fact]
     public async Task Admitted_users_who_claim_keep_counting_until_their_session_ends()
     {
         var session = TimeSpan.FromMinutes(10);

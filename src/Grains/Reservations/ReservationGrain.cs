@@ -39,6 +39,12 @@ public sealed class ReservationState
     /// and refunded them, for the last time.
     /// </summary>
     [Id(4)] public bool UnclaimedPaymentsRefunded { get; set; }
+
+    /// <summary>
+    /// The confirmed purchase has ended its shopping session in the queue. Written with the next change;
+    /// until then a new activation tells the queue again, which changes nothing the second time.
+    /// </summary>
+    [Id(5)] public bool ShoppingFinished { get; set; }
 }
 
 [GenerateSerializer, Immutable, Alias("tq.PendingCapture")]
@@ -84,6 +90,7 @@ public sealed class ReservationGrain(
             await ExpireIfDue();
             await TryReleaseSeats();
             await TryRefundIfOwed();
+            await TryFinishConfirmed();
             ScheduleExpiry();
             await Ship();
         }
@@ -101,8 +108,11 @@ public sealed class ReservationGrain(
         await ExpireIfDue();
         await TryReleaseSeats();
         await TryRefundIfOwed();
+        await TryFinishConfirmed();
         await Ship();
     }
+
+    private Task TryFinishConfirmed() => View.Status == ReservationStatus.Confirmed ? TryFinishShopping() : Task.CompletedTask;
 
     public async Task<ReservationView> Create(ReservationRequest request)
     {
@@ -188,7 +198,7 @@ public sealed class ReservationGrain(
             }
 
             // A retry finishes what a failure after the sale left undone (idempotent at the shard).
-            await FinishShopping();
+            await TryFinishShopping();
             return View;
         }
 
@@ -229,7 +239,7 @@ public sealed class ReservationGrain(
             TicketedEventId = View.EventId, Seats = View.Seats, Amount = View.Amount, Currency = View.Currency,
         });
         StopExpiryTimer();
-        await FinishShopping();
+        await TryFinishShopping();
         // A payment this reservation has no record of (made at the checkout while a capture's answer was
         // lost, or in a second tab) goes back; the reminder looks again until the checkout grace is over.
         await TryRefundIfOwed();
@@ -266,8 +276,29 @@ public sealed class ReservationGrain(
         return View;
     }
 
-    // A completed purchase ends the shopping session it was made in and frees the shopper's slot in the queue.
-    private Task FinishShopping() => QueueShards.For(GrainFactory, View.EventId, View.UserId).FinishPurchase(View.UserId, View.CreatedAt);
+    /// <summary>
+    /// A completed purchase ends the shopping session it was made in and frees the shopper's slot in the
+    /// queue. The sale is durable before this: if the queue cannot be told now (its shard unreachable, or
+    /// on a silo of the previous version during an upgrade), the buyer still gets the confirmation, and
+    /// each wake-up tells it again until it is told. The reservation is not settled before.
+    /// </summary>
+    private async Task TryFinishShopping()
+    {
+        if (state.State.ShoppingFinished)
+        {
+            return;
+        }
+
+        try
+        {
+            await QueueShards.For(GrainFactory, View.EventId, View.UserId).FinishPurchase(View.UserId, View.CreatedAt);
+            state.State.ShoppingFinished = true;
+        }
+        catch (Exception e)
+        {
+            logger.LogWarning(e, "Ending the shopping session of reservation {ReservationId} failed; the reminder retries", this.GetPrimaryKey());
+        }
+    }
 
     private void RequireOwner(Guid userId)
     {
@@ -521,7 +552,7 @@ public sealed class ReservationGrain(
         }
 
         // Settled: nothing more can happen by itself (no hold to expire, no refund owed).
-        var settled = (View.Status == ReservationStatus.Confirmed && state.State.UnclaimedPaymentsRefunded)
+        var settled = (View.Status == ReservationStatus.Confirmed && state.State.UnclaimedPaymentsRefunded && state.State.ShoppingFinished)
             || (View.Status is ReservationStatus.Expired or ReservationStatus.Cancelled
                 && View.Payment is not { Refunded: false } && state.State.SeatsReleased && state.State.Capturing is null
                 && state.State.UnclaimedPaymentsRefunded);

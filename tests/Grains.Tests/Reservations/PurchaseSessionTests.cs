@@ -47,6 +47,39 @@ public sealed class PurchaseSessionTests(ClusterFixture fixture)
     }
 
     [Fact]
+    public async Task A_purchase_the_queue_cannot_be_told_of_is_confirmed_and_ends_the_session_once_the_queue_answers()
+    {
+        var (definition, userId) = await AdmittedShopper();
+        var shard = QueueShards.For(fixture.Grains, definition.EventId, userId);
+        var created = await User(userId).Reserve(definition.EventId, TestEvents.BlockId, null, 1, null).Reserved();
+
+        // The user's queue shard cannot save (its database is away, or it is on a silo not yet upgraded).
+        fixture.QueueRecords.FailSaves(definition.EventId, true);
+        ReservationView paid;
+        try
+        {
+            // Before, the buyer was told the payment failed although the seats were sold and the money taken.
+            paid = await Reservation(created.ReservationId).Pay(new PaymentCommand(userId, "sandbox", null));
+            // The shard goes with the change it could not save, as a crash would take it.
+            await fixture.Cluster.DeactivateAsync(shard);
+        }
+        finally
+        {
+            fixture.QueueRecords.FailSaves(definition.EventId, false);
+        }
+
+        Assert.Equal(ReservationStatus.Confirmed, paid.Status);
+        Assert.Equal(1, (await Block(definition).GetCounts()).Sold);
+
+        // The next wake-up tells the queue: the session ends as a purchase ends it.
+        await fixture.Cluster.DeactivateAsync(Reservation(created.ReservationId));
+        await Reservation(created.ReservationId).Get();
+        Assert.Equal(QueueStatusKind.Expired, (await shard.Claim(userId))!.Status);
+    }
+
+    private ISeatBlockGrain Block(EventDefinition definition) => SeatBlocks.For(fixture.Grains, definition.EventId, TestEvents.BlockId);
+
+    [Fact]
     public async Task Cancelling_a_pending_hold_keeps_the_shopping_session()
     {
         var (definition, userId) = await AdmittedShopper();

@@ -119,7 +119,7 @@ public static class AdminApi
     }
 
     /// <summary>How far ahead an event may start: further than any ticket sale plans.</summary>
-    public static readonly TimeSpan MaxLeadTime = TimeSpan.FromDays(10 * 365);
+    public static readonly TimeSpan MaxLeadTime = TimeSpan.FromDays(3653);
 
     public static EventDefinition Validate(CreateEventRequest body, DateTimeOffset now)
     {

@@ -16,6 +16,12 @@ public static class BodyLimits
     {
         if (http.Request.Path.StartsWithSegments("/api"))
         {
+            // Set first, so that the server also stops reading a body refused below rather than draining it.
+            if (http.Features.Get<IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } limit)
+            {
+                limit.MaxRequestBodySize = MaxBytes;
+            }
+
             if (http.Request.ContentLength > MaxBytes)
             {
                 http.Response.StatusCode = StatusCodes.Status413PayloadTooLarge;
@@ -26,11 +32,6 @@ public static class BodyLimits
                         $"The request body is larger than {MaxBytes / 1024} KB.", null),
                 });
                 return;
-            }
-
-            if (http.Features.Get<IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } limit)
-            {
-                limit.MaxRequestBodySize = MaxBytes;
             }
         }
 

@@ -217,6 +217,43 @@ public sealed class PageBasicsTests(GatewayServer gateway, BrowserSession browse
     }
 
     [Fact]
+    public async Task Logging_out_while_a_token_refresh_is_answered_stays_logged_out()
+    {
+        var page = await NewPage(Screen.Desktop);
+        await Pages.SignIn(page, await Api.Register());
+        await Expect(page.Locator(".who")).ToHaveTextAsync("Fan");
+        var rotated = new TaskCompletionSource<string>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        await page.RouteAsync("**/api/auth/refresh", async route =>
+        {
+            // The service rotates the token at once; its answer reaches the page only after the logout.
+            var answer = await route.FetchAsync();
+            rotated.TrySetResult(JsonNode.Parse(await answer.TextAsync())!["refreshToken"]!.GetValue<string>());
+            await release.Task;
+            await route.FulfillAsync(new() { Response = answer });
+        });
+
+        // A stale access token: the next page's request is refused, and the page refreshes.
+        await page.EvaluateAsync("() => { const s = JSON.parse(localStorage.getItem('tq.auth')); s.accessToken = 'stale'; localStorage.setItem('tq.auth', JSON.stringify(s)); }");
+        await page.GetByRole(AriaRole.Link, new() { Name = "My reservations" }).ClickAsync();
+        var newToken = await rotated.Task.WaitAsync(TimeSpan.FromSeconds(15), TestContext.Current.CancellationToken);
+        await page.GetByRole(AriaRole.Button, new() { Name = "Log out" }).ClickAsync();
+        await Expect(page.GetByRole(AriaRole.Link, new() { Name = "Log in" })).ToBeVisibleAsync();
+
+        // Before, the late answer was saved: the browser was signed in again, with a session the logout
+        // had not ended.
+        var ended = await page.RunAndWaitForResponseAsync(
+            () => { release.TrySetResult(); return Task.CompletedTask; },
+            response => response.Url.EndsWith("/api/auth/logout", StringComparison.Ordinal)
+                && response.Request.PostData?.Contains(newToken, StringComparison.Ordinal) == true);
+        Assert.Equal(204, ended.Status);
+        await page.UnrouteAllAsync();
+        Assert.Null(await page.EvaluateAsync<string?>("() => localStorage.getItem('tq.auth')"));
+        await Expect(page.GetByRole(AriaRole.Link, new() { Name = "Log in" })).ToBeVisibleAsync();
+        await Api.Send(HttpMethod.Post, "/api/auth/refresh", null, new JsonObject { ["refreshToken"] = newToken }, HttpStatusCode.Unauthorized);
+    }
+
+    [Fact]
     public async Task The_name_the_bar_could_not_load_appears_once_the_service_answers()
     {
         var page = await NewPage(Screen.Desktop);

@@ -55,12 +55,15 @@ export function clearSession(): void {
 export async function logout(): Promise<void> {
   const current = session();
   clearSession();
-  if (!current) return;
+  if (current) await endSession(current.refreshToken);
+}
+
+async function endSession(refreshToken: string): Promise<void> {
   try {
     await fetch("/api/auth/logout", {
       method: "POST",
       headers: { "content-type": "application/json" },
-      body: JSON.stringify({ refreshToken: current.refreshToken }),
+      body: JSON.stringify({ refreshToken }),
       keepalive: true,
     });
   } catch {
@@ -84,7 +87,14 @@ async function refresh(): Promise<Refreshed> {
         body: JSON.stringify({ refreshToken: current.refreshToken }),
       });
       if (response.ok) {
-        saveSession((await response.json()) as Tokens);
+        const pair = (await response.json()) as Tokens;
+        // Logged out while this was on its way: the new pair must not sign the browser in again, and
+        // it is ended on the server too (the logout named the token this one replaced).
+        if (session() === null) {
+          await endSession(pair.refreshToken);
+          return "rejected";
+        }
+        saveSession(pair);
         return "refreshed";
       }
       // Another tab may have rotated it first: its new pair is in storage now.

@@ -29,6 +29,7 @@ public sealed class StartupChecksTests
     [InlineData("TicketQueue:Queue:TicketBlockSize", "0", "TicketBlockSize must be at least 1")]
     [InlineData("TicketQueue:Queue:TicketBlockSize", "-5", "TicketBlockSize must be at least 1")]
     [InlineData("TicketQueue:Queue:TickInterval", "00:00:00", "TickInterval must be longer than zero")]
+    [InlineData("TicketQueue:Queue:TickInterval", "1", "TickInterval must be at most 00:01:00 (a bare number is read as days")]
     public void A_queue_engine_setting_that_cannot_work_is_refused(string key, string value, string message)
     {
         var error = StartFails(new() { [key] = value });
@@ -44,6 +45,20 @@ public sealed class StartupChecksTests
         var error = StartFails(new() { ["TicketQueue:Admin:Password"] = new string('p', length) });
 
         Assert.Contains($"TicketQueue:Admin:Password must be 8 to 128 characters (is {length})", error.ToString(), StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("TicketQueue:Auth:AccessTokenMinutes", "0", "TicketQueue:Auth:AccessTokenMinutes must be 1 to 1440 (is 0)")]
+    [InlineData("TicketQueue:Auth:RefreshTokenDays", "-1", "TicketQueue:Auth:RefreshTokenDays must be 1 to 365 (is -1)")]
+    [InlineData("TicketQueue:RateLimits:AuthPerMinute", "0", "TicketQueue:RateLimits:AuthPerMinute must be 1 to 1000000 (is 0)")]
+    [InlineData("TicketQueue:Shutdown:ReadinessDrain", "-00:00:01", "TicketQueue:Shutdown:ReadinessDrain must be from 00:00:00 to under 00:00:30")]
+    [InlineData("TicketQueue:Shutdown:ReadinessDrain", "5", "TicketQueue:Shutdown:ReadinessDrain must be from 00:00:00 to under 00:00:30")]
+    public void A_setting_that_would_fail_only_at_run_time_is_refused_at_start(string key, string value, string message)
+    {
+        // Before, the gateway started, and then every sign-in was a 500, or the drain failed at SIGTERM.
+        var error = StartFails(new() { [key] = value });
+
+        Assert.Contains(message, error.ToString(), StringComparison.Ordinal);
     }
 
     [Fact]

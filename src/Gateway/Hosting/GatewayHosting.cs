@@ -97,6 +97,11 @@ public static class GatewayHosting
         var tokens = builder.Configuration.GetSection(QueueTokenOptions.Section).Get<QueueTokenOptions>() ?? new QueueTokenOptions();
         RequireSecret(builder.Environment, auth.SigningKey, $"{AuthOptions.Section}:SigningKey");
         RequireSecret(builder.Environment, tokens.SigningKey, $"{QueueTokenOptions.Section}:SigningKey");
+        // Accepted and then failing at run time: every sign-in a 500 (no lifetime, no permits), or sessions
+        // that end as soon as the access token does.
+        RequireRange(auth.AccessTokenMinutes, 1, 24 * 60, $"{AuthOptions.Section}:AccessTokenMinutes");
+        RequireRange(auth.RefreshTokenDays, 1, 365, $"{AuthOptions.Section}:RefreshTokenDays");
+        RequireRange(builder.Configuration.GetValue("TicketQueue:RateLimits:AuthPerMinute", 60), 1, 1_000_000, "TicketQueue:RateLimits:AuthPerMinute");
         var admin = builder.Configuration.GetSection(AdminOptions.Section).Get<AdminOptions>() ?? new AdminOptions();
         if (!builder.Environment.IsDevelopment() && admin.Password.StartsWith(AuthOptions.DevelopmentMarker, StringComparison.Ordinal))
         {
@@ -178,6 +183,14 @@ public static class GatewayHosting
                 new ValueTask(WriteProblem(context.HttpContext, 429, "too-many-requests", "Too many sign-in attempts; wait a minute."));
         });
         return builder;
+    }
+
+    private static void RequireRange(int value, int min, int max, string setting)
+    {
+        if (value < min || value > max)
+        {
+            throw new InvalidOperationException($"{setting} must be {min} to {max} (is {value}).");
+        }
     }
 
     private static Task WriteProblem(HttpContext http, int status, string code, string detail)

@@ -34,7 +34,14 @@ public sealed class ShutdownDrain(ReadinessState readiness, IConfiguration confi
         }
     }
 
-    public Task StartingAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+    // Read at start, so that a value that cannot work stops the gateway now, not at its first SIGTERM.
+    public Task StartingAsync(CancellationToken cancellationToken)
+    {
+        var drain = Drain;
+        return drain < TimeSpan.Zero || drain >= TimeSpan.FromSeconds(30)
+            ? throw new InvalidOperationException($"{Setting} must be from 00:00:00 to under 00:00:30, the shutdown's whole budget (is {drain}).")
+            : Task.CompletedTask;
+    }
 
     public Task StartAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 

@@ -89,6 +89,8 @@ public static class SiloConfiguration
             .Bind(configuration.GetSection("TicketQueue:Queue"))
             .Validate(o => o.TicketBlockSize >= 1, "TicketQueue:Queue:TicketBlockSize must be at least 1.")
             .Validate(o => o.TickInterval > TimeSpan.Zero, "TicketQueue:Queue:TickInterval must be longer than zero.")
+            // A bare number is read as days: "1" would admit once a day.
+            .Validate(o => o.TickInterval <= TimeSpan.FromMinutes(1), "TicketQueue:Queue:TickInterval must be at most 00:01:00 (a bare number is read as days; write hh:mm:ss).")
             .ValidateOnStart();
         // Ships the outbox to Kafka when TicketQueue:Events:Kafka:BootstrapServers is set (cluster mode).
         silo.Services.AddOutboxRelay(configuration);

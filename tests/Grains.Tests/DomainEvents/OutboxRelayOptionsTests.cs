@@ -1,3 +1,4 @@
+using TicketQueue.Grains.Abstractions.DomainEvents;
 using TicketQueue.Grains.DomainEvents.Relay;
 
 namespace TicketQueue.Grains.Tests.DomainEvents;
@@ -49,7 +50,53 @@ public sealed class OutboxRelayOptionsTests
 
         var problem = Assert.Single(options.Problems());
 
-        Assert.Equal($"TicketQueue:Events:{name} must be positive (is 00:00:00).", problem);
+        Assert.StartsWith($"TicketQueue:Events:{name} must be positive", problem, StringComparison.Ordinal);
+        Assert.Contains("(is 00:00:00", problem, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void A_bare_number_read_as_days_is_a_problem_at_start()
+    {
+        // "PollInterval": "200" meant 200 ms to whoever wrote it; .NET reads it as 200 days.
+        var options = new OutboxRelayOptions { PollInterval = TimeSpan.FromDays(200) };
+
+        var problem = Assert.Single(options.Problems());
+
+        Assert.Equal("TicketQueue:Events:PollInterval must be positive and at most 00:01:00 (is 200.00:00:00; a bare number is read as days, write hh:mm:ss).", problem);
+    }
+
+    [Theory]
+    [InlineData("Reservation")]
+    [InlineData("reservations")]
+    public void A_topic_for_no_aggregate_type_is_a_problem_at_start(string type)
+    {
+        // Before, it was ignored, and the type's events went to the default topic.
+        var options = new OutboxRelayOptions { Topics = { [type] = "shop.reservations" } };
+
+        var problem = Assert.Single(options.Problems());
+
+        Assert.Equal($"TicketQueue:Events:Topics has '{type}', which is no aggregate type (known: queue, reservation, payment; names are case-sensitive).", problem);
+    }
+
+    [Theory]
+    [InlineData("ticket queue.")]
+    [InlineData("ticketqueue/")]
+    public void A_topic_name_Kafka_refuses_is_a_problem_at_start(string prefix)
+    {
+        var options = new OutboxRelayOptions { TopicPrefix = prefix };
+
+        Assert.Equal(OutboxRelayOptions.AggregateTypes.Count, options.Problems().Count(p => p.Contains("is not one Kafka accepts", StringComparison.Ordinal)));
+    }
+
+    [Fact]
+    public void The_known_aggregate_types_are_those_of_the_domain_events()
+    {
+        var declared = typeof(DomainEvent).Assembly.GetTypes()
+            .Where(t => t.IsSubclassOf(typeof(DomainEvent)) && !t.IsAbstract)
+            .Select(t => ((DomainEvent)System.Runtime.CompilerServices.RuntimeHelpers.GetUninitializedObject(t)).AggregateType)
+            .Distinct().Order();
+
+        Assert.Equal(OutboxRelayOptions.AggregateTypes.Order(), declared);
     }
 
     [Fact]

@@ -60,6 +60,12 @@ public sealed class OutboxRelayOptions
 
     public bool RelayEnabled => !string.IsNullOrWhiteSpace(Kafka.BootstrapServers);
 
+    /// <summary>The aggregate types whose events the outbox holds (<c>DomainEvent.AggregateType</c>; a test keeps the two in step).</summary>
+    public static readonly IReadOnlyList<string> AggregateTypes = ["queue", "reservation", "payment"];
+
+    private static bool IsTopicName(string topic) =>
+        topic.Length is >= 1 and <= 249 && topic is not ("." or "..") && topic.All(c => char.IsAsciiLetterOrDigit(c) || c is '.' or '_' or '-');
+
     public string TopicFor(string aggregateType) =>
         Topics.TryGetValue(aggregateType, out var topic) && topic.Length > 0 ? topic : TopicPrefix + aggregateType;
 
@@ -81,17 +87,31 @@ public sealed class OutboxRelayOptions
             yield return $"{SectionName}:LagAlertSeconds must be positive (is {LagAlertSeconds}).";
         }
 
-        foreach (var (name, value) in new[]
+        // Upper bounds catch a bare number, which .NET reads as days ("200" is 200 days, not milliseconds).
+        foreach (var (name, value, max) in new[]
         {
-            ("PollInterval", PollInterval), ("OwnershipInterval", OwnershipInterval), ("LagInterval", LagInterval),
-            ("InitialBackoff", InitialBackoff), ("MaxBackoff", MaxBackoff), ("Kafka:DeliveryTimeout", Kafka.DeliveryTimeout),
-            ("RetainPublished", RetainPublished), ("PruneInterval", PruneInterval),
+            ("PollInterval", PollInterval, TimeSpan.FromMinutes(1)), ("OwnershipInterval", OwnershipInterval, TimeSpan.FromMinutes(5)),
+            ("LagInterval", LagInterval, TimeSpan.FromMinutes(5)), ("InitialBackoff", InitialBackoff, TimeSpan.FromMinutes(1)),
+            ("MaxBackoff", MaxBackoff, TimeSpan.FromMinutes(10)), ("Kafka:DeliveryTimeout", Kafka.DeliveryTimeout, TimeSpan.FromHours(1)),
+            ("RetainPublished", RetainPublished, TimeSpan.MaxValue), ("PruneInterval", PruneInterval, TimeSpan.FromDays(1)),
         })
         {
-            if (value <= TimeSpan.Zero)
+            if (value <= TimeSpan.Zero || value > max)
             {
-                yield return $"{SectionName}:{name} must be positive (is {value}).";
+                yield return max == TimeSpan.MaxValue
+                    ? $"{SectionName}:{name} must be positive (is {value})."
+                    : $"{SectionName}:{name} must be positive and at most {max} (is {value}; a bare number is read as days, write hh:mm:ss).";
             }
+        }
+
+        foreach (var type in Topics.Keys.Where(type => !AggregateTypes.Contains(type, StringComparer.Ordinal)))
+        {
+            yield return $"{SectionName}:Topics has '{type}', which is no aggregate type (known: {string.Join(", ", AggregateTypes)}; names are case-sensitive).";
+        }
+
+        foreach (var topic in AggregateTypes.Select(TopicFor).Where(topic => !IsTopicName(topic)))
+        {
+            yield return $"{SectionName}: the topic name '{topic}' is not one Kafka accepts (1 to 249 of a-z, A-Z, 0-9, '.', '_', '-').";
         }
 
         if (RelayEnabled && Kafka.DeliveryTimeout > TimeSpan.Zero && ProducerConfigProblem() is { } producer)

@@ -134,17 +134,13 @@ public sealed class QueueFanout(IGrainFactory grains, IHubContext<QueueHub, IQue
                 admitted = followers.TakeUpTo(update.ServingCursor);
             }
 
-            foreach (var (follower, ticket) in assigned)
-            {
-                await hub.Clients.User(follower.UserId.ToString()).TicketAssigned(
-                    new TicketAssignedMessage(update.EventId, ticket, Math.Max(0, ticket - update.ServingCursor)));
-            }
-
-            if (admitted.Count > 0)
+            if (assigned.Count > 0 || admitted.Count > 0)
             {
                 // Not awaited: each admission is a call to the follower's shard, and one that hangs (its
-                // silo just died) must hold up neither the others nor the next update of any event.
-                var admitting = AdmitAll(update.EventId, followers, admitted);
+                // silo just died) must hold up neither the others nor the next update of any event. The
+                // drawn numbers at an opening go the same way: tens of thousands of personal messages,
+                // each a publish to the backplane in cluster mode.
+                var admitting = Tell(update, followers, assigned, admitted);
                 _admitting[admitting] = true;
                 _ = admitting.ContinueWith(done => _admitting.TryRemove(done, out _), CancellationToken.None,
                     TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
@@ -158,6 +154,28 @@ public sealed class QueueFanout(IGrainFactory grains, IHubContext<QueueHub, IQue
 
     /// <summary>Admissions still being told, awaited when the gateway stops.</summary>
     private readonly ConcurrentDictionary<Task, bool> _admitting = new();
+
+    // Numbers drawn before admissions, so that a follower drawn and admitted in one update hears in that order.
+    private async Task Tell(QueueUpdate update, EventFollowers followers, List<(Follower Follower, long Ticket)> assigned,
+        List<(Follower Follower, long Ticket)> admitted)
+    {
+        await Parallel.ForEachAsync(assigned, new ParallelOptions { MaxDegreeOfParallelism = AdmissionsInFlight }, async (item, _) =>
+        {
+            try
+            {
+                await hub.Clients.User(item.Follower.UserId.ToString()).TicketAssigned(
+                    new TicketAssignedMessage(update.EventId, item.Ticket, Math.Max(0, item.Ticket - update.ServingCursor)));
+            }
+            catch (Exception e)
+            {
+                // Like a message lost with a dropped connection: the page learns its number when it follows
+                // again. Before, one failed send skipped every number and admission after it in the update.
+                logger.LogWarning(e, "Telling {UserId} their drawn number in {EventId} failed", item.Follower.UserId, update.EventId);
+            }
+        });
+
+        await AdmitAll(update.EventId, followers, admitted);
+    }
 
     private Task AdmitAll(string eventId, EventFollowers followers, List<(Follower Follower, long Ticket)> admitted) =>
         Parallel.ForEachAsync(admitted, new ParallelOptions { MaxDegreeOfParallelism = AdmissionsInFlight }, async (item, _) =>
@@ -183,7 +201,7 @@ public sealed class QueueFanout(IGrainFactory grains, IHubContext<QueueHub, IQue
             }
         });
 
-    /// <summary>Claims in flight per admission tick: enough to tell a tick's thousand admitted quickly.</summary>
+    /// <summary>Claims (or drawn numbers) in flight per update: enough to tell a tick's thousand admitted quickly.</summary>
     private const int AdmissionsInFlight = 32;
 
     // The connection is live, so its user is present: claim their slot. The shard also says whether the

@@ -233,7 +233,8 @@ const queue: Page = async (main, ctx) => {
     if (m.eventId === eventId) showAdmitted(m.admissionToken, m.admissionExpiresAt);
   });
   connectionHandle.on("ticketAssigned", (m: TicketAssignedMessage) => {
-    if (m.eventId !== eventId) return;
+    // Told beside the admissions, the number may come after the admission it led to: that one stands.
+    if (m.eventId !== eventId || state.status === "admitted") return;
     state = { ...state, status: "waiting", ticketNumber: m.ticketNumber, position: m.position };
     draw();
     // The draw is news of its own: say the number, and count it as the latest announcement.

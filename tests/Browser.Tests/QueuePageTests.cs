@@ -292,6 +292,56 @@ public sealed class QueuePageTests(GatewayServer gateway, BrowserSession browser
     }
 
     [Fact]
+    public async Task A_waiting_page_left_and_opened_again_while_its_join_was_retried_is_the_live_one()
+    {
+        var (admin, eventId) = await PausedLine(ahead: 0);
+        var page = await NewPage(Screen.Phone);
+        var joins = 0;
+        await page.RouteAsync($"**/api/events/{eventId}/queue", async route =>
+        {
+            // The first join is refused as busy: that page waits 2 s, then tries again (and gets in).
+            if (route.Request.Method == "POST" && Interlocked.Increment(ref joins) == 1)
+            {
+                await route.FulfillAsync(new()
+                {
+                    Status = 503,
+                    ContentType = "application/problem+json",
+                    Headers = new Dictionary<string, string> { ["Retry-After"] = "2" },
+                    Body = """{"status":503,"code":"unavailable"}""",
+                });
+                return;
+            }
+
+            await route.ContinueAsync();
+        });
+        await Pages.SignIn(page, await Api.Register(), $"/queue/{eventId}");
+        await Expect(page.Locator("#join-retrying")).ToBeVisibleAsync();
+
+        // Away and back to the same waiting room inside the app, while the first copy still waits to retry.
+        await page.EvaluateAsync("() => { history.pushState(null, '', '/events'); dispatchEvent(new PopStateEvent('popstate')); }");
+        await Expect(page.GetByRole(AriaRole.Heading, new() { Level = 1 })).ToHaveTextAsync("Events");
+        await page.EvaluateAsync($"() => {{ history.pushState(null, '', '/queue/{eventId}'); dispatchEvent(new PopStateEvent('popstate')); }}");
+        await Expect(page.Locator("#connection")).ToHaveAttributeAsync("data-mode", "live");
+        await Eventually(() => Volatile.Read(ref joins) >= 3);
+        await Task.Delay(500, TestContext.Current.CancellationToken);
+
+        // Before, the first copy's late join drew its page over the live one, and was then stopped: the
+        // visitor watched a page that never moved again and missed the turn.
+        await Api.UpdateQueue(admin, eventId, paused: false);
+        await Expect(page.Locator("#admitted")).ToBeVisibleAsync();
+    }
+
+    private static async Task Eventually(Func<bool> condition)
+    {
+        for (var i = 0; i < 100 && !condition(); i++)
+        {
+            await Task.Delay(100, TestContext.Current.CancellationToken);
+        }
+
+        Assert.True(condition(), "the condition never held");
+    }
+
+    [Fact]
     public async Task A_waiting_page_hears_when_the_event_starts_and_says_sales_closed()
     {
         var admin = await Api.AdminLogin();

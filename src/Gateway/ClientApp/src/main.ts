@@ -87,7 +87,12 @@ async function render(): Promise<void> {
     return;
   }
 
-  fill(main, h("p", { class: "loading", role: "status" }, t("common.loading")));
+  // Each page draws into a container of its own: one still loading when the visitor moves on (a join
+  // being retried, a slow answer) draws into a container no longer on screen, never over the page they
+  // went to, even when they came back to the same address.
+  const root = h("div", { class: "page" });
+  fill(main, root);
+  fill(root, h("p", { class: "loading", role: "status" }, t("common.loading")));
   const page = (await route.load()).default;
   if (current !== generation) return;
   const ctx: PageContext = {
@@ -101,7 +106,7 @@ async function render(): Promise<void> {
   };
   let stop: void | (() => void);
   try {
-    stop = await page(main, ctx);
+    stop = await page(root, ctx);
   } catch (err) {
     if (current !== generation) return;
     // Signed out meanwhile (the refresh token was refused): sign in again, then come back here.
@@ -113,7 +118,7 @@ async function render(): Promise<void> {
     // A page that could not load says why and offers to try again, instead of "Loading…" for good; a
     // busy service is tried again by itself too (its Retry-After, else a few seconds).
     fill(
-      main,
+      root,
       h("p", { role: "alert", id: "page-error" }, err instanceof ApiError ? problemText(err.code, err.detail) : t("common.error")),
       h("button", { type: "button", onclick: () => void render() }, t("common.retry")),
     );
@@ -132,7 +137,7 @@ async function render(): Promise<void> {
   }
   leave = stop;
   // Move focus to the new page's heading, so keyboard and screen-reader users start there.
-  main.querySelector<HTMLElement>("h1")?.focus({ preventScroll: true });
+  root.querySelector<HTMLElement>("h1")?.focus({ preventScroll: true });
 }
 
 document.addEventListener("click", (e) => {

@@ -342,6 +342,34 @@ public sealed class QueuePageTests(GatewayServer gateway, BrowserSession browser
     }
 
     [Fact]
+    public async Task A_waiting_page_whose_visitor_signed_out_elsewhere_asks_to_sign_in_instead_of_polling_for_good()
+    {
+        var (_, eventId) = await PausedLine(ahead: 1);
+        var page = await NewPage(Screen.Phone);
+        var sockets = await QueueSockets.Watch(page);
+        await Pages.SignIn(page, await Api.Register(), $"/queue/{eventId}");
+        await Expect(page.Locator("#connection")).ToHaveAttributeAsync("data-mode", "live");
+
+        // Logged out in another tab (the session is shared), then the connection drops.
+        await page.EvaluateAsync("() => localStorage.removeItem('tq.auth')");
+        await sockets.Single().CloseAsync(new() { Code = 4000, Reason = "network dropped" });
+
+        // Before, every look at the place was refused and the page asked again every few seconds, for good,
+        // beside a position that no longer moved.
+        await Expect(page).ToHaveURLAsync(new System.Text.RegularExpressions.Regex($"/login\\?next=%2Fqueue%2F{eventId}$"), new() { Timeout = 20_000 });
+        var looks = 0;
+        page.Request += (_, request) =>
+        {
+            if (request.Url.EndsWith($"/api/events/{eventId}/queue/me", StringComparison.Ordinal))
+            {
+                Interlocked.Increment(ref looks);
+            }
+        };
+        await Task.Delay(TimeSpan.FromSeconds(8), TestContext.Current.CancellationToken);
+        Assert.Equal(0, Volatile.Read(ref looks));
+    }
+
+    [Fact]
     public async Task A_waiting_page_hears_when_the_event_starts_and_says_sales_closed()
     {
         var admin = await Api.AdminLogin();

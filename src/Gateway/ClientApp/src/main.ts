@@ -9,7 +9,7 @@ import { lang, problemText, setLang, t } from "./i18n";
 export interface PageContext {
   params: string[];
   query: URLSearchParams;
-  navigate: (path: string) => void;
+  navigate: (path: string, replace?: boolean) => void;
   /** Set the page's title (document title and the heading screen readers land on). */
   title: (text: string) => HTMLHeadingElement;
 }

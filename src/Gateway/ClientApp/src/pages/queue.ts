@@ -182,8 +182,23 @@ const queue: Page = async (main, ctx) => {
         showNotInQueue();
         return;
       }
+      if (err instanceof ApiError && err.status === 401) {
+        signedOut();
+        return;
+      }
     }
     if (!stopped && (mode as Mode) !== "live" && admitted.hidden) pollTimer = window.setTimeout(poll, pollMs + Math.random() * 2000);
+  }
+
+  // Signed out meanwhile (in another tab, or the session was ended): nothing on this page can work any
+  // more, and asking again every few seconds would go on for as long as the tab is open. Sign in again,
+  // then come back here: the place is kept.
+  function signedOut(): void {
+    stopped = true;
+    stopPolling();
+    clearTimeout(restartTimer);
+    void connectionHandle?.stop();
+    if (!left()) ctx.navigate(`/login?next=${encodeURIComponent(here)}`, true);
   }
 
   // The place is gone (left from another tab or device): say so; joining again is the visitor's choice.

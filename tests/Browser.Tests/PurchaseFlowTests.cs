@@ -86,6 +86,42 @@ public sealed class PurchaseFlowTests(GatewayServer gateway, BrowserSession brow
     }
 
     [Fact]
+    public async Task A_late_answer_for_the_block_left_behind_is_not_drawn_as_the_block_chosen()
+    {
+        var admin = await Api.AdminLogin();
+        var eventId = await Api.CreateEvent(admin, new NewEvent
+        {
+            Blocks = [new("floor", "Floor", 2, 10, 50_000m), new("balcony", "Balcony", 3, 8, 30_000m)],
+        });
+        var page = await NewPage(Screen.Desktop);
+        await Pages.SignIn(page, await Api.Register());
+        await Pages.WaitForTurnAndOpenSeats(page, eventId);
+        await Expect(page.Locator(".seatmap button.seat")).ToHaveCountAsync(20);
+
+        // The floor's next refresh is slow: its answer arrives after the visitor switched to the balcony.
+        var held = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        await page.RouteAsync($"**/api/events/{eventId}/blocks/floor/seats", async route =>
+        {
+            held.TrySetResult();
+            await release.Task;
+            await route.ContinueAsync();
+        });
+        await held.Task.WaitAsync(TimeSpan.FromSeconds(15), TestContext.Current.CancellationToken);
+        await page.Locator("#block").SelectOptionAsync("balcony");
+        await Expect(page.Locator(".seatmap button.seat")).ToHaveCountAsync(24);
+
+        var floorAnswered = page.WaitForResponseAsync($"**/api/events/{eventId}/blocks/floor/seats");
+        release.TrySetResult();
+        await floorAnswered;
+        await Task.Delay(300, TestContext.Current.CancellationToken);
+
+        // Before, the floor's 20 seats were drawn under the balcony's name, and a hold went to the balcony.
+        await Expect(page.Locator(".seatmap button.seat")).ToHaveCountAsync(24);
+        await Expect(page.Locator(".seatmap")).ToHaveAttributeAsync("aria-label", new Regex("Balcony"));
+    }
+
+    [Fact]
     public async Task Asking_for_the_best_seats_holds_that_many_together()
     {
         var admin = await Api.AdminLogin();

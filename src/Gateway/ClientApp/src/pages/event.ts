@@ -152,11 +152,16 @@ function seatPicker(main: HTMLElement, detail: EventDetail, token: string, expir
   });
 
   async function load(): Promise<void> {
-    seats = await api<Seat[]>("GET", `/api/events/${encodeURIComponent(detail.eventId)}/blocks/${encodeURIComponent(block.blockId)}/seats`);
+    const asked = block;
+    const answer = await api<Seat[]>("GET", `/api/events/${encodeURIComponent(detail.eventId)}/blocks/${encodeURIComponent(asked.blockId)}/seats`);
+    // The visitor switched blocks while this was on its way (a refresh, or a quick second switch): the
+    // answer is another block's, and drawing it would show its seats under this block's name.
+    if (asked !== block) return;
+    seats = answer;
     // A seat someone else took since it was chosen is no longer ours to ask for.
     for (const id of chosen) if (seats.find((s) => s.seatId === id)?.status !== "available") chosen.delete(id);
     // The blocks table above shows this block's seats left as of now, not as of the page's first load.
-    const left = main.querySelector(`[data-available="${CSS.escape(block.blockId)}"]`);
+    const left = main.querySelector(`[data-available="${CSS.escape(asked.blockId)}"]`);
     if (left) left.textContent = `${formatNumber(seats.filter((s) => s.status === "available").length)} / ${formatNumber(seats.length)}`;
     draw();
   }

@@ -85,6 +85,9 @@ public sealed class KafkaMockCluster : IDisposable
     public void SetRoundTripTime(int brokerId, TimeSpan roundTrip) =>
         Check(Api.Value.BrokerSetRtt(_cluster, brokerId, (int)roundTrip.TotalMilliseconds), "rd_kafka_mock_broker_set_rtt");
 
+    /// <summary>Makes the brokers answer every request about the topic with this error (e.g. 29, topic authorization failed).</summary>
+    public void SetTopicError(string topic, Confluent.Kafka.ErrorCode error) => Api.Value.TopicSetError(_cluster, topic, (int)error);
+
     /// <summary>Creates a topic ahead of use (otherwise it is created with the mock's defaults on first use).</summary>
     public void CreateTopic(string topic, int partitions) =>
         Check(Api.Value.TopicCreate(_cluster, topic, partitions, Math.Min(Brokers, 3)), "rd_kafka_mock_topic_create");
@@ -143,6 +146,9 @@ public sealed class KafkaMockCluster : IDisposable
     [UnmanagedFunctionPointer(CallingConvention.Cdecl)]
     private delegate void GroupDelayFn(IntPtr cluster, int delayMs);
 
+    [UnmanagedFunctionPointer(CallingConvention.Cdecl)]
+    private delegate void TopicSetErrorFn(IntPtr cluster, [MarshalAs(UnmanagedType.LPUTF8Str)] string topic, int error);
+
     private sealed record Native(
         string Path,
         ConfNewFn ConfNew,
@@ -156,7 +162,8 @@ public sealed class KafkaMockCluster : IDisposable
         BrokerFn BrokerSetUp,
         BrokerRttFn BrokerSetRtt,
         TopicCreateFn TopicCreate,
-        GroupDelayFn GroupInitialRebalanceDelay)
+        GroupDelayFn GroupInitialRebalanceDelay,
+        TopicSetErrorFn TopicSetError)
     {
         public static Native Load()
         {
@@ -175,7 +182,8 @@ public sealed class KafkaMockCluster : IDisposable
                 Export<BrokerFn>(library, "rd_kafka_mock_broker_set_up"),
                 Export<BrokerRttFn>(library, "rd_kafka_mock_broker_set_rtt"),
                 Export<TopicCreateFn>(library, "rd_kafka_mock_topic_create"),
-                Export<GroupDelayFn>(library, "rd_kafka_mock_group_initial_rebalance_delay_ms"));
+                Export<GroupDelayFn>(library, "rd_kafka_mock_group_initial_rebalance_delay_ms"),
+                Export<TopicSetErrorFn>(library, "rd_kafka_mock_topic_set_error"));
         }
 
         private static T Export<T>(IntPtr library, string name) where T : Delegate =>

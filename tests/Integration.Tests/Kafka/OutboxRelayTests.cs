@@ -133,6 +133,33 @@ public sealed class OutboxRelayTests(OutboxServerFixture server) : IClassFixture
     }
 
     [Fact]
+    public async Task An_event_a_broker_refuses_alone_in_a_quiet_round_holds_back_only_its_own_aggregate()
+    {
+        using var kafka = Delivery.StartKafka();
+        // The payments topic's ACL does not let the relay write (a broker's refusal, not a failing Kafka).
+        kafka.SetTopicError("ticketqueue.payment", Confluent.Kafka.ErrorCode.TopicAuthorizationFailed);
+        await using var db = await server.NewDatabase();
+        var denied = await db.AppendRow("payment", "denied", "payment.approved", """{"note":"small"}""");
+        var settings = new Dictionary<string, string?> { ["InitialBackoff"] = "00:05:00", ["MaxBackoff"] = "00:05:00" };
+
+        using var consumer = EventConsumer.Start(kafka.BootstrapServers, Delivery.Topics);
+        await using var relay = await RelayHost.Start("relay", db.ConnectionString, kafka.BootstrapServers, settings);
+        using var meters = new OutboxMeters(relay.Services);
+        await WaitFor(() => Task.FromResult(relay.Log.Any(line => line.Contains("authorization", StringComparison.OrdinalIgnoreCase))), "the refusal");
+
+        // Events of other aggregates recorded after it. Before, the refused event, alone in its round, was
+        // taken for a failing Kafka: the whole relay backed off (five minutes here), and these waited too.
+        var opening = TicketOpening.Script(users: 20, reservations: 0);
+        await db.Append(opening.Appends);
+        var received = await consumer.WaitUntil(r => Delivery.AllArrived(opening.Events, r), Patience, "the other aggregates' events");
+
+        Delivery.AssertExactlyOnceInOrder(opening.Events, received);
+        Assert.False(await db.IsPublished(denied));
+        Assert.Equal(1, meters.Gauge("ticketqueue.outbox.parked_aggregates"));
+        Assert.Equal(0, meters.Counter("ticketqueue.outbox.failed_rounds"));
+    }
+
+    [Fact]
     public async Task Published_events_past_the_retention_are_deleted_and_unpublished_ones_are_kept()
     {
         using var kafka = Delivery.StartKafka();

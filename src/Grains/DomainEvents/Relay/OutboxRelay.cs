@@ -284,11 +284,14 @@ public sealed class OutboxRelay : BackgroundService
         var unacknowledged = deliveries.Where(d => d.Report.IsCompletedSuccessfully && !Acknowledged(d.Report.Result))
             .Select(d => (d.Row, d.Report.Result.Error)).ToList();
 
-        // Nothing sent got through: Kafka itself is failing (down, unreachable, refusing us), and the whole
-        // relay backs off. Otherwise each refused event is its own, and only its aggregate waits.
-        var kafkaFailing = acknowledged.Count == 0 && unacknowledged.Count > 0;
-        var notParked = kafkaFailing ? unacknowledged.Count : 0;
-        foreach (var (row, error) in kafkaFailing ? refused : refused.Concat(unacknowledged))
+        // Nothing sent got through, and not because a broker said no to those events: Kafka itself is failing
+        // (down, unreachable), and the whole relay backs off. Otherwise each refused event is its own, and
+        // only its aggregate waits; in particular one a broker refuses (its topic's ACL, its size) when it
+        // is the only event of a quiet round.
+        var lost = unacknowledged.Where(u => !RefusedByBroker(u.Error)).ToList();
+        var kafkaFailing = acknowledged.Count == 0 && lost.Count > 0;
+        var notParked = kafkaFailing ? lost.Count : 0;
+        foreach (var (row, error) in kafkaFailing ? refused.Concat(unacknowledged.Except(lost)) : refused.Concat(unacknowledged))
         {
             if (_parked.IsFull)
             {
@@ -313,6 +316,13 @@ public sealed class OutboxRelay : BackgroundService
             MoreWaiting: rows.Count == _options.BatchSize || toShip.Count < rows.Count,
             ProducerBroken: unacknowledged.Concat(refused).Any(f => f.Error.IsFatal));
     }
+
+    /// <summary>A broker's answer about the event or its topic, not a sign that Kafka is failing.</summary>
+    private static bool RefusedByBroker(Error error) => error.Code is Confluent.Kafka.ErrorCode.MsgSizeTooLarge
+        or Confluent.Kafka.ErrorCode.TopicAuthorizationFailed or Confluent.Kafka.ErrorCode.UnknownTopicOrPart
+        or Confluent.Kafka.ErrorCode.InvalidMsg or Confluent.Kafka.ErrorCode.InvalidMsgSize or Confluent.Kafka.ErrorCode.RecordListTooLarge
+        or Confluent.Kafka.ErrorCode.PolicyViolation or Confluent.Kafka.ErrorCode.InvalidRecord or Confluent.Kafka.ErrorCode.TopicException
+        or Confluent.Kafka.ErrorCode.Local_UnknownTopic;
 
     /// <summary>
     /// Deletes what Kafka has had for longer than <see cref="OutboxRelayOptions.RetainPublished"/>, a few

@@ -91,7 +91,7 @@ public sealed class OutboxRelayOptions
         foreach (var (name, value, max) in new[]
         {
             ("PollInterval", PollInterval, TimeSpan.FromMinutes(1)), ("OwnershipInterval", OwnershipInterval, TimeSpan.FromMinutes(5)),
-            ("LagInterval", LagInterval, TimeSpan.FromMinutes(5)), ("InitialBackoff", InitialBackoff, TimeSpan.FromMinutes(1)),
+            ("LagInterval", LagInterval, TimeSpan.FromMinutes(5)), ("InitialBackoff", InitialBackoff, TimeSpan.FromMinutes(10)),
             ("MaxBackoff", MaxBackoff, TimeSpan.FromMinutes(10)), ("Kafka:DeliveryTimeout", Kafka.DeliveryTimeout, TimeSpan.FromHours(1)),
             ("RetainPublished", RetainPublished, TimeSpan.MaxValue), ("PruneInterval", PruneInterval, TimeSpan.FromDays(1)),
         })

@@ -331,6 +331,57 @@ public sealed class QueuePageTests(GatewayServer gateway, BrowserSession browser
         await Expect(page.Locator("#admitted")).ToBeVisibleAsync();
     }
 
+    [Fact]
+    public async Task Joining_again_after_the_session_ended_says_why_it_was_refused_and_can_be_tried_again()
+    {
+        var (_, eventId) = await PausedLine(ahead: 0);
+        var page = await NewPage(Screen.Phone);
+        var joins = 0;
+        await page.RouteAsync($"**/api/events/{eventId}/queue", async route =>
+        {
+            if (route.Request.Method != "POST")
+            {
+                await route.ContinueAsync();
+                return;
+            }
+
+            switch (Interlocked.Increment(ref joins))
+            {
+                case 1:
+                    // The place as the service answers it once the shopping session is over.
+                    var answer = await route.FetchAsync();
+                    var place = JsonNode.Parse(await answer.TextAsync())!;
+                    place["status"] = "expired";
+                    await route.FulfillAsync(new() { Response = answer, Body = place.ToJsonString() });
+                    break;
+                case 2:
+                    await route.FulfillAsync(new()
+                    {
+                        Status = 409,
+                        ContentType = "application/problem+json",
+                        Body = """{"status":409,"code":"sales-closed","detail":"Sales for this event are closed."}""",
+                    });
+                    break;
+                default:
+                    await route.ContinueAsync();
+                    break;
+            }
+        });
+        await Pages.SignIn(page, await Api.Register(), $"/queue/{eventId}");
+        var rejoin = page.GetByRole(AriaRole.Button, new() { Name = "Join the queue again" });
+        await Expect(rejoin).ToBeVisibleAsync();
+
+        // Before, a refused rejoin failed silently: the button did nothing, and nothing said why.
+        await rejoin.ClickAsync();
+        await Expect(page.Locator("#rejoin-error")).ToHaveTextAsync("The event has started; sales are closed.");
+        await Expect(rejoin).ToBeEnabledAsync();
+
+        await rejoin.ClickAsync();
+        await Expect(page.Locator("#position")).ToBeVisibleAsync();
+        await Expect(page.Locator("#admitted")).ToBeHiddenAsync();
+        Assert.Equal(3, Volatile.Read(ref joins));
+    }
+
     private static async Task Eventually(Func<bool> condition)
     {
         for (var i = 0; i < 100 && !condition(); i++)

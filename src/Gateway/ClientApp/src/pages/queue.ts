@@ -99,16 +99,31 @@ const queue: Page = async (main, ctx) => {
     if (state.status === "expired") {
       waiting.hidden = true;
       forgetAdmission(eventId);
+      // Drawn once: every cursor message redraws, and a new button each second would take the focus away.
+      if (admitted.dataset.view === "expired" && !admitted.hidden) return;
+      const problem = h("p", { role: "alert", id: "rejoin-error", hidden: true });
       const again = h("button", { type: "button", class: "primary" }, t("queue.rejoin"));
       again.addEventListener("click", async () => {
+        again.disabled = true;
+        problem.hidden = true;
+        try {
+          state = await api<QueueResponse>("POST", path);
+        } catch (err) {
+          // Sales closed meanwhile, or the service is busy: say so, and let the visitor try again.
+          fill(problem, err instanceof ApiError ? problemText(err.code, err.detail) : t("common.error"));
+          problem.hidden = false;
+          again.disabled = false;
+          return;
+        }
         localStorage.removeItem(startKey);
-        state = await api<QueueResponse>("POST", path);
         waiting.hidden = false;
         admitted.hidden = true;
+        delete admitted.dataset.view;
         draw();
         void follow();
       });
-      fill(admitted, h("h2", {}, t("queue.expired")), again);
+      fill(admitted, h("h2", {}, t("queue.expired")), again, problem);
+      admitted.dataset.view = "expired";
       admitted.hidden = false;
       return;
     }
@@ -117,6 +132,7 @@ const queue: Page = async (main, ctx) => {
       waiting.hidden = true;
       stopPolling();
       fill(admitted, h("h2", { id: "sales-closed" }, t("queue.salesClosed")), link(`/events/${encodeURIComponent(eventId)}`, t("common.back")));
+      delete admitted.dataset.view;
       admitted.hidden = false;
       return;
     }
@@ -157,6 +173,7 @@ const queue: Page = async (main, ctx) => {
     leave.hidden = true;
     const go = link(`/events/${encodeURIComponent(eventId)}`, t("queue.goShop"), { class: "button primary", id: "go-shop" });
     fill(admitted, h("h2", {}, t("queue.admitted")), go);
+    delete admitted.dataset.view;
     admitted.hidden = false;
     document.title = `✔ ${t("queue.admitted")} · TicketQueue`;
     go.focus();
@@ -209,6 +226,7 @@ const queue: Page = async (main, ctx) => {
     void connectionHandle?.stop();
     waiting.hidden = true;
     fill(admitted, h("h2", {}, t("queue.notInQueue")), link(`/events/${encodeURIComponent(eventId)}`, t("common.back")));
+    delete admitted.dataset.view;
     admitted.hidden = false;
   }
 

@@ -140,7 +140,18 @@ public sealed class QueueFanout(IGrainFactory grains, IHubContext<QueueHub, IQue
                 // silo just died) must hold up neither the others nor the next update of any event. The
                 // drawn numbers at an opening go the same way: tens of thousands of personal messages,
                 // each a publish to the backplane in cluster mode.
-                var admitting = Tell(update, followers, assigned, admitted);
+                // Numbers are told before any admission of a later update: a page must hear its number
+                // before it hears it was let in. Admissions themselves may go in any order.
+                var numbersBefore = _numbering.GetValueOrDefault(update.EventId) ?? Task.CompletedTask;
+                var numbered = TellNumbers(update, assigned, numbersBefore);
+                if (assigned.Count > 0)
+                {
+                    _numbering[update.EventId] = numbered;
+                    _ = numbered.ContinueWith(done => _numbering.TryRemove(new KeyValuePair<string, Task>(update.EventId, done)), CancellationToken.None,
+                        TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+                }
+
+                var admitting = AdmitAfter(numbered, update.EventId, followers, admitted);
                 _admitting[admitting] = true;
                 _ = admitting.ContinueWith(done => _admitting.TryRemove(done, out _), CancellationToken.None,
                     TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
@@ -156,9 +167,19 @@ public sealed class QueueFanout(IGrainFactory grains, IHubContext<QueueHub, IQue
     private readonly ConcurrentDictionary<Task, bool> _admitting = new();
 
     // Numbers drawn before admissions, so that a follower drawn and admitted in one update hears in that order.
-    private async Task Tell(QueueUpdate update, EventFollowers followers, List<(Follower Follower, long Ticket)> assigned,
-        List<(Follower Follower, long Ticket)> admitted)
+    /// <summary>Per event, the drawn numbers still being told; later admissions of the event wait for them.</summary>
+    private readonly ConcurrentDictionary<string, Task> _numbering = new(StringComparer.Ordinal);
+
+    private async Task AdmitAfter(Task numbered, string eventId, EventFollowers followers, List<(Follower Follower, long Ticket)> admitted)
     {
+        await numbered;
+        await AdmitAll(eventId, followers, admitted);
+    }
+
+    // After the numbers of earlier updates: sends never hang on a shard, so this holds nothing up for long.
+    private async Task TellNumbers(QueueUpdate update, List<(Follower Follower, long Ticket)> assigned, Task before)
+    {
+        await before;
         await Parallel.ForEachAsync(assigned, new ParallelOptions { MaxDegreeOfParallelism = AdmissionsInFlight }, async (item, _) =>
         {
             try
@@ -173,8 +194,6 @@ public sealed class QueueFanout(IGrainFactory grains, IHubContext<QueueHub, IQue
                 logger.LogWarning(e, "Telling {UserId} their drawn number in {EventId} failed", item.Follower.UserId, update.EventId);
             }
         });
-
-        await AdmitAll(update.EventId, followers, admitted);
     }
 
     private Task AdmitAll(string eventId, EventFollowers followers, List<(Follower Follower, long Ticket)> admitted) =>

@@ -178,13 +178,7 @@ public sealed class QueuePageTests(GatewayServer gateway, BrowserSession browser
         {
             if (route.Request.Method == "POST" && Interlocked.Increment(ref joins) == 1)
             {
-                await route.FulfillAsync(new()
-                {
-                    Status = 503,
-                    ContentType = "application/problem+json",
-                    Headers = new Dictionary<string, string> { ["Retry-After"] = "1" },
-                    Body = """{"type":"about:blank","title":"Service Unavailable","status":503,"code":"unavailable"}""",
-                });
+                await RefuseAsBusy(route, retryAfterSeconds: 1);
                 return;
             }
 
@@ -268,13 +262,7 @@ public sealed class QueuePageTests(GatewayServer gateway, BrowserSession browser
             }
 
             Interlocked.Increment(ref joins);
-            await route.FulfillAsync(new()
-            {
-                Status = 503,
-                ContentType = "application/problem+json",
-                Headers = new Dictionary<string, string> { ["Retry-After"] = "1" },
-                Body = """{"status":503,"code":"unavailable"}""",
-            });
+            await RefuseAsBusy(route, retryAfterSeconds: 1);
         });
         await Pages.SignIn(page, await Api.Register(), $"/queue/{eventId}");
         await Expect(page.Locator("#join-retrying")).ToBeVisibleAsync();
@@ -302,13 +290,7 @@ public sealed class QueuePageTests(GatewayServer gateway, BrowserSession browser
             // The first join is refused as busy: that page waits 2 s, then tries again (and gets in).
             if (route.Request.Method == "POST" && Interlocked.Increment(ref joins) == 1)
             {
-                await route.FulfillAsync(new()
-                {
-                    Status = 503,
-                    ContentType = "application/problem+json",
-                    Headers = new Dictionary<string, string> { ["Retry-After"] = "2" },
-                    Body = """{"status":503,"code":"unavailable"}""",
-                });
+                await RefuseAsBusy(route, retryAfterSeconds: 2);
                 return;
             }
 
@@ -381,6 +363,15 @@ public sealed class QueuePageTests(GatewayServer gateway, BrowserSession browser
         await Expect(page.Locator("#admitted")).ToBeHiddenAsync();
         Assert.Equal(3, Volatile.Read(ref joins));
     }
+
+    /// <summary>Answers as a gateway too busy to take the request: 503, a problem, and when to try again.</summary>
+    private static Task RefuseAsBusy(IRoute route, int retryAfterSeconds) => route.FulfillAsync(new()
+    {
+        Status = 503,
+        ContentType = "application/problem+json",
+        Headers = new Dictionary<string, string> { ["Retry-After"] = retryAfterSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture) },
+        Body = """{"type":"about:blank","title":"Service Unavailable","status":503,"code":"unavailable"}""",
+    });
 
     private static async Task Eventually(Func<bool> condition)
     {

@@ -59,16 +59,8 @@ public sealed class AdmissionDeliveryTests(ShardOutageFixture fixture) : IClassF
     {
         var ct = TestContext.Current.CancellationToken;
         var spec = new EventSpec();
-        await Api.CreateEvent(spec, ct);
-        await Api.SetQueue(spec.EventId, new { paused = true }, ct);
-
-        // Two followers in different shards; the one whose shard will be down is first in line.
-        var users = await Api.RegisterMany(8, ct);
-        var first = users[0];
-        var second = users.First(u => QueueShards.ShardOf(u.UserId) != QueueShards.ShardOf(first.UserId));
-        var firstJoined = await first.Join(spec.EventId, ct);
-        var secondJoined = await second.Join(spec.EventId, ct);
-        Assert.True(firstJoined.TicketNumber < secondJoined.TicketNumber);
+        // Two followers in different shards; the one whose shard will fail is first in line.
+        var (first, firstJoined, second, secondJoined) = await TwoInLineInDifferentShards(spec, ct);
         await using var firstHub = await QueueHubClient.Connect(Api.Factory, first.Tokens.AccessToken, ct);
         await using var secondHub = await QueueHubClient.Connect(Api.Factory, second.Tokens.AccessToken, ct);
         await firstHub.Follow(spec.EventId, firstJoined.Ticket, ct);
@@ -96,13 +88,8 @@ public sealed class AdmissionDeliveryTests(ShardOutageFixture fixture) : IClassF
     {
         var ct = TestContext.Current.CancellationToken;
         var spec = new EventSpec();
-        await Api.CreateEvent(spec, ct);
-        await Api.SetQueue(spec.EventId, new { paused = true }, ct);
-        var users = await Api.RegisterMany(8, ct);
-        var first = users[0];
-        var second = users.First(u => QueueShards.ShardOf(u.UserId) != QueueShards.ShardOf(first.UserId));
-        var firstJoined = await first.Join(spec.EventId, ct);
-        var secondJoined = await second.Join(spec.EventId, ct);
+        // Two followers in different shards; the one whose shard will fail is first in line.
+        var (first, firstJoined, second, secondJoined) = await TwoInLineInDifferentShards(spec, ct);
         await using var firstHub = await QueueHubClient.Connect(Api.Factory, first.Tokens.AccessToken, ct);
         await using var secondHub = await QueueHubClient.Connect(Api.Factory, second.Tokens.AccessToken, ct);
         await firstHub.Follow(spec.EventId, firstJoined.Ticket, ct);
@@ -130,6 +117,20 @@ public sealed class AdmissionDeliveryTests(ShardOutageFixture fixture) : IClassF
 
         var late = await LaterUpdatesUntil(spec.EventId, firstHub, ct);
         Assert.Equal(firstJoined.TicketNumber, late.TicketNumber);
+    }
+
+    /// <summary>A paused event's line of two users whose places are in different shards, in this order.</summary>
+    private async Task<(TestUser First, QueueResponse FirstJoined, TestUser Second, QueueResponse SecondJoined)> TwoInLineInDifferentShards(EventSpec spec, CancellationToken ct)
+    {
+        await Api.CreateEvent(spec, ct);
+        await Api.SetQueue(spec.EventId, new { paused = true }, ct);
+        var users = await Api.RegisterMany(8, ct);
+        var first = users[0];
+        var second = users.First(u => QueueShards.ShardOf(u.UserId) != QueueShards.ShardOf(first.UserId));
+        var firstJoined = await first.Join(spec.EventId, ct);
+        var secondJoined = await second.Join(spec.EventId, ct);
+        Assert.True(firstJoined.TicketNumber < secondJoined.TicketNumber);
+        return (first, firstJoined, second, secondJoined);
     }
 
     // Sends the event's queue a settings change (one update each) until the follower hears of their admission.

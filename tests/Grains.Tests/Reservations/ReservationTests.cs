@@ -30,6 +30,16 @@ public sealed class ReservationTests(ClusterFixture fixture)
     private IDisposable FailReservationWritesOf(Guid userId, bool afterWriting = false) => fixture.StorageFaults.FailWrites((stateName, _, state) =>
         stateName == "reservation" && state is ReservationState { View.UserId: var owner } && owner == userId, afterWriting);
 
+    // Pays with the sandbox, which takes the money; then the reservation's write of the payment fails.
+    private async Task CapturedButNotRecorded(Guid userId, Guid reservationId)
+    {
+        using (fixture.StorageFaults.FailWrites((stateName, _, state) =>
+            stateName == "reservation" && state is ReservationState { View: { Payment: not null } view } && view.UserId == userId))
+        {
+            await Assert.ThrowsAnyAsync<Exception>(() => Reservation(reservationId).Pay(new PaymentCommand(userId, "sandbox", null)));
+        }
+    }
+
     // The silo hosting the user's grain dies: the next call finds a fresh activation with the saved state.
     private Task CrashUserGrain(Guid userId) =>
         User(userId).Cast<IGrainManagementExtension>().DeactivateOnIdle(TestContext.Current.CancellationToken).AsTask();
@@ -471,11 +481,7 @@ public sealed class ReservationTests(ClusterFixture fixture)
         var created = await User(userId).Reserve(definition.EventId, TestEvents.BlockId, null, 2, null).Reserved();
 
         // The sandbox takes the money, then the reservation cannot record it (its database is away).
-        using (fixture.StorageFaults.FailWrites((stateName, _, state) =>
-            stateName == "reservation" && state is ReservationState { View: { Payment: not null } view } && view.UserId == userId))
-        {
-            await Assert.ThrowsAnyAsync<Exception>(() => Reservation(created.ReservationId).Pay(new PaymentCommand(userId, "sandbox", null)));
-        }
+        await CapturedButNotRecorded(userId, created.ReservationId);
 
         var taken = await fixture.Grains.GetGrain<ISandboxPaymentGrain>(SandboxPaymentProvider.PaymentIdFor(created.ReservationId)).Get();
         Assert.Equal(SandboxPaymentStatus.Approved, taken?.Status);
@@ -499,11 +505,7 @@ public sealed class ReservationTests(ClusterFixture fixture)
         var definition = await NewEvent();
         var userId = Guid.NewGuid();
         var created = await User(userId).Reserve(definition.EventId, TestEvents.BlockId, null, 2, null).Reserved();
-        using (fixture.StorageFaults.FailWrites((stateName, _, state) =>
-            stateName == "reservation" && state is ReservationState { View: { Payment: not null } view } && view.UserId == userId))
-        {
-            await Assert.ThrowsAnyAsync<Exception>(() => Reservation(created.ReservationId).Pay(new PaymentCommand(userId, "sandbox", null)));
-        }
+        await CapturedButNotRecorded(userId, created.ReservationId);
 
         var taken = fixture.Grains.GetGrain<ISandboxPaymentGrain>(SandboxPaymentProvider.PaymentIdFor(created.ReservationId));
         Assert.Equal(SandboxPaymentStatus.Approved, (await taken.Get())?.Status);

@@ -24,7 +24,7 @@ public static class AuthApi
     {
         var auth = routes.MapGroup("/api/auth").WithTags("Auth").RequireRateLimiting(RateLimits.Auth);
         auth.MapPost("/register", Register).ProducesProblem(400).ProducesProblem(409);
-        auth.MapPost("/login", Login).ProducesProblem(400).ProducesProblem(401);
+        auth.MapPost("/login", Login).ProducesProblem(400).ProducesProblem(401).ProducesProblem(409);
         auth.MapPost("/refresh", Refresh).ProducesProblem(400).ProducesProblem(401);
         auth.MapPost("/logout", Logout).ProducesProblem(400);
 

@@ -69,6 +69,16 @@ public sealed class UserSessionsGrain(
 
     public async Task Start(Account account, string refreshTokenHash, DateTimeOffset expiresAt)
     {
+        // A sign-in checked the password against the account as it read it. If the password has changed
+        // since (the admin seeder rotating it, on another gateway), this session must not outlive the
+        // change. Checked here, where the rotation's "sign out everywhere" also runs, one call at a time:
+        // a session started before the new password is stored is revoked by it, one started after is refused.
+        if (await GrainFactory.GetGrain<IAccountGrain>(Abstractions.Accounts.Accounts.KeyFor(account.Email)).Get() is { } stored
+            && stored.PasswordHash != account.PasswordHash)
+        {
+            throw DomainException.Conflict("credentials-changed", "The password changed while you were signing in; sign in again with the new one.");
+        }
+
         state.State.Account = account;
         Prune();
         if (state.State.Active.Count >= MaxSessions)

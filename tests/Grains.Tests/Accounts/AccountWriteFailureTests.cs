@@ -47,6 +47,29 @@ public sealed class AccountWriteFailureTests(ClusterFixture fixture)
         Assert.Equal(account.UserId, (await sessions.Rotate("third", "fourth", expires))?.UserId);
     }
 
+    [Fact]
+    public async Task A_session_started_from_a_password_that_has_since_changed_is_refused()
+    {
+        var email = $"{Guid.NewGuid():N}@example.com";
+        var accountGrain = fixture.Grains.GetGrain<IAccountGrain>(TicketQueue.Grains.Abstractions.Accounts.Accounts.KeyFor(email));
+        var account = NewAccount(email);
+        await accountGrain.Register(account);
+        var sessions = fixture.Grains.GetGrain<IUserSessionsGrain>(account.UserId);
+        var expires = fixture.Clock.GetUtcNow().AddDays(1);
+
+        // A sign-in read the account and checked the old password; meanwhile the admin seeder on another
+        // gateway set a new one and signed everyone out. Before, the sign-in's session began afterwards
+        // and lived on for 14 days with the old password.
+        await accountGrain.SetPasswordHash("the-new-hash");
+        await sessions.RevokeAll();
+        var refused = await Assert.ThrowsAsync<DomainException>(() => sessions.Start(account, "stale", expires));
+
+        Assert.Equal("credentials-changed", refused.Code);
+        Assert.Null(await sessions.Rotate("stale", "next", expires));
+        await sessions.Start(account with { PasswordHash = "the-new-hash" }, "fresh", expires);
+        Assert.NotNull(await sessions.Rotate("fresh", "after-fresh", expires));
+    }
+
     private static Account NewAccount(string email) =>
         new(Guid.NewGuid(), email, "Test", "not-a-real-hash", ["user"], DateTimeOffset.UnixEpoch);
 }

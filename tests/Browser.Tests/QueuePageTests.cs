@@ -172,25 +172,15 @@ public sealed class QueuePageTests(GatewayServer gateway, BrowserSession browser
     {
         var (_, eventId) = await PausedLine(ahead: 1);
         var page = await NewPage(Screen.Phone);
-        var joins = 0;
         // The opening surge: the first join is answered "busy, retry in a second", as the gateway does.
-        await page.RouteAsync($"**/api/events/{eventId}/queue", async route =>
-        {
-            if (route.Request.Method == "POST" && Interlocked.Increment(ref joins) == 1)
-            {
-                await RefuseAsBusy(route, retryAfterSeconds: 1);
-                return;
-            }
-
-            await route.ContinueAsync();
-        });
+        var joins = await FirstJoinRefusedAsBusy(page, eventId, retryAfterSeconds: 1);
 
         await Pages.SignIn(page, await Api.Register(), $"/queue/{eventId}");
 
         // Before, the page said "retrying by itself" and then did nothing.
         await Expect(page.Locator("#join-retrying")).ToHaveTextAsync("The service is busy for a moment; retrying by itself.");
         await Expect(page.Locator("#position")).ToHaveTextAsync("2");
-        Assert.Equal(2, Volatile.Read(ref joins));
+        Assert.Equal(2, joins());
     }
 
     [Fact]
@@ -284,18 +274,8 @@ public sealed class QueuePageTests(GatewayServer gateway, BrowserSession browser
     {
         var (admin, eventId) = await PausedLine(ahead: 0);
         var page = await NewPage(Screen.Phone);
-        var joins = 0;
-        await page.RouteAsync($"**/api/events/{eventId}/queue", async route =>
-        {
-            // The first join is refused as busy: that page waits 2 s, then tries again (and gets in).
-            if (route.Request.Method == "POST" && Interlocked.Increment(ref joins) == 1)
-            {
-                await RefuseAsBusy(route, retryAfterSeconds: 2);
-                return;
-            }
-
-            await route.ContinueAsync();
-        });
+        // The first join is refused as busy: that page waits 2 s, then tries again (and gets in).
+        var joins = await FirstJoinRefusedAsBusy(page, eventId, retryAfterSeconds: 2);
         await Pages.SignIn(page, await Api.Register(), $"/queue/{eventId}");
         await Expect(page.Locator("#join-retrying")).ToBeVisibleAsync();
 
@@ -304,7 +284,7 @@ public sealed class QueuePageTests(GatewayServer gateway, BrowserSession browser
         await Expect(page.GetByRole(AriaRole.Heading, new() { Level = 1 })).ToHaveTextAsync("Events");
         await page.EvaluateAsync($"() => {{ history.pushState(null, '', '/queue/{eventId}'); dispatchEvent(new PopStateEvent('popstate')); }}");
         await Expect(page.Locator("#connection")).ToHaveAttributeAsync("data-mode", "live");
-        await Eventually(() => Volatile.Read(ref joins) >= 3);
+        await Eventually(() => joins() >= 3);
         await Task.Delay(500, TestContext.Current.CancellationToken);
 
         // Before, the first copy's late join drew its page over the live one, and was then stopped: the
@@ -362,6 +342,23 @@ public sealed class QueuePageTests(GatewayServer gateway, BrowserSession browser
         await Expect(page.Locator("#position")).ToBeVisibleAsync();
         await Expect(page.Locator("#admitted")).ToBeHiddenAsync();
         Assert.Equal(3, Volatile.Read(ref joins));
+    }
+
+    /// <summary>The event's first join is answered as busy, the others go through; returns how many were sent.</summary>
+    private static async Task<Func<int>> FirstJoinRefusedAsBusy(IPage page, string eventId, int retryAfterSeconds)
+    {
+        var joins = 0;
+        await page.RouteAsync($"**/api/events/{eventId}/queue", async route =>
+        {
+            if (route.Request.Method == "POST" && Interlocked.Increment(ref joins) == 1)
+            {
+                await RefuseAsBusy(route, retryAfterSeconds);
+                return;
+            }
+
+            await route.ContinueAsync();
+        });
+        return () => Volatile.Read(ref joins);
     }
 
     /// <summary>Answers as a gateway too busy to take the request: 503, a problem, and when to try again.</summary>

@@ -61,10 +61,8 @@ public sealed class AdmissionDeliveryTests(ShardOutageFixture fixture) : IClassF
         var spec = new EventSpec();
         // Two followers in different shards; the one whose shard will fail is first in line.
         var (first, firstJoined, second, secondJoined) = await TwoInLineInDifferentShards(spec, ct);
-        await using var firstHub = await QueueHubClient.Connect(Api.Factory, first.Tokens.AccessToken, ct);
-        await using var secondHub = await QueueHubClient.Connect(Api.Factory, second.Tokens.AccessToken, ct);
-        await firstHub.Follow(spec.EventId, firstJoined.Ticket, ct);
-        await secondHub.Follow(spec.EventId, secondJoined.Ticket, ct);
+        await using var firstHub = await Following(first, spec.EventId, firstJoined, ct);
+        await using var secondHub = await Following(second, spec.EventId, secondJoined, ct);
 
         // One tick admits both; claiming the first fails, its shard's database being away.
         var firstShard = QueueShards.KeyFor(spec.EventId, first.UserId);
@@ -90,10 +88,8 @@ public sealed class AdmissionDeliveryTests(ShardOutageFixture fixture) : IClassF
         var spec = new EventSpec();
         // Two followers in different shards; the one whose shard will fail is first in line.
         var (first, firstJoined, second, secondJoined) = await TwoInLineInDifferentShards(spec, ct);
-        await using var firstHub = await QueueHubClient.Connect(Api.Factory, first.Tokens.AccessToken, ct);
-        await using var secondHub = await QueueHubClient.Connect(Api.Factory, second.Tokens.AccessToken, ct);
-        await firstHub.Follow(spec.EventId, firstJoined.Ticket, ct);
-        await secondHub.Follow(spec.EventId, secondJoined.Ticket, ct);
+        await using var firstHub = await Following(first, spec.EventId, firstJoined, ct);
+        await using var secondHub = await Following(second, spec.EventId, secondJoined, ct);
 
         // The first follower's shard stops answering: claiming them waits, as on a silo that just died.
         var firstShard = QueueShards.KeyFor(spec.EventId, first.UserId);
@@ -131,6 +127,14 @@ public sealed class AdmissionDeliveryTests(ShardOutageFixture fixture) : IClassF
         var secondJoined = await second.Join(spec.EventId, ct);
         Assert.True(firstJoined.TicketNumber < secondJoined.TicketNumber);
         return (first, firstJoined, second, secondJoined);
+    }
+
+    /// <summary>The user's hub connection, following their place in the event's line.</summary>
+    private async Task<QueueHubClient> Following(TestUser user, string eventId, QueueResponse joined, CancellationToken ct)
+    {
+        var hub = await QueueHubClient.Connect(Api.Factory, user.Tokens.AccessToken, ct);
+        await hub.Follow(eventId, joined.Ticket, ct);
+        return hub;
     }
 
     // Sends the event's queue a settings change (one update each) until the follower hears of their admission.

@@ -180,7 +180,7 @@ public sealed class QueueFanout(IGrainFactory grains, IHubContext<QueueHub, IQue
     private async Task TellNumbers(QueueUpdate update, List<(Follower Follower, long Ticket)> assigned, Task before)
     {
         await before;
-        await Parallel.ForEachAsync(assigned, new ParallelOptions { MaxDegreeOfParallelism = AdmissionsInFlight }, async (item, _) =>
+        await Parallel.ForEachAsync(assigned, InFlight, async (item, _) =>
         {
             try
             {
@@ -197,7 +197,7 @@ public sealed class QueueFanout(IGrainFactory grains, IHubContext<QueueHub, IQue
     }
 
     private Task AdmitAll(string eventId, EventFollowers followers, List<(Follower Follower, long Ticket)> admitted) =>
-        Parallel.ForEachAsync(admitted, new ParallelOptions { MaxDegreeOfParallelism = AdmissionsInFlight }, async (item, _) =>
+        Parallel.ForEachAsync(admitted, InFlight, async (item, _) =>
         {
             try
             {
@@ -222,6 +222,8 @@ public sealed class QueueFanout(IGrainFactory grains, IHubContext<QueueHub, IQue
 
     /// <summary>Claims (or drawn numbers) in flight per update: enough to tell a tick's thousand admitted quickly.</summary>
     private const int AdmissionsInFlight = 32;
+
+    private static readonly ParallelOptions InFlight = new() { MaxDegreeOfParallelism = AdmissionsInFlight };
 
     // The connection is live, so its user is present: claim their slot. The shard also says whether the
     // place still stands (they may have left or re-joined meanwhile), and when their session ends.

@@ -30,6 +30,22 @@ public sealed class ReservationTests(ClusterFixture fixture)
     private IDisposable FailReservationWritesOf(Guid userId, bool afterWriting = false) => fixture.StorageFaults.FailWrites((stateName, _, state) =>
         stateName == "reservation" && state is ReservationState { View.UserId: var owner } && owner == userId, afterWriting);
 
+    // The buyer pays the reservation's amount at the sandbox company's checkout page.
+    private async Task<ISandboxPaymentGrain> PaidAtTheCheckout(ReservationView reservation)
+    {
+        var checkout = fixture.Grains.GetGrain<ISandboxPaymentGrain>(SandboxCheckout.PaymentIdFor(reservation.ReservationId));
+        await checkout.Approve(reservation.ReservationId.ToString(), reservation.Amount, reservation.Currency);
+        return checkout;
+    }
+
+    // The first wake-up after the checkout grace (as after a crash: a fresh activation), and what it left.
+    private async Task<ReservationView?> WakeUpAfterTheCheckoutGrace(Guid reservationId)
+    {
+        fixture.Clock.Advance(ReservationGrain.CheckoutGrace + TimeSpan.FromSeconds(1));
+        await fixture.Cluster.DeactivateAsync(Reservation(reservationId));
+        return await Reservation(reservationId).Get();
+    }
+
     // Pays with the sandbox, which takes the money; then the reservation's write of the payment fails.
     private async Task CapturedButNotRecorded(Guid userId, Guid reservationId)
     {
@@ -533,12 +549,9 @@ public sealed class ReservationTests(ClusterFixture fixture)
         var confirmed = await Reservation(created.ReservationId).Pay(new PaymentCommand(userId, "sandbox", null));
 
         // A second tab's checkout saw the reservation still open and approved just after the confirmation.
-        var checkout = fixture.Grains.GetGrain<ISandboxPaymentGrain>(SandboxCheckout.PaymentIdFor(created.ReservationId));
-        await checkout.Approve(created.ReservationId.ToString(), created.Amount, created.Currency);
+        var checkout = await PaidAtTheCheckout(created);
 
-        fixture.Clock.Advance(ReservationGrain.CheckoutGrace + TimeSpan.FromSeconds(1));
-        await fixture.Cluster.DeactivateAsync(Reservation(created.ReservationId));
-        var view = await Reservation(created.ReservationId).Get();
+        var view = await WakeUpAfterTheCheckoutGrace(created.ReservationId);
 
         Assert.Equal(SandboxPaymentStatus.Refunded, (await checkout.Get())?.Status);
         Assert.Equal(ReservationStatus.Confirmed, view?.Status);
@@ -604,13 +617,10 @@ public sealed class ReservationTests(ClusterFixture fixture)
         await Reservation(created.ReservationId).Cancel(userId);
 
         // The checkout saw the reservation open and approved just after the cancel had looked.
-        var checkout = fixture.Grains.GetGrain<ISandboxPaymentGrain>(SandboxCheckout.PaymentIdFor(created.ReservationId));
-        await checkout.Approve(created.ReservationId.ToString(), created.Amount, created.Currency);
+        var checkout = await PaidAtTheCheckout(created);
 
         // The next wake-up after the grace (the reminder, or an activation) looks once more.
-        fixture.Clock.Advance(ReservationGrain.CheckoutGrace + TimeSpan.FromSeconds(1));
-        await fixture.Cluster.DeactivateAsync(Reservation(created.ReservationId));
-        var view = await Reservation(created.ReservationId).Get();
+        var view = await WakeUpAfterTheCheckoutGrace(created.ReservationId);
 
         Assert.Equal(SandboxPaymentStatus.Refunded, (await checkout.Get())?.Status);
         Assert.Equal(checkout.GetPrimaryKeyString(), view?.Payment?.PaymentId);

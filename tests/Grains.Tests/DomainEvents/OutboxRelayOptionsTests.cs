@@ -41,6 +41,7 @@ public sealed class OutboxRelayOptionsTests
 
     [Theory]
     [InlineData(nameof(OutboxRelayOptions.RetainPublished))]
+    [InlineData(nameof(OutboxRelayOptions.RetainUnshipped))]
     [InlineData(nameof(OutboxRelayOptions.PruneInterval))]
     [InlineData(nameof(OutboxRelayOptions.MaxBackoff))]
     public void A_retention_or_interval_of_zero_is_a_problem_at_start(string name)
@@ -52,6 +53,20 @@ public sealed class OutboxRelayOptionsTests
 
         Assert.StartsWith($"TicketQueue:Events:{name} must be positive", problem, StringComparison.Ordinal);
         Assert.Contains("(is 00:00:00", problem, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData(nameof(OutboxRelayOptions.RetainPublished))]
+    [InlineData(nameof(OutboxRelayOptions.RetainUnshipped))]
+    public void A_retention_PostgreSQL_cannot_subtract_from_now_is_a_problem_at_start(string name)
+    {
+        // now() - 10675199 days is before 4713 BC, where PostgreSQL's timestamps end: every prune would fail.
+        var options = new OutboxRelayOptions();
+        typeof(OutboxRelayOptions).GetProperty(name)!.SetValue(options, TimeSpan.MaxValue);
+
+        var problem = Assert.Single(options.Problems());
+
+        Assert.Equal($"TicketQueue:Events:{name} must be positive and at most 3653 days (is {TimeSpan.MaxValue}).", problem);
     }
 
     [Fact]
@@ -100,11 +115,12 @@ public sealed class OutboxRelayOptionsTests
     }
 
     [Fact]
-    public void The_defaults_keep_published_events_a_week_and_are_no_problem()
+    public void The_defaults_keep_published_events_and_without_Kafka_unshipped_ones_a_week_and_are_no_problem()
     {
         var options = new OutboxRelayOptions();
 
         Assert.Equal(TimeSpan.FromDays(7), options.RetainPublished);
+        Assert.Equal(TimeSpan.FromDays(7), options.RetainUnshipped);
         Assert.Empty(options.Problems());
     }
 }

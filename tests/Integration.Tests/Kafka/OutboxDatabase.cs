@@ -62,6 +62,20 @@ public sealed class OutboxDatabase(string connectionString) : IAsyncDisposable
         return id;
     }
 
+    /// <summary>Appends <paramref name="count"/> queue events recorded <paramref name="age"/> ago, each of its own aggregate.</summary>
+    public async Task AppendAged(int count, TimeSpan age)
+    {
+        await using var command = _dataSource.CreateCommand(
+            """
+            INSERT INTO common.outbox_events (id, aggregate_type, aggregate_id, event_type, payload, created_at)
+            SELECT gen_random_uuid(), 'queue', 'aged-' || i, 'queue.joined', '{}'::jsonb, now() - $2
+            FROM generate_series(1, $1) AS i
+            """);
+        command.Parameters.Add(new NpgsqlParameter { Value = count });
+        command.Parameters.Add(new NpgsqlParameter { Value = age });
+        await command.ExecuteNonQueryAsync(TestContext.Current.CancellationToken);
+    }
+
     public async Task<long> RowCount()
     {
         await using var command = _dataSource.CreateCommand("SELECT count(*) FROM common.outbox_events");

@@ -167,7 +167,8 @@ public sealed class OutboxRelayTests(OutboxServerFixture server) : IClassFixture
         var refused = await db.AppendRow("reservation", "poisoned", "reservation.held", $$"""{"note":"{{new string('x', 1_100_000)}}"}""");
         var opening = TicketOpening.Script(users: 30, reservations: 10);
         await db.Append(opening.Appends);
-        var settings = new Dictionary<string, string?> { ["RetainPublished"] = "00:00:01", ["PruneInterval"] = "00:00:00.200" };
+        // RetainUnshipped is for clusters without Kafka: here it must not touch the event Kafka refused.
+        var settings = new Dictionary<string, string?> { ["RetainPublished"] = "00:00:01", ["RetainUnshipped"] = "00:00:01", ["PruneInterval"] = "00:00:00.200" };
 
         using var consumer = EventConsumer.Start(kafka.BootstrapServers, Delivery.Topics);
         await using var relay = await RelayHost.Start("relay", db.ConnectionString, kafka.BootstrapServers, settings);
@@ -179,6 +180,31 @@ public sealed class OutboxRelayTests(OutboxServerFixture server) : IClassFixture
         Assert.False(await db.IsPublished(refused));
         Assert.Equal(opening.Events.Count, meters.Counter("ticketqueue.outbox.pruned"));
         Assert.Equal(opening.Events.Count, meters.Counter("ticketqueue.outbox.shipped"));
+    }
+
+    [Fact]
+    public async Task Without_Kafka_the_silos_delete_events_past_the_unshipped_retention_between_them_and_keep_younger_ones()
+    {
+        await using var db = await server.NewDatabase();
+        // More than two chunks of events recorded two days ago, and a ticket opening recorded now.
+        await db.AppendAged(12_000, TimeSpan.FromDays(2));
+        var opening = TicketOpening.Script(users: 30, reservations: 10);
+        await db.Append(opening.Appends);
+        var settings = new Dictionary<string, string?> { ["RetainUnshipped"] = "1.00:00:00", ["PruneInterval"] = "00:00:00.200" };
+
+        // Two silos of one cluster, no brokers: no relay, so the events will never be shipped.
+        await using var first = await RelayHost.Start("silo-a", db.ConnectionString, bootstrapServers: "", settings);
+        await using var second = await RelayHost.Start("silo-b", db.ConnectionString, bootstrapServers: "", settings);
+        using var firstMeters = new OutboxMeters(first.Services);
+        using var secondMeters = new OutboxMeters(second.Services);
+        await WaitFor(async () => await db.RowCount() == opening.Events.Count, "the old events to be deleted");
+
+        // Before, the table only grew. Now what is left is exactly what was recorded within the retention,
+        // and the two silos deleted each old event once between them.
+        Assert.Equal(opening.Events.Count, (await db.Lag()).Unshipped);
+        Assert.Equal(0, await db.PublishedCount());
+        Assert.Equal(12_000, firstMeters.Counter("ticketqueue.outbox.pruned") + secondMeters.Counter("ticketqueue.outbox.pruned"));
+        Assert.Throws<InvalidOperationException>(() => first.Relay);
     }
 
     [Fact]

@@ -54,8 +54,8 @@ public sealed class OutboxLagMonitor : BackgroundService
         if (!_options.RelayEnabled)
         {
             // Said once at start: the table grows with every join and purchase, and nothing else tells.
-            _logger.LogWarning("No Kafka is configured ({Setting} is empty): domain events are kept in common.outbox_events and never shipped, nor deleted. Set the brokers, or delete old rows yourself",
-                $"{OutboxRelayOptions.SectionName}:Kafka:BootstrapServers");
+            _logger.LogWarning("No Kafka is configured ({Setting} is empty): domain events are kept in common.outbox_events, never shipped, and deleted after {RetainUnshipped} ({RetainSetting})",
+                $"{OutboxRelayOptions.SectionName}:Kafka:BootstrapServers", _options.RetainUnshipped, $"{OutboxRelayOptions.SectionName}:RetainUnshipped");
         }
 
         while (!stoppingToken.IsCancellationRequested)

@@ -51,12 +51,24 @@ public sealed class OutboxRelayOptions
 
     /// <summary>
     /// How long a published event stays in <c>common.outbox_events</c> before its relay deletes it (to look
-    /// at or replay by hand). Unpublished events are never deleted.
+    /// at or replay by hand). While Kafka is configured, unpublished events are never deleted.
     /// </summary>
     public TimeSpan RetainPublished { get; set; } = TimeSpan.FromDays(7);
 
-    /// <summary>How often a relay deletes the published events of its partitions that are past <see cref="RetainPublished"/>.</summary>
+    /// <summary>
+    /// Without Kafka (no relay will ever ship them), how long an event stays in <c>common.outbox_events</c>
+    /// before the silos delete it, so the table does not grow for good. Ignored while Kafka is configured.
+    /// </summary>
+    public TimeSpan RetainUnshipped { get; set; } = TimeSpan.FromDays(7);
+
+    /// <summary>
+    /// How often a relay deletes the published events of its partitions that are past <see cref="RetainPublished"/>
+    /// (without Kafka: how often each silo deletes the events past <see cref="RetainUnshipped"/>).
+    /// </summary>
     public TimeSpan PruneInterval { get; set; } = TimeSpan.FromMinutes(10);
+
+    /// <summary>The longest retention: PostgreSQL's timestamps end long before <see cref="TimeSpan.MaxValue"/> does.</summary>
+    public static readonly TimeSpan MaxRetention = TimeSpan.FromDays(3653);
 
     public bool RelayEnabled => !string.IsNullOrWhiteSpace(Kafka.BootstrapServers);
 
@@ -93,13 +105,14 @@ public sealed class OutboxRelayOptions
             ("PollInterval", PollInterval, TimeSpan.FromMinutes(1)), ("OwnershipInterval", OwnershipInterval, TimeSpan.FromMinutes(5)),
             ("LagInterval", LagInterval, TimeSpan.FromMinutes(5)), ("InitialBackoff", InitialBackoff, TimeSpan.FromMinutes(10)),
             ("MaxBackoff", MaxBackoff, TimeSpan.FromMinutes(10)), ("Kafka:DeliveryTimeout", Kafka.DeliveryTimeout, TimeSpan.FromHours(1)),
-            ("RetainPublished", RetainPublished, TimeSpan.MaxValue), ("PruneInterval", PruneInterval, TimeSpan.FromDays(1)),
+            ("RetainPublished", RetainPublished, MaxRetention), ("RetainUnshipped", RetainUnshipped, MaxRetention),
+            ("PruneInterval", PruneInterval, TimeSpan.FromDays(1)),
         })
         {
             if (value <= TimeSpan.Zero || value > max)
             {
-                yield return max == TimeSpan.MaxValue
-                    ? $"{SectionName}:{name} must be positive (is {value})."
+                yield return max == MaxRetention
+                    ? $"{SectionName}:{name} must be positive and at most {max.TotalDays} days (is {value})."
                     : $"{SectionName}:{name} must be positive and at most {max} (is {value}; a bare number is read as days, write hh:mm:ss).";
             }
         }

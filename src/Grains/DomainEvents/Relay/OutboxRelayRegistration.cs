@@ -8,7 +8,8 @@ namespace TicketQueue.Grains.DomainEvents.Relay;
 public static class OutboxRelayRegistration
 {
     /// <summary>
-    /// The outbox relay (when <c>TicketQueue:Events:Kafka:BootstrapServers</c> is set) and the lag monitor.
+    /// The outbox relay (when <c>TicketQueue:Events:Kafka:BootstrapServers</c> is set; otherwise the pruner
+    /// of events no relay will ship) and the lag monitor.
     /// Both read the outbox through the <see cref="Npgsql.NpgsqlDataSource"/> the host registers; without one
     /// (embedded mode) the relay and monitor stay idle and <see cref="IOutboxStatusGrain"/> reports no lag.
     /// </summary>
@@ -31,6 +32,10 @@ public static class OutboxRelayRegistration
         {
             services.AddSingleton<OutboxRelay>();
             services.AddHostedService(sp => sp.GetRequiredService<OutboxRelay>());
+        }
+        else
+        {
+            services.AddHostedService<UnshippedOutboxPruner>();
         }
 
         return services;

@@ -14,7 +14,8 @@ public interface IPaymentProvider
 
     /// <summary>
     /// Captures the amount, or verifies a payment the buyer already made at the provider
-    /// (<see cref="PaymentCaptureRequest.PaymentId"/>). Throws <see cref="DomainException"/> when declined.
+    /// (<see cref="PaymentCaptureRequest.PaymentId"/>). Throws <see cref="DomainException"/> when declined,
+    /// with the code <see cref="PaymentProblems.Refunded"/> for a payment that has been refunded.
     /// </summary>
     Task<PaymentCapture> Capture(PaymentCaptureRequest request);
 
@@ -33,6 +34,13 @@ public interface IPaymentProvider
     Task<IReadOnlyList<PaymentCapture>> PaymentsFor(Guid reservationId);
 
     Task Refund(string paymentId);
+}
+
+/// <summary>Problem codes a provider's <see cref="IPaymentProvider.Capture"/> throws that the reservation acts on.</summary>
+public static class PaymentProblems
+{
+    /// <summary>The buyer's payment was made, then refunded: it holds no money.</summary>
+    public const string Refunded = "payment-refunded";
 }
 
 public sealed class PaymentProviders(IEnumerable<IPaymentProvider> providers)

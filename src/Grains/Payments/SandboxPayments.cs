@@ -42,7 +42,7 @@ public sealed class SandboxPaymentProvider(IGrainFactory grains) : IPaymentProvi
 
         if (payment.Status == SandboxPaymentStatus.Refunded)
         {
-            throw DomainException.Conflict("payment-refunded", "That payment was refunded.", "paymentId");
+            throw DomainException.Conflict(PaymentProblems.Refunded, "That payment was refunded.", "paymentId");
         }
 
         return new PaymentCapture(payment.PaymentId, payment.Amount, payment.ApprovedAt);

@@ -178,9 +178,11 @@ public sealed class ReservationGrain(
         {
             // Money that arrives for a closed reservation, or a second payment for a confirmed one,
             // goes back: it never buys a seat.
-            if (command.PaymentId is not null && command.PaymentId != View.Payment?.PaymentId)
+            // One already refunded (by this reservation's sweep, say, before a second tab came back with it)
+            // holds no money: the answer is the reservation's, as for any other tab.
+            if (command.PaymentId is not null && command.PaymentId != View.Payment?.PaymentId
+                && await CaptureUnlessRefunded(provider, command.PaymentId) is { } extra)
             {
-                var extra = await provider.Capture(new PaymentCaptureRequest(View.ReservationId, View.Amount, View.Currency, command.PaymentId));
                 await provider.Refund(extra.PaymentId);
                 if (View.Status != ReservationStatus.Confirmed && View.Payment is null)
                 {
@@ -244,6 +246,18 @@ public sealed class ReservationGrain(
         // lost, or in a second tab) goes back; the reminder looks again until the checkout grace is over.
         await TryRefundIfOwed();
         return View;
+    }
+
+    private async Task<PaymentCapture?> CaptureUnlessRefunded(IPaymentProvider provider, string paymentId)
+    {
+        try
+        {
+            return await provider.Capture(new PaymentCaptureRequest(View.ReservationId, View.Amount, View.Currency, paymentId));
+        }
+        catch (DomainException e) when (e.Code == PaymentProblems.Refunded)
+        {
+            return null;
+        }
     }
 
     public async Task<ReservationView> Cancel(Guid userId)

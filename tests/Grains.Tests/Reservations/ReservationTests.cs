@@ -609,6 +609,61 @@ public sealed class ReservationTests(ClusterFixture fixture)
     }
 
     [Fact]
+    public async Task A_second_tab_paying_with_a_checkout_payment_already_refunded_is_shown_the_confirmed_reservation()
+    {
+        var definition = await NewEvent();
+        var userId = Guid.NewGuid();
+        var created = await User(userId).Reserve(definition.EventId, TestEvents.BlockId, null, 1, null).Reserved();
+        var confirmed = await Reservation(created.ReservationId).Pay(new PaymentCommand(userId, "sandbox", null));
+        var checkout = await PaidAtTheCheckout(created);
+        await WakeUpAfterTheCheckoutGrace(created.ReservationId);
+        Assert.Equal(SandboxPaymentStatus.Refunded, (await checkout.Get())?.Status);
+        var refunds = fixture.Events.Recent().Count(e => e is PaymentRefunded r && r.ReservationId == created.ReservationId);
+
+        // The second tab comes back from the checkout with its payment id. Before, it was told 409
+        // "payment-refunded" about a reservation that is bought and paid.
+        var view = await Reservation(created.ReservationId).Pay(new PaymentCommand(userId, "sandbox", checkout.GetPrimaryKeyString()));
+
+        Assert.Equal(ReservationStatus.Confirmed, view.Status);
+        Assert.Equal(confirmed.Payment, view.Payment);
+        Assert.Equal(refunds, fixture.Events.Recent().Count(e => e is PaymentRefunded r && r.ReservationId == created.ReservationId));
+    }
+
+    [Fact]
+    public async Task A_tab_paying_a_cancelled_reservation_with_a_payment_already_refunded_is_told_it_was_cancelled()
+    {
+        var definition = await NewEvent();
+        var userId = Guid.NewGuid();
+        var created = await User(userId).Reserve(definition.EventId, TestEvents.BlockId, null, 1, null).Reserved();
+        await Reservation(created.ReservationId).Cancel(userId);
+        var checkout = await PaidAtTheCheckout(created);
+        await WakeUpAfterTheCheckoutGrace(created.ReservationId);
+        Assert.Equal(SandboxPaymentStatus.Refunded, (await checkout.Get())?.Status);
+
+        var refused = await Assert.ThrowsAsync<DomainException>(() =>
+            Reservation(created.ReservationId).Pay(new PaymentCommand(userId, "sandbox", checkout.GetPrimaryKeyString())));
+
+        Assert.Equal("reservation-cancelled", refused.Code);
+    }
+
+    [Fact]
+    public async Task A_payment_for_another_reservation_is_still_refused_after_the_confirmation()
+    {
+        var definition = await NewEvent();
+        var userId = Guid.NewGuid();
+        var created = await User(userId).Reserve(definition.EventId, TestEvents.BlockId, null, 1, null).Reserved();
+        var other = await User(userId).Reserve(definition.EventId, TestEvents.BlockId, null, 1, null).Reserved();
+        await Reservation(created.ReservationId).Pay(new PaymentCommand(userId, "sandbox", null));
+        var othersPayment = await PaidAtTheCheckout(other);
+
+        var refused = await Assert.ThrowsAsync<DomainException>(() =>
+            Reservation(created.ReservationId).Pay(new PaymentCommand(userId, "sandbox", othersPayment.GetPrimaryKeyString())));
+
+        Assert.Equal("payment-mismatch", refused.Code);
+        Assert.Equal(SandboxPaymentStatus.Approved, (await othersPayment.Get())?.Status);
+    }
+
+    [Fact]
     public async Task A_checkout_payment_completed_just_after_the_cancel_is_found_and_refunded_at_a_later_wake_up()
     {
         var definition = await NewEvent();

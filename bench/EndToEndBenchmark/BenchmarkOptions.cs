@@ -11,6 +11,7 @@ public sealed record BenchmarkOptions(
     int? MaxActiveShoppers,
     int Samples,
     TimeSpan SampleEvery,
+    int SweepRate,
     int Observers,
     int WarmupUsers,
     int Seed)
@@ -27,12 +28,14 @@ public sealed record BenchmarkOptions(
           --max-active M     the event's maximum active shoppers (default: --users, so it never binds)
           --samples K        users whose own status is read every --sample-every while they wait (default 2000)
           --sample-every MS  milliseconds between two reads of a sampled user's status (default 1000)
+          --sweep-rate R     reads a second of every user's status in turn, each until seen admitted (default 5000)
           --observers O      queue observers, each subscribed to the queue grain as a gateway is (default 2)
           --warmup N         joins into a separate warm-up event first (default 5000)
           --seed S           seed of the user ids and of the sample (default 20250101)
         The exit code is 0 only if every correctness check passed: every join answered with a ticket, tickets
         exactly 1..N, every user admitted exactly once and in ticket order, every observer's cursor never
-        moving back, and no sampled user's position ever rising.
+        moving back, and no user's position ever rising: from the join's answer through the sweep's reads to
+        the final read, for every user, and through the sampled users' frequent reads.
         """;
 
     public int MaxActiveShoppersOrDefault => MaxActiveShoppers ?? Users;
@@ -40,7 +43,7 @@ public sealed record BenchmarkOptions(
     public static BenchmarkOptions Parse(string[] args)
     {
         var options = new BenchmarkOptions(Users: 100_000, JoinSeconds: 60, AdmissionsPerMinute: 60_000, MaxActiveShoppers: null,
-            Samples: 2_000, SampleEvery: TimeSpan.FromSeconds(1), Observers: 2, WarmupUsers: 5_000, Seed: 20250101);
+            Samples: 2_000, SampleEvery: TimeSpan.FromSeconds(1), SweepRate: 5_000, Observers: 2, WarmupUsers: 5_000, Seed: 20250101);
         for (var i = 0; i < args.Length; i++)
         {
             var name = args[i];
@@ -63,6 +66,7 @@ public sealed record BenchmarkOptions(
                 "--max-active" => options with { MaxActiveShoppers = Positive(name, value) },
                 "--samples" => options with { Samples = NonNegative(name, value) },
                 "--sample-every" => options with { SampleEvery = TimeSpan.FromMilliseconds(Positive(name, value)) },
+                "--sweep-rate" => options with { SweepRate = Positive(name, value) },
                 "--observers" => options with { Observers = Positive(name, value) },
                 "--warmup" => options with { WarmupUsers = NonNegative(name, value) },
                 "--seed" => options with

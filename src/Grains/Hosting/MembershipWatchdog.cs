@@ -36,7 +36,20 @@ public sealed partial class MembershipWatchdog(
     /// <summary>The process's exit code when it stops itself: not 0, so that an orchestrator sees a failure.</summary>
     public const int ExitCode = 3;
 
-    private TimeSpan Interval => configuration.GetValue<TimeSpan?>(IntervalSetting) ?? TimeSpan.FromSeconds(10);
+    private TimeSpan Interval => IntervalFrom(configuration);
+
+    /// <summary>
+    /// The configured interval (default 10 s). Refused, naming the setting, outside 1 s to 5 min: a bare
+    /// number is read by .NET as days, and a watchdog that looks every ten days never restarts anything.
+    /// </summary>
+    public static TimeSpan IntervalFrom(IConfiguration configuration)
+    {
+        var interval = configuration.GetValue<TimeSpan?>(IntervalSetting) ?? TimeSpan.FromSeconds(10);
+        return interval >= TimeSpan.FromSeconds(1) && interval <= TimeSpan.FromMinutes(5)
+            ? interval
+            : throw new InvalidOperationException(
+                $"{IntervalSetting} must be from 00:00:01 to 00:05:00 (is {interval}; a bare number is read as days, write hh:mm:ss).");
+    }
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {

@@ -65,6 +65,7 @@ public static class SiloConfiguration
         silo.Configure<ClusterMembershipOptions>(orleans.GetSection("Membership"));
         silo.Configure<SiloMessagingOptions>(orleans.GetSection("Messaging"));
         // A silo whose membership row was lost with Redis's data stops, so that a fresh start re-forms the cluster.
+        MembershipWatchdog.IntervalFrom(configuration);
         silo.Services.AddHostedService<MembershipWatchdog>();
         return silo;
     }

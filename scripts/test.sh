@@ -17,6 +17,8 @@ compgen -G "/usr/share/fonts/truetype/nanum/*" >/dev/null || need+=(fonts-nanum)
 command -v npm >/dev/null || need+=(nodejs npm)
 # Counts the results from the test reports (below), and renders the ECS templates.
 command -v python3 >/dev/null || need+=(python3)
+# The failover and shutdown tests signal real processes with kill(1) (procps; not in a minimal image).
+[ -x /bin/kill ] || [ -x /usr/bin/kill ] || need+=(procps)
 # The deployment tests run deploy/ecs/deploy.sh with Debian's AWS CLI against a loopback stand-in for AWS.
 [ -x /usr/bin/aws ] || need+=(awscli)
 if [ ${#need[@]} -gt 0 ]; then

@@ -175,15 +175,24 @@ public sealed class QueueHubTests(GatewayFixture fixture)
         var again = await Assert.ThrowsAsync<HubException>(() => hub.Connection.InvokeAsync("Unfollow", spec.EventId, ct));
         Assert.Contains("HubException: not-following: ", again.Message, StringComparison.Ordinal);
     }
+}
+
+/// <summary>Live queue updates whose timing the test sets, on the fake clock.</summary>
+public sealed class QueueHubOpeningTests(FakeClockFixture fixture) : IClassFixture<FakeClockFixture>
+{
+    private TestApi Api => fixture.Api;
 
     [Fact]
     public async Task Pre_queue_followers_are_told_their_drawn_ticket_when_sales_open_and_then_admitted()
     {
         var ct = TestContext.Current.CancellationToken;
-        var spec = new EventSpec { SalesOpenIn = TimeSpan.FromSeconds(4) };
+        // On the fake clock, sales open only when the test says so: following first can take its time.
+        var spec = new EventSpec { SalesOpenIn = TimeSpan.FromMinutes(1) };
         await Api.CreateEvent(spec, ct);
 
         List<(TestUser User, QueueHubClient Hub)> followers = [];
+        using var ticking = new CancellationTokenSource();
+        var ticker = Task.CompletedTask;
         try
         {
             foreach (var user in await Api.RegisterMany(3, ct))
@@ -194,9 +203,19 @@ public sealed class QueueHubTests(GatewayFixture fixture)
                 var hub = await QueueHubClient.Connect(Api.Factory, user.Tokens.AccessToken, ct);
                 followers.Add((user, hub));
                 var followed = await hub.Follow(spec.EventId, joined.Ticket, ct);
-                Assert.True(followed.Status == QueueStatusKind.PreQueue, "sales opened before the test could follow; the opening is too close");
+                Assert.Equal(QueueStatusKind.PreQueue, followed.Status);
             }
 
+            fixture.Clock.Advance(TimeSpan.FromMinutes(1));
+            // The queue's ticks run on their timer; each moves the fake clock on by one tick's worth.
+            ticker = Task.Run(async () =>
+            {
+                while (!ticking.IsCancellationRequested)
+                {
+                    fixture.Tick();
+                    await Task.Delay(GatewayFactory.TickInterval, CancellationToken.None);
+                }
+            }, CancellationToken.None);
             var assigned = await Task.WhenAll(followers.Select(f => f.Hub.Next<TicketAssignedMessage>(_ => true, ct)));
             Assert.Equal([1L, 2L, 3L], assigned.Select(a => a.TicketNumber).Order());
 
@@ -210,6 +229,8 @@ public sealed class QueueHubTests(GatewayFixture fixture)
         }
         finally
         {
+            await ticking.CancelAsync();
+            await ticker;
             foreach (var (_, hub) in followers)
             {
                 await hub.DisposeAsync();

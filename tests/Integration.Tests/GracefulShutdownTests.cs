@@ -60,5 +60,7 @@ public sealed class GracefulShutdownTests
         Assert.True(notReady > 0, $"readiness never answered 503 \"shutting down\" after SIGTERM:\n{process.Tail()}");
         Assert.True(servedWhileNotReady > 0, "no request was served while readiness was failing");
         Assert.True(process.HasExited, $"the gateway did not exit within 30 s of SIGTERM:\n{process.Tail()}");
+        // Cleanly: an orchestrator reads any other exit code as a crash.
+        Assert.True(process.ExitCode == 0, $"the gateway exited with code {process.ExitCode}:\n{process.Tail()}");
     }
 }

@@ -305,7 +305,7 @@ public sealed class SeatBlockGrain(
         var free = Enumerable.Range(0, Seats.Length).Where(i => Seats[i].StatusAt(now) == SeatStatus.Available).Take(quantity).ToArray();
         return free.Length == quantity
             ? (free, null)
-            : ([], SeatHoldResult.Refused("not-enough-seats", $"Only {free.Length} seats are left in this block.", "quantity"));
+            : ([], SeatHoldResult.Refused("not-enough-seats", free.Length == 1 ? "Only 1 seat is left in this block." : $"Only {free.Length} seats are left in this block.", "quantity"));
     }
 
     private int? ParseSeat(string seatId)

@@ -215,23 +215,31 @@ public sealed class AdmissionTests(ClusterFixture fixture)
     }
 
     [Fact]
-    public async Task Pausing_stops_admission_and_resuming_restarts_it()
+    public async Task Pausing_stops_admission_and_resuming_restarts_it_without_a_burst()
     {
-        var queue = await QueueUnderTest.Create(fixture, TestEvents.Settings(admissionsPerMinute: 60));
-        await queue.JoinMany(10);
-        await queue.AdvanceSeconds(1);
-        Assert.Equal(1, (await queue.CursorReaches(1)).ServingCursor);
+        // 100 a second: a 50 ms tick's credit is 5, and the burst cap (two ticks' credit) is 10, so credit
+        // owed for the paused time would show as a tick of 10.
+        Assert.Equal(10, BurstCap(6_000));
+        var queue = await QueueUnderTest.Create(fixture, TestEvents.Settings(admissionsPerMinute: 6_000));
+        await queue.JoinMany(200);
+        await queue.Advance(ClusterFixture.TickInterval);
+        Assert.Equal(5, (await queue.CursorReaches(5)).ServingCursor);
 
         var paused = await queue.Queue.UpdateSettings(new QueueSettingsUpdate(null, null, Paused: true));
         Assert.True(paused.Settings.Paused);
-        var whilePaused = await queue.AdvanceSeconds(10);
-        Assert.Equal(1, whilePaused.ServingCursor);
+        for (var i = 0; i < 10; i++)
+        {
+            await queue.AdvanceSeconds(1);
+            await Task.Delay(ClusterFixture.TickInterval * 2, TestContext.Current.CancellationToken);
+        }
+
+        Assert.Equal(5, (await queue.Queue.GetStats()).ServingCursor);
 
         var resumed = await queue.Queue.UpdateSettings(new QueueSettingsUpdate(null, null, Paused: false));
         Assert.False(resumed.Settings.Paused);
-        await queue.AdvanceSeconds(1);
-        var afterResume = await queue.CursorReaches(2);
-        // The paused time is not owed: no burst on resuming.
-        Assert.Equal(2, afterResume.ServingCursor);
+        await queue.Advance(ClusterFixture.TickInterval);
+        var afterResume = await queue.CursorReaches(10);
+        // The paused time is not owed: one tick's worth, no burst on resuming.
+        Assert.Equal(10, afterResume.ServingCursor);
     }
 }

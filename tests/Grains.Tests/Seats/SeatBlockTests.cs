@@ -70,7 +70,10 @@ public sealed class SeatBlockTests(ClusterFixture fixture)
         var result = await block.Hold(Best(Guid.NewGuid(), 2));
 
         Assert.Null(result.Hold);
-        Assert.Equal(new SeatRefusal("not-enough-seats", "Only 1 seats are left in this block.", "quantity"), result.Refusal);
+        // The code and field are the contract; the detail tells how many are left.
+        Assert.Equal("not-enough-seats", result.Refusal?.Code);
+        Assert.Equal("quantity", result.Refusal?.Field);
+        Assert.Contains("Only 1 seat ", result.Refusal?.Detail, StringComparison.Ordinal);
         Assert.Equal(3, (await block.GetCounts()).Held);
     }
 

@@ -28,7 +28,8 @@ public sealed record FanoutOptions(
            or: dotnet run -c Release --project bench/FanoutBenchmark -- [options]
           --connections N        SignalR connections following one event, each a distinct user (default 10000)
           --rounds R             measured broadcasts: an admin PUT changes the event's admission rate, which every
-                                 follower hears as a cursor message; timed from the PUT to each client (default 20)
+                                 follower hears as a cursor message; timed from the PUT to each client (default 100, so that
+                                 the p99 of the time to the last client is not simply the slowest broadcast)
           --warmup-rounds W      broadcasts before the measured ones, not counted (default 2)
           --moves K              real cursor moves (admission ticks) to watch after the rounds: the spread between the
                                  first and the last client receiving the same cursor (default 20; 0 skips them)
@@ -48,7 +49,7 @@ public sealed record FanoutOptions(
 
     public static FanoutOptions Parse(string[] args)
     {
-        var options = new FanoutOptions(Connections: 10_000, Rounds: 20, WarmupRounds: 2, Moves: 20, MoveRate: 60,
+        var options = new FanoutOptions(Connections: 10_000, Rounds: 100, WarmupRounds: 2, Moves: 20, MoveRate: 60,
             ConnectConcurrency: 100, JoinConcurrency: 64, GapMilliseconds: 1000, IdleSeconds: 5, RoundTimeoutSeconds: 30,
             Build: true, Chart: "fanout", HoldSeconds: 0);
         for (var i = 0; i < args.Length; i++)

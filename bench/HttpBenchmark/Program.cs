@@ -184,6 +184,7 @@ internal static class HttpJoinBenchmark
             yield return new Check($"{server} {run} joins: no error response", result.StatusErrors == 0, $"{result.StatusErrors:N0} non-2xx/3xx");
             yield return new Check($"{server} {run} joins: no socket error", result.SocketErrors == 0,
                 $"{result.ConnectErrors} connect, {result.ReadErrors} read, {result.WriteErrors} write");
+            yield return new Check($"{server} {run} joins: no timeout", result.Timeouts == 0, $"{result.Timeouts:N0} requests unanswered within wrk's timeout");
         }
 
         // Each warm-up round and the measured run have users of their own: their distinct users add up.

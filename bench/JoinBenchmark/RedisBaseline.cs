@@ -109,7 +109,7 @@ internal sealed class RedisBaseline : IAsyncDisposable
 
     /// <summary>
     /// Bytes of <c>used_memory</c> per member of one sorted set of <paramref name="members"/> random user ids
-    /// (36-character text), added with ZADD NX in commands of a thousand; the set is dropped afterwards.
+    /// (32-character text, as the baseline endpoint stores them), added with ZADD NX in commands of a thousand; the set is dropped afterwards.
     /// </summary>
     public async Task<(double BytesPerMember, long Members)> BytesPerMember(int members, int seed)
     {
@@ -126,7 +126,7 @@ internal sealed class RedisBaseline : IAsyncDisposable
             for (var i = 0; i < entries.Length; i++)
             {
                 random.NextBytes(bytes);
-                entries[i] = new SortedSetEntry(new Guid(bytes).ToString("D"), first + i + 1);
+                entries[i] = new SortedSetEntry(new Guid(bytes).ToString("N"), first + i + 1);
             }
 
             pending.Add(database.SortedSetAddAsync(Key, entries, SortedSetWhen.NotExists));

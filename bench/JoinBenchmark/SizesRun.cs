@@ -98,7 +98,7 @@ internal static class SizesRun
             $"committed to the {options.Storage.ToString().ToLowerInvariant()} queue record store); the target applies to it.");
         Console.WriteLine(redisServer is null
             ? $"Redis: not measured; the chart shows the cited figure of about {RedisBaseline.CitedBytesPerMember} bytes per member."
-            : $"Redis: {redisServer}, used_memory (INFO memory) per member of one sorted set, user ids as 36-character text.");
+            : $"Redis: {redisServer}, used_memory (INFO memory) per member of one sorted set, user ids as 32-character text (format N, as bench/RedisQueueBaseline stores them).");
 
         var measured = runs.Where(r => r.Result is not null).Select(r => (r.Size, Result: r.Result!)).ToList();
         if (measured.Count > 0)

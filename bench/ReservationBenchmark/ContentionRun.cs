@@ -97,7 +97,8 @@ internal sealed class ContentionRun(
             : $" ({options.Quantity} seats; the block picks them)"));
         Console.WriteLine($"  admission                   {options.Users:N0} joins and their admission took {admitWatch.Elapsed.TotalSeconds:F2} s (not in the figures below)");
         Console.WriteLine($"  elapsed                     {elapsed.TotalSeconds:F2} s for {outcomes.Length:N0} purchase attempts, {options.Buyers} in flight");
-        Console.WriteLine($"  hold attempts               {attemptTicks.Length:N0} answered = {result.AttemptsPerSecond:N0} attempts per second");
+        Console.WriteLine($"  hold attempts               {attemptTicks.Length:N0} answered of {outcomes.Length:N0} purchase attempts; " +
+            $"{result.AttemptsPerSecond:N0} purchase attempts per second");
         Console.WriteLine($"  holds                       {held:N0} ({held * options.Quantity:N0} seats) = {result.HoldsPerSecond:N0} per second over the run; " +
             $"the last one {lastHold.TotalSeconds:F2} s after the start: {result.HoldsPerSecondWhileSelling:N0} per second until then");
         Console.WriteLine($"  confirmed reservations      {confirmed:N0} = {result.ConfirmedPerSecond:N0} per second ({result.ConfirmedPerSecond * options.Quantity:N0} seats sold per second)");

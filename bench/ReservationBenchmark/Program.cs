@@ -122,7 +122,7 @@ foreach (var pick in options.Picks)
 Console.WriteLine();
 Console.WriteLine($"Seat contention: {options.Users:N0} buyers for {options.Seats:N0} seats in {options.Blocks} block(s), {options.Quantity} seats each, " +
     $"{options.Buyers} in flight, {storageName} storage");
-var table = new Table("seat choice", "elapsed s", "attempts/s", "holds/s", "last hold at s", "holds/s until then", "confirmed/s", "held", "refused: not-enough-seats / seats-unavailable",
+var table = new Table("seat choice", "elapsed s", "purchase attempts/s", "holds/s", "last hold at s", "holds/s until then", "confirmed/s", "held", "refused: not-enough-seats / seats-unavailable",
     "attempt p50 / p99 ms", "pay p50 / p99 ms", options.ClusterClient ? "cores: client / silos / PostgreSQL / Redis / rest / idle" : "CPU", "oversold", "checks");
 foreach (var r in results)
 {

@@ -89,14 +89,15 @@ if (options.Parts != TickParts.Logic)
 }
 
 var smallest = sizes[0];
-var table = new Table("waiting", "tick logic, median (BenchmarkDotNet)", "allocated per tick", "whole tick in the silo: median", "p99", "max",
-    "gen-2 GCs during the timed ticks", "filling the queue");
+// No p99 column: of 50 timed ticks the nearest-rank p99 is the slowest one, the max.
+var table = new Table("waiting", "tick logic, median (BenchmarkDotNet)", "allocated per tick", "whole tick in the silo: median", "max",
+    "gen-2 GCs during the warm-up and timed ticks", "filling the queue");
 foreach (var size in sizes)
 {
     var l = logic.TryGetValue(size, out var found) ? found : ((double MedianNs, long? AllocatedBytes)?)null;
     var g = grain.GetValueOrDefault(size);
     table.Row(size, l is { } x ? Nanos(x.MedianNs) : "-", l?.AllocatedBytes is { } bytes ? $"{bytes:N0} B" : "-",
-        g is null ? "-" : Micros(g.Median), g is null ? "-" : Micros(g.P99), g is null ? "-" : Micros(g.Max),
+        g is null ? "-" : Micros(g.Median), g is null ? "-" : Micros(g.Max),
         g is null ? "-" : g.Gen2Collections, g is null ? "-" : $"{g.JoinTime.TotalSeconds:F1} s");
 }
 
@@ -109,8 +110,10 @@ double? grainRatio = grain.TryGetValue(largest, out var bigGrain) && grain.TryGe
     ? bigGrain.Median / smallGrain.Median
     : null;
 Console.WriteLine($"Target: admission tick at {largest:N0} waiting within 2x of its cost at {smallest:N0}");
-Console.WriteLine($"  tick logic (median)          {Verdict(logicRatio)}");
-Console.WriteLine($"  whole tick in silo (median)  {Verdict(grainRatio)}");
+Console.WriteLine($"  whole tick in silo (median)  {Verdict(grainRatio)}   (the verdict: real joins fill a real queue grain)");
+// The logic's benchmark state has the same shape at every size (only the numbers differ), so it is flat by
+// construction: it shows what the logic costs, and cannot show growth with the line.
+Console.WriteLine($"  tick logic (median)          {(logicRatio is { } lr ? $"{lr:F2}x" : "not measured")} (for information: flat by construction)");
 Console.WriteLine();
 Console.WriteLine($"Correctness: {(failures.Count == 0 ? "PASS" : "FAIL")}");
 foreach (var failure in failures)

@@ -41,6 +41,9 @@ public sealed class ClusterFixture : IAsyncLifetime
     /// <summary>The embedded event sink: every domain event the grains recorded.</summary>
     public InProcessEventLog Events { get; } = new();
 
+    /// <summary>Which calls about a user have reached their grain.</summary>
+    public GrainCallWatch Calls { get; } = new();
+
     public ClusterFixture() => QueueRecords = new ControllableQueueEntryStore(Events);
 
     public InProcessTestCluster Cluster => _cluster ?? throw new InvalidOperationException("The cluster is not deployed.");
@@ -67,6 +70,7 @@ public sealed class ClusterFixture : IAsyncLifetime
             silo.Services.AddSingleton<IQueueEntryStore>(QueueRecords);
             silo.Services.AddSingleton(Events);
             silo.Services.AddSingleton<IDomainEventOutbox>(Events);
+            silo.AddIncomingGrainCallFilter(Calls);
             silo.Services.UseTimeProviderForBackgroundAreas(TimeProvider.System);
             // The TestingHost brings its own membership and ports: AddTicketQueue's localhost
             // clustering would fight it, so only the grains part is added.

@@ -265,10 +265,11 @@ public sealed class QueueDurabilityTests(ClusterFixture fixture)
         var gate = fixture.QueueRecords.HoldNextSave(queue.EventId);
         var joining = queue.Join(users[1]);
         await gate.Entered.WaitAsync(TimeSpan.FromSeconds(10), TestContext.Current.CancellationToken);
+        // Each call is in the held activation before the next step: a late one would reach the next activation.
         var leaving = queue.Shard(users[0]).Leave(users[0]);
-        await Task.Delay(200, TestContext.Current.CancellationToken);
+        await fixture.Calls.Entered(nameof(IQueueShardGrain.Leave), users[0]).WaitAsync(TimeSpan.FromSeconds(10), TestContext.Current.CancellationToken);
         var reading = queue.Shard(users[0]).GetStatus(users[0]);
-        await Task.Delay(200, TestContext.Current.CancellationToken);
+        await fixture.Calls.Entered(nameof(IQueueShardGrain.GetStatus), users[0]).WaitAsync(TimeSpan.FromSeconds(10), TestContext.Current.CancellationToken);
 
         // The running save finds that another activation saved the shard first.
         gate.Fail(new InconsistentStateException("Another activation saved this shard (held save)."));

@@ -30,6 +30,14 @@ public sealed class ReservationTests(ClusterFixture fixture)
     private IDisposable FailReservationWritesOf(Guid userId, bool afterWriting = false) => fixture.StorageFaults.FailWrites((stateName, _, state) =>
         stateName == "reservation" && state is ReservationState { View.UserId: var owner } && owner == userId, afterWriting);
 
+    // One seat held by a new buyer in a new event.
+    private async Task<(Guid UserId, ReservationView Created)> OneSeatHeld()
+    {
+        var definition = await NewEvent();
+        var userId = Guid.NewGuid();
+        return (userId, await User(userId).Reserve(definition.EventId, TestEvents.BlockId, null, 1, null).Reserved());
+    }
+
     // The buyer pays the reservation's amount at the sandbox company's checkout page.
     private async Task<ISandboxPaymentGrain> PaidAtTheCheckout(ReservationView reservation)
     {
@@ -543,9 +551,7 @@ public sealed class ReservationTests(ClusterFixture fixture)
     [Fact]
     public async Task A_checkout_payment_completed_just_after_the_confirmation_is_found_and_refunded_at_a_later_wake_up()
     {
-        var definition = await NewEvent();
-        var userId = Guid.NewGuid();
-        var created = await User(userId).Reserve(definition.EventId, TestEvents.BlockId, null, 1, null).Reserved();
+        var (userId, created) = await OneSeatHeld();
         var confirmed = await Reservation(created.ReservationId).Pay(new PaymentCommand(userId, "sandbox", null));
 
         // A second tab's checkout saw the reservation still open and approved just after the confirmation.
@@ -611,9 +617,7 @@ public sealed class ReservationTests(ClusterFixture fixture)
     [Fact]
     public async Task A_second_tab_paying_with_a_checkout_payment_already_refunded_is_shown_the_confirmed_reservation()
     {
-        var definition = await NewEvent();
-        var userId = Guid.NewGuid();
-        var created = await User(userId).Reserve(definition.EventId, TestEvents.BlockId, null, 1, null).Reserved();
+        var (userId, created) = await OneSeatHeld();
         var confirmed = await Reservation(created.ReservationId).Pay(new PaymentCommand(userId, "sandbox", null));
         var checkout = await PaidAtTheCheckout(created);
         await WakeUpAfterTheCheckoutGrace(created.ReservationId);
@@ -632,9 +636,7 @@ public sealed class ReservationTests(ClusterFixture fixture)
     [Fact]
     public async Task A_tab_paying_a_cancelled_reservation_with_a_payment_already_refunded_is_told_it_was_cancelled()
     {
-        var definition = await NewEvent();
-        var userId = Guid.NewGuid();
-        var created = await User(userId).Reserve(definition.EventId, TestEvents.BlockId, null, 1, null).Reserved();
+        var (userId, created) = await OneSeatHeld();
         await Reservation(created.ReservationId).Cancel(userId);
         var checkout = await PaidAtTheCheckout(created);
         await WakeUpAfterTheCheckoutGrace(created.ReservationId);
@@ -666,9 +668,7 @@ public sealed class ReservationTests(ClusterFixture fixture)
     [Fact]
     public async Task A_checkout_payment_completed_just_after_the_cancel_is_found_and_refunded_at_a_later_wake_up()
     {
-        var definition = await NewEvent();
-        var userId = Guid.NewGuid();
-        var created = await User(userId).Reserve(definition.EventId, TestEvents.BlockId, null, 1, null).Reserved();
+        var (userId, created) = await OneSeatHeld();
         await Reservation(created.ReservationId).Cancel(userId);
 
         // The checkout saw the reservation open and approved just after the cancel had looked.
@@ -685,9 +685,7 @@ public sealed class ReservationTests(ClusterFixture fixture)
     [Fact]
     public async Task A_settled_reservation_keeps_no_shipped_events_in_storage_so_no_activation_hands_them_over_again()
     {
-        var definition = await NewEvent();
-        var userId = Guid.NewGuid();
-        var created = await User(userId).Reserve(definition.EventId, TestEvents.BlockId, null, 1, null).Reserved();
+        var (userId, created) = await OneSeatHeld();
 
         await Reservation(created.ReservationId).Pay(new PaymentCommand(userId, "sandbox", null));
         // Confirmed, it is settled once the checkout grace is over and a wake-up has looked for stray payments.

@@ -41,6 +41,11 @@ public sealed class OutboxLagMonitor : BackgroundService
             unit: "s", description: "Age of the oldest domain event not yet acknowledged by Kafka");
     }
 
+    /// <summary>The counter of outbox events deleted after their retention: the relay's and, without Kafka, the pruner's.</summary>
+    public static Counter<long> PrunedCounter(IMeterFactory meters) =>
+        meters.Create(MeterName).CreateCounter<long>("ticketqueue.outbox.pruned", unit: "{event}",
+            description: "Outbox events deleted after their retention");
+
     /// <summary>The latest measurement, or null before the first one (and always without an outbox).</summary>
     public OutboxLag? Current => _current;
 

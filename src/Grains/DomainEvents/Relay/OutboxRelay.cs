@@ -97,8 +97,7 @@ public sealed class OutboxRelay : BackgroundService
             description: "Outbox events acknowledged by Kafka and marked published");
         _failedRounds = meter.CreateCounter<long>("ticketqueue.outbox.failed_rounds", unit: "{round}",
             description: "Relay rounds that failed and were retried after a back-off");
-        _pruned = meter.CreateCounter<long>("ticketqueue.outbox.pruned", unit: "{event}",
-            description: "Published outbox events deleted after the retention");
+        _pruned = OutboxLagMonitor.PrunedCounter(meters);
         meter.CreateObservableGauge("ticketqueue.outbox.owned_partitions", () => _owned.Count, unit: "{partition}",
             description: "Outbox partitions this relay ships");
         meter.CreateObservableGauge("ticketqueue.outbox.parked_aggregates", () => _parked.Count, unit: "{aggregate}",

@@ -46,8 +46,7 @@ public sealed class UnshippedOutboxPruner : BackgroundService
         _options = options.Value;
         _time = time;
         _logger = logger;
-        _pruned = meters.Create(OutboxLagMonitor.MeterName).CreateCounter<long>("ticketqueue.outbox.pruned", unit: "{event}",
-            description: "Outbox events deleted after their retention");
+        _pruned = OutboxLagMonitor.PrunedCounter(meters);
     }
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)

@@ -245,29 +245,18 @@ public sealed class QueuePageTests(GatewayServer gateway, BrowserSession browser
     {
         var (_, eventId) = await PausedLine(ahead: 0);
         var page = await NewPage(Screen.Phone);
-        var joins = 0;
-        await page.RouteAsync($"**/api/events/{eventId}/queue", async route =>
-        {
-            if (route.Request.Method != "POST")
-            {
-                await route.ContinueAsync();
-                return;
-            }
-
-            Interlocked.Increment(ref joins);
-            await RefuseAsBusy(route, retryAfterSeconds: 1);
-        });
+        var joins = await AnswerJoins(page, eventId, (route, _) => RefuseAsBusy(route, retryAfterSeconds: 1));
         await Pages.SignIn(page, await Api.Register(), $"/queue/{eventId}");
         await Expect(page.Locator("#join-retrying")).ToBeVisibleAsync();
 
         // The visitor goes to the event list inside the app (no reload).
-        await page.EvaluateAsync("() => { history.pushState(null, '', '/events'); dispatchEvent(new PopStateEvent('popstate')); }");
+        await NavigateInApp(page, "/events");
         await Expect(page.GetByRole(AriaRole.Heading, new() { Level = 1 })).ToHaveTextAsync("Events");
-        var afterLeaving = Volatile.Read(ref joins);
+        var afterLeaving = joins();
         await Task.Delay(TimeSpan.FromSeconds(4), TestContext.Current.CancellationToken);
 
         // Before, the join went on being retried for good and wrote "retrying" over the new page.
-        Assert.InRange(Volatile.Read(ref joins) - afterLeaving, 0, 1);
+        Assert.InRange(joins() - afterLeaving, 0, 1);
         await Expect(page.Locator("#join-retrying")).ToHaveCountAsync(0);
         await Expect(page.GetByRole(AriaRole.Heading, new() { Level = 1 })).ToHaveTextAsync("Events");
     }
@@ -283,9 +272,9 @@ public sealed class QueuePageTests(GatewayServer gateway, BrowserSession browser
         await Expect(page.Locator("#join-retrying")).ToBeVisibleAsync();
 
         // Away and back to the same waiting room inside the app, while the first copy still waits to retry.
-        await page.EvaluateAsync("() => { history.pushState(null, '', '/events'); dispatchEvent(new PopStateEvent('popstate')); }");
+        await NavigateInApp(page, "/events");
         await Expect(page.GetByRole(AriaRole.Heading, new() { Level = 1 })).ToHaveTextAsync("Events");
-        await page.EvaluateAsync($"() => {{ history.pushState(null, '', '/queue/{eventId}'); dispatchEvent(new PopStateEvent('popstate')); }}");
+        await NavigateInApp(page, $"/queue/{eventId}");
         await Expect(page.Locator("#connection")).ToHaveAttributeAsync("data-mode", "live");
         await Eventually(() => joins() >= 3);
         await Task.Delay(500, TestContext.Current.CancellationToken);
@@ -301,16 +290,9 @@ public sealed class QueuePageTests(GatewayServer gateway, BrowserSession browser
     {
         var (_, eventId) = await PausedLine(ahead: 0);
         var page = await NewPage(Screen.Phone);
-        var joins = 0;
-        await page.RouteAsync($"**/api/events/{eventId}/queue", async route =>
+        var joins = await AnswerJoins(page, eventId, async (route, join) =>
         {
-            if (route.Request.Method != "POST")
-            {
-                await route.ContinueAsync();
-                return;
-            }
-
-            switch (Interlocked.Increment(ref joins))
+            switch (join)
             {
                 case 1:
                     // The place as the service answers it once the shopping session is over.
@@ -344,25 +326,33 @@ public sealed class QueuePageTests(GatewayServer gateway, BrowserSession browser
         await rejoin.ClickAsync();
         await Expect(page.Locator("#position")).ToBeVisibleAsync();
         await Expect(page.Locator("#admitted")).ToBeHiddenAsync();
-        Assert.Equal(3, Volatile.Read(ref joins));
+        Assert.Equal(3, joins());
     }
 
     /// <summary>The event's first join is answered as busy, the others go through; returns how many were sent.</summary>
-    private static async Task<Func<int>> FirstJoinRefusedAsBusy(IPage page, string eventId, int retryAfterSeconds)
+    private static Task<Func<int>> FirstJoinRefusedAsBusy(IPage page, string eventId, int retryAfterSeconds) =>
+        AnswerJoins(page, eventId, (route, join) => join == 1 ? RefuseAsBusy(route, retryAfterSeconds) : route.ContinueAsync());
+
+    /// <summary>Answers the event's joins (POSTs) with <paramref name="answer"/>, given each one's number from 1; returns how many were sent.</summary>
+    private static async Task<Func<int>> AnswerJoins(IPage page, string eventId, Func<IRoute, int, Task> answer)
     {
         var joins = 0;
         await page.RouteAsync($"**/api/events/{eventId}/queue", async route =>
         {
-            if (route.Request.Method == "POST" && Interlocked.Increment(ref joins) == 1)
+            if (route.Request.Method != "POST")
             {
-                await RefuseAsBusy(route, retryAfterSeconds);
+                await route.ContinueAsync();
                 return;
             }
 
-            await route.ContinueAsync();
+            await answer(route, Interlocked.Increment(ref joins));
         });
         return () => Volatile.Read(ref joins);
     }
+
+    /// <summary>Moves to another page inside the app, as its links do: no reload.</summary>
+    private static Task NavigateInApp(IPage page, string path) =>
+        page.EvaluateAsync($"() => {{ history.pushState(null, '', '{path}'); dispatchEvent(new PopStateEvent('popstate')); }}");
 
     /// <summary>Answers as a gateway too busy to take the request: 503, a problem, and when to try again.</summary>
     private static Task RefuseAsBusy(IRoute route, int retryAfterSeconds) => route.FulfillAsync(new()

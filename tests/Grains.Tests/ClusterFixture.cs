@@ -71,6 +71,7 @@ public sealed class ClusterFixture : IAsyncLifetime
             silo.Services.AddSingleton(Events);
             silo.Services.AddSingleton<IDomainEventOutbox>(Events);
             silo.AddIncomingGrainCallFilter(Calls);
+            silo.AddOutgoingGrainCallFilter(Calls);
             silo.Services.UseTimeProviderForBackgroundAreas(TimeProvider.System);
             // The TestingHost brings its own membership and ports: AddTicketQueue's localhost
             // clustering would fight it, so only the grains part is added.

@@ -4,11 +4,13 @@ namespace TicketQueue.Grains.Tests;
 
 /// <summary>
 /// Tells a test when a call about a user has reached a grain: the call is then that activation's to answer,
-/// whatever happens to it next. For tests that must not race a call against what they do next.
+/// whatever happens to it next. For tests that must not race a call against what they do next. It can also
+/// hold back the answer of a grain's call to another grain, so the caller waits on it while the test acts.
 /// </summary>
-public sealed class GrainCallWatch : IIncomingGrainCallFilter
+public sealed class GrainCallWatch : IIncomingGrainCallFilter, IOutgoingGrainCallFilter
 {
     private readonly ConcurrentDictionary<(string Method, Guid User), TaskCompletionSource> _entered = new();
+    private readonly ConcurrentQueue<(string Method, HeldAnswer Held)> _holds = new();
 
     /// <summary>Completes once a call to <paramref name="method"/> whose first argument is <paramref name="userId"/> has entered its grain.</summary>
     public Task Entered(string method, Guid userId) => Signal(method, userId).Task;
@@ -23,6 +25,39 @@ public sealed class GrainCallWatch : IIncomingGrainCallFilter
         return context.Invoke();
     }
 
+    /// <summary>
+    /// Holds the answer of the next call to <paramref name="method"/> made by a grain: the call runs, and
+    /// its caller sees the answer only once the test releases it.
+    /// </summary>
+    public HeldAnswer HoldNextAnswer(string method)
+    {
+        var held = new HeldAnswer();
+        _holds.Enqueue((method, held));
+        return held;
+    }
+
+    async Task IOutgoingGrainCallFilter.Invoke(IOutgoingGrainCallContext context)
+    {
+        await context.Invoke();
+        if (_holds.TryPeek(out var next) && next.Method == context.MethodName && _holds.TryDequeue(out var hold))
+        {
+            hold.Held.Reached.TrySetResult();
+            await hold.Held.Released.Task;
+        }
+    }
+
     private TaskCompletionSource Signal(string method, Guid userId) =>
         _entered.GetOrAdd((method, userId), _ => new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously));
+}
+
+public sealed class HeldAnswer
+{
+    internal TaskCompletionSource Reached { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    internal TaskCompletionSource Released { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    /// <summary>Completes once the held call has been answered and its caller is waiting.</summary>
+    public Task Entered => Reached.Task;
+
+    public void Release() => Released.TrySetResult();
 }

@@ -295,6 +295,10 @@ public sealed class QueueShardGrain(IQueueEntryStore store, TimeProvider time) :
     /// <summary>Waits until the user's record, as this activation holds it, is durable.</summary>
     private Task Durable(Guid userId)
     {
+        // A call that read the user's record before this activation went stale (it was waiting on the
+        // queue grain meanwhile) must not answer from it: the record may never have been saved, and the
+        // emptied activation no longer knows it is waiting for a save.
+        _stale?.Throw();
         if (!_undurable.TryGetValue(userId, out var save))
         {
             return Task.CompletedTask;

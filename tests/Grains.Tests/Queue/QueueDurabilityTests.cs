@@ -281,6 +281,38 @@ public sealed class QueueDurabilityTests(ClusterFixture fixture)
         Assert.Equal(first.TicketNumber, (await queue.Status(users[0])).TicketNumber);
     }
 
+    [Fact]
+    public async Task A_join_already_past_its_first_step_when_its_shard_goes_stale_is_not_answered_from_an_unsaved_record()
+    {
+        var queue = await QueueUnderTest.Create(fixture, TestEvents.Settings(admissionsPerMinute: 1));
+        await queue.Queue.UpdateSettings(new QueueSettingsUpdate(null, null, Paused: true));
+        var users = UsersOfOneShard(2);
+
+        // The first user's place cannot be saved: it stays in the shard's memory, unsaved and untold.
+        fixture.QueueRecords.FailSaves(queue.EventId, true);
+        await Assert.ThrowsAnyAsync<Exception>(() => queue.Join(users[0]));
+        fixture.QueueRecords.FailSaves(queue.EventId, false);
+
+        // The user retries; the shard finds the record and asks the queue about it (answer held).
+        var describe = fixture.Calls.HoldNextAnswer(nameof(IEventQueueGrain.Describe));
+        var retry = queue.Join(users[0]);
+        await describe.Entered.WaitAsync(TimeSpan.FromSeconds(10), TestContext.Current.CancellationToken);
+
+        // Meanwhile a save finds that another activation saved the shard first: this one is stale.
+        var gate = fixture.QueueRecords.HoldNextSave(queue.EventId);
+        var other = queue.Join(users[1]);
+        await gate.Entered.WaitAsync(TimeSpan.FromSeconds(10), TestContext.Current.CancellationToken);
+        gate.Fail(new InconsistentStateException("Another activation saved this shard (held save)."));
+        await Assert.ThrowsAnyAsync<Exception>(() => other);
+
+        // Before, the retry answered with a place that no save ever stored: lost with the activation.
+        describe.Release();
+        await Assert.ThrowsAnyAsync<Exception>(() => retry);
+        var joined = await queue.Join(users[0]);
+        await fixture.Cluster.DeactivateAsync(queue.Shard(users[0]));
+        Assert.Equal(joined.TicketNumber, (await queue.Status(users[0])).TicketNumber);
+    }
+
     private static List<Guid> UsersOfOneShard(int count)
     {
         var users = new List<Guid>();

@@ -214,9 +214,10 @@ public sealed class ReservationGrain(
             state.State.Capturing = null;
             await RecordPayment(command.Provider, capture);
         }
-        else if (View.Payment is { } recorded && command.PaymentId is not null && command.PaymentId != recorded.PaymentId)
+        else if (View.Payment is { } recorded && command.PaymentId is not null && command.PaymentId != recorded.PaymentId
+                 && await CaptureUnlessRefunded(provider, command.PaymentId) is { } duplicate)
         {
-            var duplicate = await provider.Capture(new PaymentCaptureRequest(View.ReservationId, View.Amount, View.Currency, command.PaymentId));
+            // (One already refunded, by an earlier try of this same call, holds no money: the recorded payment pays.)
             await provider.Refund(duplicate.PaymentId);
             await Save(Approved(command.Provider, duplicate), Refunded(command.Provider, duplicate.PaymentId, duplicate.Amount, "duplicate-payment"));
         }

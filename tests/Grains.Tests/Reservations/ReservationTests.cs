@@ -634,6 +634,35 @@ public sealed class ReservationTests(ClusterFixture fixture)
     }
 
     [Fact]
+    public async Task A_retried_checkout_payment_already_refunded_confirms_a_pending_reservation_with_the_payment_on_record()
+    {
+        var (userId, created) = await OneSeatHeld();
+        var blockGrain = SeatBlocks.For(fixture.Grains, created.EventId, TestEvents.BlockId).GetGrainId();
+        ISandboxPaymentGrain checkout;
+        using (fixture.StorageFaults.FailWrites((stateName, grainId, _) => stateName == "seatBlock" && grainId == blockGrain))
+        {
+            // One tab's payment is on record, but the seats cannot be sold yet; the checkout tab's payment,
+            // a second one, is refunded, and its confirmation fails the same way.
+            await Assert.ThrowsAnyAsync<Exception>(() => Reservation(created.ReservationId).Pay(new PaymentCommand(userId, "sandbox", null)));
+            checkout = await PaidAtTheCheckout(created);
+            await Assert.ThrowsAnyAsync<Exception>(() => Reservation(created.ReservationId).Pay(new PaymentCommand(userId, "sandbox", checkout.GetPrimaryKeyString())));
+        }
+
+        Assert.Equal(SandboxPaymentStatus.Refunded, (await checkout.Get())?.Status);
+        var recorded = (await Reservation(created.ReservationId).Get())!.Payment;
+        Assert.NotNull(recorded);
+        Assert.NotEqual(checkout.GetPrimaryKeyString(), recorded.PaymentId);
+
+        // The checkout tab retries. Before, it was told 409 "payment-refunded" while the money on record
+        // could pay, and the hold ran out.
+        var view = await Reservation(created.ReservationId).Pay(new PaymentCommand(userId, "sandbox", checkout.GetPrimaryKeyString()));
+
+        Assert.Equal(ReservationStatus.Confirmed, view.Status);
+        Assert.Equal(recorded, view.Payment);
+        Assert.Equal(1, (await SeatBlocks.For(fixture.Grains, created.EventId, TestEvents.BlockId).GetCounts()).Sold);
+    }
+
+    [Fact]
     public async Task A_tab_paying_a_cancelled_reservation_with_a_payment_already_refunded_is_told_it_was_cancelled()
     {
         var (userId, created) = await OneSeatHeld();

@@ -76,10 +76,12 @@ public sealed class ClusterFixture : IAsyncLifetime
             // The TestingHost brings its own membership and ports: AddTicketQueue's localhost
             // clustering would fight it, so only the grains part is added.
             silo.AddTicketQueueGrains(configuration);
-            // Registered after the grains' own, so the reservation, queue and account grains write through them.
+            // Registered after the grains' own, so the reservation, queue, payment and account grains write through them.
             silo.Services.AddGrainStorage(StorageNames.Reservations,
                 (services, name) => new FaultyGrainStorage(MemoryGrainStorageFactory.Create(services, name), StorageFaults));
             silo.Services.AddGrainStorage(StorageNames.Events,
+                (services, name) => new FaultyGrainStorage(MemoryGrainStorageFactory.Create(services, name), StorageFaults));
+            silo.Services.AddGrainStorage(StorageNames.Payments,
                 (services, name) => new FaultyGrainStorage(MemoryGrainStorageFactory.Create(services, name), StorageFaults));
             silo.Services.AddGrainStorage(StorageNames.Accounts,
                 (services, name) => new FaultyGrainStorage(MemoryGrainStorageFactory.Create(services, name), StorageFaults));

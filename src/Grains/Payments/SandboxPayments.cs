@@ -110,10 +110,8 @@ public sealed class SandboxPaymentGrain(
             throw DomainException.Invalid("amount-out-of-range", "A payment must be for a positive amount.", "amount");
         }
 
-        state.State.Payment = new SandboxPayment(this.GetPrimaryKeyString(), reference, amount, currency,
-            SandboxPaymentStatus.Approved, time.GetUtcNow(), null);
-        await state.WriteStateAsync();
-        return state.State.Payment;
+        return await Store(new SandboxPayment(this.GetPrimaryKeyString(), reference, amount, currency,
+            SandboxPaymentStatus.Approved, time.GetUtcNow(), null));
     }
 
     public Task<SandboxPayment?> Get() => Task.FromResult(state.State.Payment);
@@ -127,8 +125,25 @@ public sealed class SandboxPaymentGrain(
             return payment;
         }
 
-        state.State.Payment = payment with { Status = SandboxPaymentStatus.Refunded, RefundedAt = time.GetUtcNow() };
-        await state.WriteStateAsync();
-        return state.State.Payment;
+        return await Store(payment with { Status = SandboxPaymentStatus.Refunded, RefundedAt = time.GetUtcNow() });
+    }
+
+    // A change that was not stored is not kept: a refund that failed to write must not answer "refunded"
+    // to the retry, while storage still says the money is taken.
+    private async Task<SandboxPayment> Store(SandboxPayment payment)
+    {
+        var before = state.State.Payment;
+        state.State.Payment = payment;
+        try
+        {
+            await this.WriteOrLeave(state);
+        }
+        catch
+        {
+            state.State.Payment = before;
+            throw;
+        }
+
+        return payment;
     }
 }

@@ -399,10 +399,15 @@ public sealed class ReservationGrain(
         await Save();
     }
 
-    /// <summary>A payment this closed reservation has no record of: given back, and both facts recorded.</summary>
+    /// <summary>
+    /// A payment this closed reservation has no record of: both facts recorded, then the money given back.
+    /// In that order: once refunded, the company no longer lists the payment, so a refund whose record
+    /// failed would be announced by no one; a record whose refund failed is found again (still taken) and
+    /// given back at the next look (a payment besides the one on record is then recorded a second time:
+    /// a duplicate announcement, never a silent refund).
+    /// </summary>
     private async Task RefundUnrecorded(IPaymentProvider provider, PaymentCapture found)
     {
-        await provider.Refund(found.PaymentId);
         if (View.Payment is null)
         {
             await RecordPayment(provider.Name, found, refundedBecause: RefundReason);
@@ -411,6 +416,8 @@ public sealed class ReservationGrain(
         {
             await Save(Approved(provider.Name, found), Refunded(provider.Name, found.PaymentId, found.Amount, RefundReason));
         }
+
+        await provider.Refund(found.PaymentId);
     }
 
     /// <summary>
@@ -436,7 +443,13 @@ public sealed class ReservationGrain(
             {
                 if (found.PaymentId == View.Payment?.PaymentId)
                 {
-                    // On record: RefundIfOwed gives it back.
+                    // On record: RefundIfOwed gives it back. Recorded as refunded yet still taken, its refund
+                    // failed after the record (RefundUnrecorded): given back now, announced already.
+                    if (View.Payment.Refunded)
+                    {
+                        await provider.Refund(found.PaymentId);
+                    }
+
                     continue;
                 }
 
@@ -535,10 +548,23 @@ public sealed class ReservationGrain(
     /// <summary>Writes the state with the events the change caused (one write), then hands the events over.</summary>
     private async Task Save(params DomainEvent[] events)
     {
+        var recorded = state.State.Outbox.Count;
         state.State.Outbox.AddRange(events);
-        await Watch();
-        // A failed write: what this activation holds is not what is stored, so it goes.
-        await this.WriteOrLeave(state);
+        try
+        {
+            await Watch();
+            // A failed write: what this activation holds is not what is stored, so it goes.
+            await this.WriteOrLeave(state);
+        }
+        catch
+        {
+            // Events of a change that was not stored must not be shipped by what this activation does
+            // before it goes (a swallowed failure on activation is followed by Ship). Had the write landed
+            // with its answer lost, they are in the stored outbox, and the next activation ships them.
+            state.State.Outbox.RemoveRange(recorded, events.Length);
+            throw;
+        }
+
         await Ship();
     }
 

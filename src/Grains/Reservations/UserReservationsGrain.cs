@@ -118,7 +118,7 @@ public sealed class UserReservationsGrain(
             // under another key cannot take the user past it. A name whose reservation never opened
             // counts nothing (the scan finds no reservation behind it).
             Record(reservationId, eventId, idempotencyKey, fingerprint);
-            await state.WriteStateAsync();
+            await this.WriteOrLeave(state);
             opening = true;
             return ReservationOutcome.Reserved(await reservation.Create(new ReservationRequest(
                 reservationId, this.GetPrimaryKey(), eventId, blockId, hold, block.Price * hold.SeatIds.Count, definition.Currency)));

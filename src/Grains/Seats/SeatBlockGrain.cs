@@ -333,7 +333,7 @@ public sealed class SeatBlockGrain(
 
     private string SeatId(int index) => $"{RowName(index / Block.SeatsPerRow)}-{index % Block.SeatsPerRow + 1}";
 
-    private GroupCommit<SeatBlockState> Commit => _commit ??= new GroupCommit<SeatBlockState>(state, s => s.Copy());
+    private GroupCommit<SeatBlockState> Commit => _commit ??= new GroupCommit<SeatBlockState>(state, s => s.Copy(), DeactivateOnIdle);
 
     // Forget holds that no longer own any seat, so the map stays about as small as the live holds. It
     // runs when the map has doubled since the last time, so its cost is O(1) per hold.

@@ -10,21 +10,25 @@ namespace TicketQueue.Grains.Storage;
 /// Each write stores a snapshot taken on the grain's thread, never the working copy itself: storage
 /// providers may serialize on another thread, while the grain goes on changing its copy. When a write
 /// fails, the working copy goes back to the last durable snapshot and every change not yet durable is
-/// refused with the error, so nothing a caller was not told about can be written later.
+/// refused with the error, so nothing a caller was not told about can be written later; and the grain is
+/// told (<c>writeFailed</c>, usually its DeactivateOnIdle), since a write whose answer was lost may have
+/// landed, leaving this activation's version stamp stale: every later write would be refused until it went.
 /// </remarks>
 public sealed class GroupCommit<TState>
     where TState : class
 {
     private readonly IPersistentState<TState> _state;
     private readonly Func<TState, TState> _copy;
+    private readonly Action _writeFailed;
     private TState _durable;
     private TaskCompletionSource? _next;
     private TaskCompletionSource? _running;
 
-    public GroupCommit(IPersistentState<TState> state, Func<TState, TState> copy)
+    public GroupCommit(IPersistentState<TState> state, Func<TState, TState> copy, Action writeFailed)
     {
         _state = state;
         _copy = copy;
+        _writeFailed = writeFailed;
         _durable = state.State;
         Working = copy(state.State);
     }
@@ -61,6 +65,7 @@ public sealed class GroupCommit<TState>
             catch (Exception e)
             {
                 Working = _copy(_durable);
+                _writeFailed();
                 _next?.TrySetException(e);
                 _next = null;
                 _running = null;

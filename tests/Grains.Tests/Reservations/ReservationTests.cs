@@ -663,6 +663,50 @@ public sealed class ReservationTests(ClusterFixture fixture)
     }
 
     [Fact]
+    public async Task A_payment_found_while_records_cannot_be_written_is_given_back_and_announced_once_when_they_can()
+    {
+        var (userId, created) = await OneSeatHeld();
+        await Reservation(created.ReservationId).Pay(new PaymentCommand(userId, "sandbox", null));
+        var checkout = await PaidAtTheCheckout(created);
+        using (FailReservationWritesOf(userId))
+        {
+            // The wake-up finds the second payment but cannot record it (the activation then goes, so the
+            // read that woke it may be refused too). It must not give the money back unrecorded: once
+            // refunded, the company no longer lists the payment, and nobody would announce the refund.
+            await Record.ExceptionAsync(() => WakeUpAfterTheCheckoutGrace(created.ReservationId));
+        }
+
+        Assert.Equal(SandboxPaymentStatus.Approved, (await checkout.Get())?.Status);
+        Assert.DoesNotContain(fixture.Events.Recent(), e => e is PaymentRefunded r && r.ReservationId == created.ReservationId);
+
+        await fixture.Cluster.DeactivateAsync(Reservation(created.ReservationId));
+        var view = await Reservation(created.ReservationId).Get();
+
+        // Recorded, announced once, and given back.
+        Assert.Equal(ReservationStatus.Confirmed, view?.Status);
+        Assert.Equal(SandboxPaymentStatus.Refunded, (await checkout.Get())?.Status);
+        Assert.Equal(1, fixture.Events.Recent().Count(e => e is PaymentRefunded r && r.ReservationId == created.ReservationId));
+    }
+
+    [Fact]
+    public async Task A_sandbox_refund_that_could_not_be_stored_is_not_reported_done_to_its_retry()
+    {
+        var (_, created) = await OneSeatHeld();
+        var checkout = await PaidAtTheCheckout(created);
+        var paymentGrain = checkout.GetGrainId();
+        using (fixture.StorageFaults.FailWrites((stateName, grainId, _) => stateName == "sandboxPayment" && grainId == paymentGrain))
+        {
+            await Assert.ThrowsAnyAsync<Exception>(() => checkout.Refund());
+            // Before, the activation kept "refunded" in memory: the retry was told the money was back,
+            // and the reservation recorded a refund that storage never held.
+            await Assert.ThrowsAnyAsync<Exception>(() => checkout.Refund());
+        }
+
+        Assert.Equal(SandboxPaymentStatus.Approved, (await checkout.Get())?.Status);
+        Assert.Equal(SandboxPaymentStatus.Refunded, (await checkout.Refund()).Status);
+    }
+
+    [Fact]
     public async Task A_tab_paying_a_cancelled_reservation_with_a_payment_already_refunded_is_told_it_was_cancelled()
     {
         var (userId, created) = await OneSeatHeld();

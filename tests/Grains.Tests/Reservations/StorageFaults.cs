@@ -80,9 +80,12 @@ public sealed class FaultyGrainStorage(IGrainStorage inner, StorageFaults faults
             throw new OrleansException($"Storage is unreachable (injected) for {stateName} of {grainId}.");
         }
 
+        var knownVersion = grainState.ETag;
         await inner.WriteStateAsync(stateName, grainId, grainState);
         if (fault == WriteFault.AnswerLost)
         {
+            // The grain never heard of the version its write made, as with a real database.
+            grainState.ETag = knownVersion;
             throw new OrleansException($"The answer to a write of {stateName} of {grainId} was lost (injected).");
         }
     }

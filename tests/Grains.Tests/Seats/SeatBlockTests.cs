@@ -42,6 +42,28 @@ public sealed class SeatBlockTests(ClusterFixture fixture)
     }
 
     [Fact]
+    public async Task A_block_whose_write_landed_but_whose_answer_was_lost_goes_on_selling_and_keeps_what_landed()
+    {
+        var block = await NewBlock();
+        var blockGrain = block.GetGrainId();
+        var lost = Guid.NewGuid();
+        using (fixture.StorageFaults.FailWrites((stateName, grainId, _) => stateName == "seatBlock" && grainId == blockGrain, afterWriting: true))
+        {
+            await Assert.ThrowsAnyAsync<Exception>(() => block.Hold(Explicit(lost, "A-1")));
+        }
+
+        // Before, the activation kept the version stamp from before the write that landed, and storage
+        // refused every later write: the block could sell nothing until it happened to be collected.
+        var hold = await Held(block, Explicit(Guid.NewGuid(), "A-2"));
+        Assert.Equal(["A-2"], hold.SeatIds);
+
+        // The hold whose answer was lost is stored: its seat is not sold to anyone else, and its retry gets it.
+        var taken = await block.Hold(Explicit(Guid.NewGuid(), "A-1"));
+        Assert.Null(taken.Hold);
+        Assert.Equal(["A-1"], (await Held(block, Explicit(lost, "A-1"))).SeatIds);
+    }
+
+    [Fact]
     public async Task Holding_explicit_seats_is_all_or_nothing()
     {
         var block = await NewBlock();

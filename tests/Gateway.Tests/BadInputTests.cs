@@ -87,7 +87,8 @@ public sealed class BadInputTests(BadInputFixture fixture)
 
         if (probe.IdempotencyKey is not null)
         {
-            request.Headers.TryAddWithoutValidation(ReservationsApi.IdempotencyHeader, probe.IdempotencyKey);
+            // Lines of their own: one header each.
+            request.Headers.TryAddWithoutValidation(ReservationsApi.IdempotencyHeader, probe.IdempotencyKey.Split('\n'));
         }
 
         if (probe.Accept is not null)
@@ -97,6 +98,22 @@ public sealed class BadInputTests(BadInputFixture fixture)
 
         var response = await fixture.Api.Anonymous().SendAsync(request, ct);
         await response.ShouldBeProblem(refusal.Status, refusal.Code, refusal.Field);
+    }
+
+    [Theory]
+    [InlineData(new byte[] { 0xFF })]
+    [InlineData(new byte[] { 0xC3, 0x28 })]
+    [InlineData(new byte[] { 0xED, 0xA0, 0x80 })]
+    public async Task A_body_that_is_not_UTF_8_is_refused_as_malformed(byte[] invalid)
+    {
+        // Bytes no UTF-8 encoder writes (a lone 0xFF, a broken pair, an encoded surrogate) inside the email.
+        byte[] body = [.. "{\"email\":\"a"u8, .. invalid, .. "@b.cd\",\"password\":\"long enough\"}"u8];
+        using var request = new HttpRequestMessage(HttpMethod.Post, "/api/auth/register") { Content = new ByteArrayContent(body) };
+        request.Content.Headers.TryAddWithoutValidation("Content-Type", "application/json");
+
+        var response = await fixture.Api.Anonymous().SendAsync(request, TestContext.Current.CancellationToken);
+
+        await response.ShouldBeProblem(400, "malformed-body");
     }
 
     private static readonly Dictionary<string, (Func<Scene, (TestUser Caller, string? EventId, string? Ticket)> Follow, string Code)> HubCases = new()
@@ -153,13 +170,16 @@ public sealed class BadInputTests(BadInputFixture fixture)
         Add("register: no body", new("POST", register, Caller.Anonymous), 400, "missing-field", "body");
         Add("register: null body", new("POST", register, Caller.Anonymous, "null"), 400, "missing-field", "body");
         Add("register: array for object", new("POST", register, Caller.Anonymous, "[]"), 400, "malformed-body");
-        Add("register: nested too deep", new("POST", register, Caller.Anonymous, $$"""{"email":"a@b.cd","x":{{new string('[', 100)}}{{new string(']', 100)}}}"""), 400, "malformed-body");
+        // Refused at the unknown name, before the nesting is read.
+        Add("register: deep nesting in an unknown field", new("POST", register, Caller.Anonymous, $$"""{"email":"a@b.cd","x":{{new string('[', 100)}}{{new string(']', 100)}}}"""), 400, "unknown-field", "x");
+        Add("register: array nested deep for a text field", new("POST", register, Caller.Anonymous, $$"""{"email":{{new string('[', 100)}}{{new string(']', 100)}}}"""), 400, "malformed-body", "email");
         Add("register: missing email", new("POST", register, Caller.Anonymous, """{"password":"long enough","displayName":"X"}"""), 400, "missing-field", "email");
         Add("register: missing password", new("POST", register, Caller.Anonymous, """{"email":"a@b.cd","displayName":"X"}"""), 400, "missing-field", "password");
         Add("register: missing display name", new("POST", register, Caller.Anonymous, """{"email":"a@b.cd","password":"long enough"}"""), 400, "missing-field", "displayName");
         Add("register: number for email", new("POST", register, Caller.Anonymous, """{"email":5,"password":"long enough","displayName":"X"}"""), 400, "malformed-body", "email");
         Add("register: object for password", new("POST", register, Caller.Anonymous, """{"email":"a@b.cd","password":{},"displayName":"X"}"""), 400, "malformed-body", "password");
         Add("register: empty email", new("POST", register, Caller.Anonymous, """{"email":"","password":"long enough","displayName":"X"}"""), 400, "field-length", "email");
+        Add("register: C1 control character in display name", new("POST", register, Caller.Anonymous, """{"email":"c1@b.cd","password":"long enough","displayName":"A\u0085B"}"""), 400, "invalid-characters", "displayName");
         Add("register: control character in display name", new("POST", register, Caller.Anonymous, """{"email":"ctl@b.cd","password":"long enough","displayName":"A\u0007B"}"""), 400, "invalid-characters", "displayName");
         Add("login: NUL in email", new("POST", "/api/auth/login", Caller.Anonymous, """{"email":"a\u0000@b.cd","password":"whatever1"}"""), 400, "invalid-characters", "email");
         Add("register: not an email", new("POST", register, Caller.Anonymous, """{"email":"nobody","password":"long enough","displayName":"X"}"""), 400, "invalid-email", "email");
@@ -280,6 +300,12 @@ public sealed class BadInputTests(BadInputFixture fixture)
         Body("seat zero", """{"blockId":"{block}","seatIds":["A-0"]}""", 400, "unknown-seat", "seatIds");
         Body("seat named twice", """{"blockId":"{block}","seatIds":["A-1","A-1"]}""", 400, "duplicate-seat", "seatIds");
         Body("huge idempotency key", one, 400, "invalid-idempotency-key", ReservationsApi.IdempotencyHeader, idempotencyKey: new string('k', 101));
+        // Two headers would bind as the one key "k1,k2", which no retry sends again.
+        Body("two idempotency keys", one, 400, "invalid-idempotency-key", ReservationsApi.IdempotencyHeader, idempotencyKey: "k1\nk2");
+        // Whichever came last used to win: 3 seats for a request a proxy read as 1.
+        Body("quantity given twice", """{"blockId":"{block}","quantity":1,"quantity":3}""", 400, "duplicate-field", "quantity");
+        Body("quantity given twice in another case", """{"blockId":"{block}","quantity":1,"Quantity":3}""", 400, "duplicate-field", "Quantity");
+        Body("unknown field", """{"blockId":"{block}","quantity":1,"seats":2}""", 400, "unknown-field", "seats");
 
         Add("my reservations: anonymous", new("GET", "/api/reservations", Caller.Anonymous), 401, "unauthenticated");
         Add("reservation: anonymous", new("GET", "/api/reservations/{mine}", Caller.Anonymous), 401, "unauthenticated");
@@ -309,6 +335,10 @@ public sealed class BadInputTests(BadInputFixture fixture)
         Add("pay: number for provider", new("POST", pay, Body: """{"provider":1}"""), 400, "malformed-body", "provider");
         Add("pay: empty provider", new("POST", pay, Body: """{"provider":""}"""), 400, "field-length", "provider");
         Add("pay: NUL in payment id", new("POST", pay, Body: """{"provider":"sandbox","paymentId":"pay\u0000"}"""), 400, "invalid-characters", "paymentId");
+        Add("pay: C1 line break (NEL) inside payment id", new("POST", pay, Body: """{"provider":"sandbox","paymentId":"pay\u0085id"}"""), 400, "invalid-characters", "paymentId");
+        // Before, the misspelt id was dropped and the checkout's payment was captured instead.
+        Add("pay: misspelt payment id field", new("POST", pay, Body: """{"provider":"sandbox","payment_id":"sbx_x"}"""), 400, "unknown-field", "payment_id");
+        Add("pay: payment id given twice", new("POST", pay, Body: """{"provider":"sandbox","paymentId":"a","paymentId":"b"}"""), 400, "duplicate-field", "paymentId");
         Add("pay: line break inside payment id", new("POST", pay, Body: """{"provider":"sandbox","paymentId":"pay\nid"}"""), 400, "invalid-characters", "paymentId");
         Add("pay: huge provider", new("POST", pay, Body: $$"""{"provider":"{{Huge}}"}"""), 400, "field-length", "provider");
         Add("pay: unknown provider", new("POST", pay, Body: """{"provider":"visa"}"""), 400, "unknown-provider", "provider");
@@ -401,6 +431,14 @@ public sealed class BadInputTests(BadInputFixture fixture)
         Create("venue too long", EventBody(e => e["venue"] = new string('v', 201)), 400, "field-length", "venue");
         Create("empty currency", EventBody(e => e["currency"] = ""), 400, "invalid-currency", "currency");
         Create("lowercase currency", EventBody(e => e["currency"] = "krw"), 400, "invalid-currency", "currency");
+        Create("three letters that are no ISO 4217 currency", EventBody(e => e["currency"] = "ZZZ"), 400, "invalid-currency", "currency");
+        Create("a metal for currency", EventBody(e => e["currency"] = "XAU"), 400, "invalid-currency", "currency");
+        // Before, the misspelt field was dropped and the event was priced in KRW.
+        Create("misspelt currency field", EventBody(e => e["curency"] = "USD"), 400, "unknown-field", "curency");
+        Create("currency given twice", EventBody().Replace("\"currency\":\"KRW\"", "\"currency\":\"KRW\",\"currency\":\"USD\""), 400, "duplicate-field", "currency");
+        Create("fraction of a won", EventBody(e => e["blocks"]![0]!["price"] = 1000.5m), 400, "price-precision", "blocks[0].price");
+        Create("fraction of a cent", EventBody(e => { e["currency"] = "USD"; e["blocks"]![0]!["price"] = 10.001m; }), 400, "price-precision", "blocks[0].price");
+        Create("unknown field in a block", EventBody(e => e["blocks"]![0]!["colour"] = "red"), 400, "unknown-field", "blocks[0].colour");
         Create("event id too long", EventBody(e => e["eventId"] = "e" + new string('x', 64)), 400, "invalid-event-id", "eventId");
         Create("event id starting with a digit", EventBody(e => e["eventId"] = "1st-show"), 400, "invalid-event-id", "eventId");
         Create("51 blocks", EventBody(e => e["blocks"] = new JsonArray([.. Enumerable.Range(0, 51).Select(i => (JsonNode)Block($"b{i}"))])), 400, "out-of-range", "blocks");
@@ -419,6 +457,8 @@ public sealed class BadInputTests(BadInputFixture fixture)
         const string queue = "/api/admin/events/{event}/queue";
         Add("update queue: not an admin", new("PUT", queue, Caller.User, """{"paused":true}"""), 403, "forbidden");
         Add("update queue: anonymous", new("PUT", queue, Caller.Anonymous, """{"paused":true}"""), 401, "unauthenticated");
+        // Before, the misspelt limit was dropped while the rest of the update went through.
+        Add("update queue: misspelt field", new("PUT", queue, Caller.Admin, """{"paused":false,"maxActiveShopper":1}"""), 400, "unknown-field", "maxActiveShopper");
         Add("update queue: unknown event", new("PUT", "/api/admin/events/no-such-event/queue", Caller.Admin, """{"paused":true}"""), 404, "event-not-found");
         Add("update queue: malformed JSON", new("PUT", queue, Caller.Admin, "{"), 400, "malformed-body");
         Add("update queue: no body", new("PUT", queue, Caller.Admin), 400, "missing-field", "body");

@@ -150,10 +150,8 @@ public static class AdminApi
         }
 
         var currency = body.Currency ?? "KRW";
-        if (currency.Length != 3 || !currency.All(char.IsAsciiLetterUpper))
-        {
-            throw DomainException.Invalid("invalid-currency", "'currency' must be an ISO 4217 code such as KRW.", "currency");
-        }
+        var minorUnit = Currencies.MinorUnit(currency)
+            ?? throw DomainException.Invalid("invalid-currency", "'currency' must be an ISO 4217 currency code such as KRW or USD.", "currency");
 
         var limit = Require.InRange(body.TicketLimitPerUser, "ticketLimitPerUser", 1, 20);
         var blocks = Require.NotNull(body.Blocks, "blocks");
@@ -162,7 +160,7 @@ public static class AdminApi
             throw DomainException.Invalid("out-of-range", "An event has 1 to 50 blocks.", "blocks");
         }
 
-        var blockDefinitions = blocks.Select((b, i) => ValidateBlock(b, $"blocks[{i}]")).ToList();
+        var blockDefinitions = blocks.Select((b, i) => ValidateBlock(b, $"blocks[{i}]", currency, minorUnit)).ToList();
         if (blockDefinitions.Select(b => b.BlockId).Distinct().Count() != blockDefinitions.Count)
         {
             throw DomainException.Invalid("duplicate-block", "Block ids must be unique.", "blocks");
@@ -180,7 +178,7 @@ public static class AdminApi
         return new EventDefinition(eventId, name, venue, startsAt, salesOpenAt, currency, limit, blockDefinitions, settings);
     }
 
-    private static SeatBlockDefinition ValidateBlock(CreateBlockRequest? block, string path)
+    private static SeatBlockDefinition ValidateBlock(CreateBlockRequest? block, string path, string currency, int minorUnit)
     {
         block = Require.NotNull(block, path);
         var blockId = Require.Text(block.BlockId, $"{path}.blockId", 32);
@@ -197,6 +195,11 @@ public static class AdminApi
         }
 
         var price = Require.InRange(block.Price, $"{path}.price", 0m, 100_000_000m);
+        if (!Currencies.Fits(price, minorUnit))
+        {
+            throw DomainException.Invalid("price-precision",
+                $"'{path}.price' has more decimals than {currency} allows ({minorUnit}).", $"{path}.price");
+        }
         return new SeatBlockDefinition(blockId, Require.Text(block.Name, $"{path}.name", 100), rows, perRow, price);
     }
 

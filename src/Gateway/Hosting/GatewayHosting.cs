@@ -239,6 +239,11 @@ public static class GatewayHosting
         json.Converters.Add(new ExplicitOffsetConverter());
         // "3" is not a number: wrong-typed fields are refused, not coerced.
         json.NumberHandling = JsonNumberHandling.Strict;
+        // A field given twice ("quantity":1,"Quantity":3) is refused, not decided by whichever came last:
+        // a proxy reading the first would see another request than the one that runs. A field this
+        // request does not have (a typo, "curency") is refused too, instead of silently taking the default.
+        json.AllowDuplicateProperties = false;
+        json.UnmappedMemberHandling = JsonUnmappedMemberHandling.Disallow;
     }
 
     // {"status":"Healthy","checks":{"ready":{"status":"Healthy","description":...,"data":{...}},"outbox":{...}}}

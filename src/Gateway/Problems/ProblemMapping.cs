@@ -72,8 +72,14 @@ public sealed class ProblemExceptionHandler(IProblemDetailsService problems, ILo
         if (bad.InnerException is JsonException json)
         {
             var field = FieldFromPath(json.Path);
-            return Create(StatusCodes.Status400BadRequest, "malformed-body",
-                field is null ? "The request body is not valid JSON." : $"The field '{field}' has the wrong type or format.", field);
+            // System.Text.Json tells these apart only by its message (English in the runtime's own resources);
+            // anything else keeps the general answer.
+            return field is null ? Create(StatusCodes.Status400BadRequest, "malformed-body", "The request body is not valid JSON.", null)
+                : json.Message.Contains("could not be mapped", StringComparison.Ordinal)
+                    ? Create(StatusCodes.Status400BadRequest, "unknown-field", $"The field '{field}' is not part of this request.", field)
+                : json.Message.StartsWith("Duplicate propert", StringComparison.Ordinal)
+                    ? Create(StatusCodes.Status400BadRequest, "duplicate-field", $"The field '{field}' is given more than once.", field)
+                : Create(StatusCodes.Status400BadRequest, "malformed-body", $"The field '{field}' has the wrong type or format.", field);
         }
 
         return bad.StatusCode == StatusCodes.Status413PayloadTooLarge
@@ -167,9 +173,9 @@ public static class Require
             throw DomainException.Invalid("field-length", $"'{field}' must be {minLength} to {maxLength} characters.", field);
         }
 
-        // Control characters (NUL above all) are never meant in a name or an id, and PostgreSQL refuses
-        // NUL in text: an id carrying one would fail in storage instead of here.
-        return trimmed.AsSpan().ContainsAnyInRange('\u0000', '\u001F') || trimmed.Contains('\u007F')
+        // Control characters (NUL above all, and the C1 range with its NEL line break) are never meant in a
+        // name or an id, and PostgreSQL refuses NUL in text: an id carrying one would fail in storage instead of here.
+        return trimmed.AsSpan().ContainsAnyInRange('\u0000', '\u001F') || trimmed.AsSpan().ContainsAnyInRange('\u007F', '\u009F')
             ? throw DomainException.Invalid("invalid-characters", $"'{field}' must not contain control characters.", field)
             : trimmed;
     }

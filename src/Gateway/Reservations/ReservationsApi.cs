@@ -84,6 +84,12 @@ public static class ReservationsApi
             throw DomainException.Invalid("invalid-seats", $"'seatIds' must name 1 to {e.TicketLimitPerUser} seats like \"A-1\".", "seatIds");
         }
 
+        if (http.Request.Headers[IdempotencyHeader].Count > 1)
+        {
+            // Bound as "k1,k2": a key of its own that neither retry would ever send again.
+            throw DomainException.Invalid("invalid-idempotency-key", "Send one Idempotency-Key header, not several.", IdempotencyHeader);
+        }
+
         if (idempotencyKey is { Length: 0 or > 100 })
         {
             throw DomainException.Invalid("invalid-idempotency-key", "An Idempotency-Key must be 1 to 100 characters.", IdempotencyHeader);

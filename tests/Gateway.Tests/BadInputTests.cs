@@ -172,7 +172,6 @@ public sealed class BadInputTests(BadInputFixture fixture)
         Add("register: array for object", new("POST", register, Caller.Anonymous, "[]"), 400, "malformed-body");
         // Refused at the unknown name, before the nesting is read.
         Add("register: deep nesting in an unknown field", new("POST", register, Caller.Anonymous, $$"""{"email":"a@b.cd","x":{{new string('[', 100)}}{{new string(']', 100)}}}"""), 400, "unknown-field", "x");
-        Add("register: array nested deep for a text field", new("POST", register, Caller.Anonymous, $$"""{"email":{{new string('[', 100)}}{{new string(']', 100)}}}"""), 400, "malformed-body", "email");
         Add("register: missing email", new("POST", register, Caller.Anonymous, """{"password":"long enough","displayName":"X"}"""), 400, "missing-field", "email");
         Add("register: missing password", new("POST", register, Caller.Anonymous, """{"email":"a@b.cd","displayName":"X"}"""), 400, "missing-field", "password");
         Add("register: missing display name", new("POST", register, Caller.Anonymous, """{"email":"a@b.cd","password":"long enough"}"""), 400, "missing-field", "displayName");
@@ -302,6 +301,7 @@ public sealed class BadInputTests(BadInputFixture fixture)
         Body("huge idempotency key", one, 400, "invalid-idempotency-key", ReservationsApi.IdempotencyHeader, idempotencyKey: new string('k', 101));
         // Two headers would bind as the one key "k1,k2", which no retry sends again.
         Body("two idempotency keys", one, 400, "invalid-idempotency-key", ReservationsApi.IdempotencyHeader, idempotencyKey: "k1\nk2");
+        Body("two idempotency keys folded into one header", one, 400, "invalid-idempotency-key", ReservationsApi.IdempotencyHeader, idempotencyKey: "k1, k2");
         // Whichever came last used to win: 3 seats for a request a proxy read as 1.
         Body("quantity given twice", """{"blockId":"{block}","quantity":1,"quantity":3}""", 400, "duplicate-field", "quantity");
         Body("quantity given twice in another case", """{"blockId":"{block}","quantity":1,"Quantity":3}""", 400, "duplicate-field", "Quantity");

@@ -10,7 +10,7 @@ namespace TicketQueue.Grains.Tests;
 public sealed class GrainCallWatch : IIncomingGrainCallFilter, IOutgoingGrainCallFilter
 {
     private readonly ConcurrentDictionary<(string Method, Guid User), TaskCompletionSource> _entered = new();
-    private readonly ConcurrentQueue<(string Method, HeldAnswer Held)> _holds = new();
+    private readonly ConcurrentQueue<(GrainId Target, string Method, HeldAnswer Held)> _holds = new();
 
     /// <summary>Completes once a call to <paramref name="method"/> whose first argument is <paramref name="userId"/> has entered its grain.</summary>
     public Task Entered(string method, Guid userId) => Signal(method, userId).Task;
@@ -26,20 +26,20 @@ public sealed class GrainCallWatch : IIncomingGrainCallFilter, IOutgoingGrainCal
     }
 
     /// <summary>
-    /// Holds the answer of the next call to <paramref name="method"/> made by a grain: the call runs, and
-    /// its caller sees the answer only once the test releases it.
+    /// Holds the answer of the next call to <paramref name="method"/> of <paramref name="target"/> made by a
+    /// grain: the call runs, and its caller sees the answer only once the test releases it.
     /// </summary>
-    public HeldAnswer HoldNextAnswer(string method)
+    public HeldAnswer HoldNextAnswer(GrainId target, string method)
     {
         var held = new HeldAnswer();
-        _holds.Enqueue((method, held));
+        _holds.Enqueue((target, method, held));
         return held;
     }
 
     async Task IOutgoingGrainCallFilter.Invoke(IOutgoingGrainCallContext context)
     {
         await context.Invoke();
-        if (_holds.TryPeek(out var next) && next.Method == context.MethodName && _holds.TryDequeue(out var hold))
+        if (_holds.TryPeek(out var next) && next.Target == context.TargetId && next.Method == context.MethodName && _holds.TryDequeue(out var hold))
         {
             hold.Held.Reached.TrySetResult();
             await hold.Held.Released.Task;

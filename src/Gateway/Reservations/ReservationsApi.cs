@@ -84,10 +84,11 @@ public static class ReservationsApi
             throw DomainException.Invalid("invalid-seats", $"'seatIds' must name 1 to {e.TicketLimitPerUser} seats like \"A-1\".", "seatIds");
         }
 
-        if (http.Request.Headers[IdempotencyHeader].Count > 1)
+        if (http.Request.Headers[IdempotencyHeader].Count > 1 || idempotencyKey?.Contains(',') == true)
         {
-            // Bound as "k1,k2": a key of its own that neither retry would ever send again.
-            throw DomainException.Invalid("invalid-idempotency-key", "Send one Idempotency-Key header, not several.", IdempotencyHeader);
+            // Two headers, or one folded into "k1, k2" (the same thing in HTTP), bind as one key that neither
+            // retry would ever send again.
+            throw DomainException.Invalid("invalid-idempotency-key", "Send one Idempotency-Key, without commas.", IdempotencyHeader);
         }
 
         if (idempotencyKey is { Length: 0 or > 100 })

@@ -87,7 +87,9 @@ public sealed class EventQueueGrain : Grain, IEventQueueGrain, IRemindable
             State.SalesCloseAt = definition.StartsAt;
             try
             {
-                await _state.WriteStateAsync(cancellationToken);
+                // A write whose answer was lost may have landed: the activation goes, or its stale version
+                // stamp would have every later start refused.
+                await this.WriteOrLeave(_state);
             }
             catch
             {

@@ -1,3 +1,4 @@
+using System.Runtime.ExceptionServices;
 using Microsoft.Extensions.Logging;
 using TicketQueue.Grains.Abstractions.DomainEvents;
 using TicketQueue.Grains.Abstractions.Queue;
@@ -77,6 +78,9 @@ public sealed class ReservationGrain(
 
     // Events handed to the outbox are forgotten in memory, but storage still lists them until the next write.
     private bool _shippedStillStored;
+
+    // Set by a write that failed: this activation is on its way out and writes nothing more.
+    private ExceptionDispatchInfo? _writeFailed;
 
     private ReservationView View =>
         state.State.View ?? throw DomainException.NotFound("reservation-not-found", "There is no such reservation.");
@@ -400,11 +404,12 @@ public sealed class ReservationGrain(
     }
 
     /// <summary>
-    /// A payment this closed reservation has no record of: both facts recorded, then the money given back.
-    /// In that order: once refunded, the company no longer lists the payment, so a refund whose record
-    /// failed would be announced by no one; a record whose refund failed is found again (still taken) and
-    /// given back at the next look (a payment besides the one on record is then recorded a second time:
-    /// a duplicate announcement, never a silent refund).
+    /// A payment this closed reservation has no record of, found by a wake-up's look: both facts recorded,
+    /// then the money given back. In that order: once refunded, the company no longer lists the payment, so
+    /// a refund whose record failed would be announced by no one; a record whose refund failed is found
+    /// again (still taken) at the next look, which the reminder repeats until the refund goes through (a
+    /// payment besides the one on record is then announced again, once per failed refund: duplicates,
+    /// never a silent refund or money kept). Pay, which no reminder repeats, refunds first instead.
     /// </summary>
     private async Task RefundUnrecorded(IPaymentProvider provider, PaymentCapture found)
     {
@@ -548,6 +553,10 @@ public sealed class ReservationGrain(
     /// <summary>Writes the state with the events the change caused (one write), then hands the events over.</summary>
     private async Task Save(params DomainEvent[] events)
     {
+        // After a failed write this activation's state is not the stored one (the change stays in memory),
+        // so nothing more is written or shipped from it: a later write would store that change without
+        // the events it dropped. The caller retries against the next activation.
+        _writeFailed?.Throw();
         var recorded = state.State.Outbox.Count;
         state.State.Outbox.AddRange(events);
         try
@@ -556,12 +565,13 @@ public sealed class ReservationGrain(
             // A failed write: what this activation holds is not what is stored, so it goes.
             await this.WriteOrLeave(state);
         }
-        catch
+        catch (Exception e)
         {
             // Events of a change that was not stored must not be shipped by what this activation does
             // before it goes (a swallowed failure on activation is followed by Ship). Had the write landed
             // with its answer lost, they are in the stored outbox, and the next activation ships them.
             state.State.Outbox.RemoveRange(recorded, events.Length);
+            _writeFailed = ExceptionDispatchInfo.Capture(e);
             throw;
         }
 
@@ -574,6 +584,12 @@ public sealed class ReservationGrain(
     /// </summary>
     private async Task Ship()
     {
+        if (_writeFailed is not null)
+        {
+            // Leaving: the next activation, from what is stored, ships and settles.
+            return;
+        }
+
         if (state.State.Outbox.Count > 0)
         {
             try

@@ -294,7 +294,7 @@ public sealed class QueueDurabilityTests(ClusterFixture fixture)
         fixture.QueueRecords.FailSaves(queue.EventId, false);
 
         // The user retries; the shard finds the record and asks the queue about it (answer held).
-        var describe = fixture.Calls.HoldNextAnswer(nameof(IEventQueueGrain.Describe));
+        var describe = fixture.Calls.HoldNextAnswer(queue.Queue.GetGrainId(), nameof(IEventQueueGrain.Describe));
         var retry = queue.Join(users[0]);
         await describe.Entered.WaitAsync(TimeSpan.FromSeconds(10), TestContext.Current.CancellationToken);
 

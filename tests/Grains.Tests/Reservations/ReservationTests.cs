@@ -23,7 +23,9 @@ public sealed class ReservationTests(ClusterFixture fixture)
 
     private IReservationGrain Reservation(Guid reservationId) => fixture.Grains.GetGrain<IReservationGrain>(reservationId);
 
-    private ISeatBlockGrain Block(EventDefinition definition) => SeatBlocks.For(fixture.Grains, definition.EventId, TestEvents.BlockId);
+    private ISeatBlockGrain Block(EventDefinition definition) => Block(definition.EventId);
+
+    private ISeatBlockGrain Block(string eventId) => SeatBlocks.For(fixture.Grains, eventId, TestEvents.BlockId);
 
     // The reservation grain's writes for this user fail, as they would with its database away (or, after
     // writing, with the answer lost).
@@ -637,7 +639,7 @@ public sealed class ReservationTests(ClusterFixture fixture)
     public async Task A_retried_checkout_payment_already_refunded_confirms_a_pending_reservation_with_the_payment_on_record()
     {
         var (userId, created) = await OneSeatHeld();
-        var blockGrain = SeatBlocks.For(fixture.Grains, created.EventId, TestEvents.BlockId).GetGrainId();
+        var blockGrain = Block(created.EventId).GetGrainId();
         ISandboxPaymentGrain checkout;
         using (fixture.StorageFaults.FailWrites((stateName, grainId, _) => stateName == "seatBlock" && grainId == blockGrain))
         {
@@ -659,7 +661,7 @@ public sealed class ReservationTests(ClusterFixture fixture)
 
         Assert.Equal(ReservationStatus.Confirmed, view.Status);
         Assert.Equal(recorded, view.Payment);
-        Assert.Equal(1, (await SeatBlocks.For(fixture.Grains, created.EventId, TestEvents.BlockId).GetCounts()).Sold);
+        Assert.Equal(1, (await Block(created.EventId).GetCounts()).Sold);
     }
 
     [Fact]

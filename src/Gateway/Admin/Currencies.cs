@@ -3,8 +3,8 @@ using System.Collections.Frozen;
 namespace TicketQueue.Gateway.Admin;
 
 /// <summary>
-/// The ISO 4217 currencies a ticket can be priced in (active codes, without funds, metals and test
-/// codes), each with its minor unit: the number of decimals an amount in it may have.
+/// The ISO 4217 currencies a ticket can be priced in (active codes, without metals and test codes, and
+/// of the fund codes only UYI), each with its minor unit: the number of decimals an amount in it may have.
 /// </summary>
 public static class Currencies
 {

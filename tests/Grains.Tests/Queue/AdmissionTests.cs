@@ -171,7 +171,7 @@ public sealed class AdmissionTests(ClusterFixture fixture)
 
         // The shopper shows up (the shard saves that), but the queue grain dies before it stores the count.
         var queueGrain = queue.Queue.GetGrainId();
-        using (fixture.StorageFaults.FailWrites((stateName, grainId, _) => stateName == "queue" && grainId == queueGrain))
+        using (fixture.StorageFaults.FailWritesOf("queue", queueGrain))
         {
             Assert.Equal(QueueStatusKind.Admitted, (await queue.Shard(users[0]).Claim(users[0]))!.Status);
             await fixture.Cluster.DeactivateAsync(queue.Queue);

@@ -44,7 +44,7 @@ public sealed class QueueDurabilityTests(ClusterFixture fixture)
 
         // The next number needs the next block reserved, and storage is away.
         var queueGrain = queue.Queue.GetGrainId();
-        using (fixture.StorageFaults.FailWrites((stateName, grainId, _) => stateName == "queue" && grainId == queueGrain))
+        using (fixture.StorageFaults.FailWritesOf("queue", queueGrain))
         {
             await Assert.ThrowsAnyAsync<Exception>(() => queue.Queue.Issue());
         }

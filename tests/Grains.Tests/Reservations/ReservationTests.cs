@@ -289,7 +289,7 @@ public sealed class ReservationTests(ClusterFixture fixture)
         var userId = Guid.NewGuid();
         var userGrain = User(userId).GetGrainId();
 
-        using (fixture.StorageFaults.FailWrites((stateName, grainId, _) => stateName == "userReservations" && grainId == userGrain))
+        using (fixture.StorageFaults.FailWritesOf("userReservations", userGrain))
         {
             await Assert.ThrowsAnyAsync<Exception>(() => User(userId).Reserve(definition.EventId, TestEvents.BlockId, null, 2, null).Reserved());
         }
@@ -426,7 +426,7 @@ public sealed class ReservationTests(ClusterFixture fixture)
         var created = await User(userId).Reserve(definition.EventId, TestEvents.BlockId, null, 2, null).Reserved();
         await Reservation(created.ReservationId).Pay(new PaymentCommand(userId, "sandbox", null));
         var blockGrain = Block(definition).GetGrainId();
-        using (fixture.StorageFaults.FailWrites((stateName, grainId, _) => stateName == "seatBlock" && grainId == blockGrain))
+        using (fixture.StorageFaults.FailWritesOf("seatBlock", blockGrain))
         {
             await Assert.ThrowsAnyAsync<Exception>(() => Reservation(created.ReservationId).Cancel(userId));
         }
@@ -641,7 +641,7 @@ public sealed class ReservationTests(ClusterFixture fixture)
         var (userId, created) = await OneSeatHeld();
         var blockGrain = Block(created.EventId).GetGrainId();
         ISandboxPaymentGrain checkout;
-        using (fixture.StorageFaults.FailWrites((stateName, grainId, _) => stateName == "seatBlock" && grainId == blockGrain))
+        using (fixture.StorageFaults.FailWritesOf("seatBlock", blockGrain))
         {
             // One tab's payment is on record, but the seats cannot be sold yet; the checkout tab's payment,
             // a second one, is refunded, and its confirmation fails the same way.
@@ -696,7 +696,7 @@ public sealed class ReservationTests(ClusterFixture fixture)
         var (_, created) = await OneSeatHeld();
         var checkout = await PaidAtTheCheckout(created);
         var paymentGrain = checkout.GetGrainId();
-        using (fixture.StorageFaults.FailWrites((stateName, grainId, _) => stateName == "sandboxPayment" && grainId == paymentGrain))
+        using (fixture.StorageFaults.FailWritesOf("sandboxPayment", paymentGrain))
         {
             await Assert.ThrowsAnyAsync<Exception>(() => checkout.Refund());
             // Before, the activation kept "refunded" in memory: the retry was told the money was back,

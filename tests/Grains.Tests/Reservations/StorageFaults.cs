@@ -18,6 +18,10 @@ public sealed class StorageFaults
         return new Healed(this);
     }
 
+    /// <summary>Fails the writes of one grain's state <paramref name="stateName"/>, until disposed (see <see cref="FailWrites"/>).</summary>
+    public IDisposable FailWritesOf(string stateName, GrainId grain, bool afterWriting = false) =>
+        FailWrites((name, grainId, _) => name == stateName && grainId == grain, afterWriting);
+
     private volatile HeldWrites? _held;
 
     /// <summary>Holds every write the predicate picks (a slow database) until the returned gate is released.</summary>

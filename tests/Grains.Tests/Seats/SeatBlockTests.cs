@@ -29,7 +29,7 @@ public sealed class SeatBlockTests(ClusterFixture fixture)
     {
         var block = await NewBlock();
         var blockGrain = block.GetGrainId();
-        using (fixture.StorageFaults.FailWrites((stateName, grainId, _) => stateName == "seatBlock" && grainId == blockGrain))
+        using (fixture.StorageFaults.FailWritesOf("seatBlock", blockGrain))
         {
             await Assert.ThrowsAnyAsync<Exception>(() => block.Hold(Explicit(Guid.NewGuid(), "A-1")));
         }
@@ -47,7 +47,7 @@ public sealed class SeatBlockTests(ClusterFixture fixture)
         var block = await NewBlock();
         var blockGrain = block.GetGrainId();
         var lost = Guid.NewGuid();
-        using (fixture.StorageFaults.FailWrites((stateName, grainId, _) => stateName == "seatBlock" && grainId == blockGrain, afterWriting: true))
+        using (fixture.StorageFaults.FailWritesOf("seatBlock", blockGrain, afterWriting: true))
         {
             await Assert.ThrowsAnyAsync<Exception>(() => block.Hold(Explicit(lost, "A-1")));
         }

@@ -46,6 +46,13 @@ public sealed class ReservationState
     /// until then a new activation tells the queue again, which changes nothing the second time.
     /// </summary>
     [Id(5)] public bool ShoppingFinished { get; set; }
+
+    /// <summary>
+    /// Payments besides the one on record (a second tab's, a checkout's while a capture of ours was lost)
+    /// recorded as refunded, their refund announced. A later look that finds one still taken (its refund
+    /// failed after the record) gives it back without announcing it again.
+    /// </summary>
+    [Id(6)] public List<string> ExtraPaymentsRefunded { get; set; } = [];
 }
 
 [GenerateSerializer, Immutable, Alias("tq.PendingCapture")]
@@ -187,15 +194,7 @@ public sealed class ReservationGrain(
             if (command.PaymentId is not null && command.PaymentId != View.Payment?.PaymentId
                 && await CaptureUnlessRefunded(provider, command.PaymentId) is { } extra)
             {
-                await provider.Refund(extra.PaymentId);
-                if (View.Status != ReservationStatus.Confirmed && View.Payment is null)
-                {
-                    await RecordPayment(command.Provider, extra, refundedBecause: "payment-after-close");
-                }
-                else
-                {
-                    await Save(Approved(command.Provider, extra), Refunded(command.Provider, extra.PaymentId, extra.Amount, "payment-after-close"));
-                }
+                await RefundUnrecorded(provider, extra, "payment-after-close");
             }
 
             if (View.Status != ReservationStatus.Confirmed)
@@ -222,8 +221,7 @@ public sealed class ReservationGrain(
                  && await CaptureUnlessRefunded(provider, command.PaymentId) is { } duplicate)
         {
             // (One already refunded, by an earlier try of this same call, holds no money: the recorded payment pays.)
-            await provider.Refund(duplicate.PaymentId);
-            await Save(Approved(command.Provider, duplicate), Refunded(command.Provider, duplicate.PaymentId, duplicate.Amount, "duplicate-payment"));
+            await RefundUnrecorded(provider, duplicate, "duplicate-payment");
         }
 
         var now = time.GetUtcNow();
@@ -395,7 +393,7 @@ public sealed class ReservationGrain(
         if (found is not null && found.PaymentId != View.Payment?.PaymentId)
         {
             state.State.Capturing = null;
-            await RefundUnrecorded(provider, found);
+            await RefundUnrecorded(provider, found, RefundReason);
             return;
         }
 
@@ -404,22 +402,27 @@ public sealed class ReservationGrain(
     }
 
     /// <summary>
-    /// A payment this closed reservation has no record of, found by a wake-up's look: both facts recorded,
-    /// then the money given back. In that order: once refunded, the company no longer lists the payment, so
-    /// a refund whose record failed would be announced by no one; a record whose refund failed is found
-    /// again (still taken) at the next look, which the reminder repeats until the refund goes through (a
-    /// payment besides the one on record is then announced again, once per failed refund: duplicates,
-    /// never a silent refund or money kept). Pay, which no reminder repeats, refunds first instead.
+    /// A payment this reservation will not keep and has no record of (brought to it after its close or
+    /// besides the one it has, or found by a wake-up's look): both facts recorded, then the money given
+    /// back. In that order: once refunded, the company no longer lists the payment, so a refund whose
+    /// record failed would be announced by no one. A record whose refund failed is found again, still
+    /// taken, by the next look, and given back without a second announcement; until then the
+    /// reservation is not settled, so its reminder keeps looking, after the checkout grace too.
     /// </summary>
-    private async Task RefundUnrecorded(IPaymentProvider provider, PaymentCapture found)
+    private async Task RefundUnrecorded(IPaymentProvider provider, PaymentCapture found, string reason)
     {
-        if (View.Payment is null)
+        if (!state.State.ExtraPaymentsRefunded.Contains(found.PaymentId))
         {
-            await RecordPayment(provider.Name, found, refundedBecause: RefundReason);
-        }
-        else
-        {
-            await Save(Approved(provider.Name, found), Refunded(provider.Name, found.PaymentId, found.Amount, RefundReason));
+            state.State.UnclaimedPaymentsRefunded = false;
+            if (View.Payment is null)
+            {
+                await RecordPayment(provider.Name, found, refundedBecause: reason);
+            }
+            else
+            {
+                state.State.ExtraPaymentsRefunded.Add(found.PaymentId);
+                await Save(Approved(provider.Name, found), Refunded(provider.Name, found.PaymentId, found.Amount, reason));
+            }
         }
 
         await provider.Refund(found.PaymentId);
@@ -458,7 +461,7 @@ public sealed class ReservationGrain(
                     continue;
                 }
 
-                await RefundUnrecorded(provider, found);
+                await RefundUnrecorded(provider, found, RefundReason);
             }
         }
 

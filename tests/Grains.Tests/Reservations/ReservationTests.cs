@@ -690,6 +690,116 @@ public sealed class ReservationTests(ClusterFixture fixture)
         Assert.Equal(1, fixture.Events.Recent().Count(e => e is PaymentRefunded r && r.ReservationId == created.ReservationId));
     }
 
+    // How many times a refund of this payment was announced.
+    private int RefundsAnnounced(Guid reservationId, string paymentId) =>
+        fixture.Events.Recent().Count(e => e is PaymentRefunded r && r.ReservationId == reservationId && r.PaymentId == paymentId);
+
+    [Fact]
+    public async Task A_second_payment_brought_to_a_confirmed_reservation_whose_record_fails_is_not_given_back_unannounced()
+    {
+        var (userId, created) = await OneSeatHeld();
+        await Reservation(created.ReservationId).Pay(new PaymentCommand(userId, "sandbox", null));
+        await WakeUpAfterTheCheckoutGrace(created.ReservationId);
+        var checkout = await PaidAtTheCheckout(created);
+        using (FailReservationWritesOf(userId))
+        {
+            // A second tab comes back with its payment; the reservation cannot record it.
+            await Assert.ThrowsAnyAsync<Exception>(() =>
+                Reservation(created.ReservationId).Pay(new PaymentCommand(userId, "sandbox", checkout.GetPrimaryKeyString())));
+        }
+
+        // Before, the money went back first: once refunded the company no longer lists the payment, so no
+        // later look found it, and the refund was never announced.
+        Assert.Equal(SandboxPaymentStatus.Approved, (await checkout.Get())?.Status);
+
+        await Reservation(created.ReservationId).Pay(new PaymentCommand(userId, "sandbox", checkout.GetPrimaryKeyString()));
+
+        Assert.Equal(SandboxPaymentStatus.Refunded, (await checkout.Get())?.Status);
+        Assert.Equal(1, RefundsAnnounced(created.ReservationId, checkout.GetPrimaryKeyString()));
+    }
+
+    [Fact]
+    public async Task A_second_payment_whose_refund_fails_after_the_checkout_grace_is_given_back_by_the_watch_and_announced_once()
+    {
+        var (userId, created) = await OneSeatHeld();
+        await Reservation(created.ReservationId).Pay(new PaymentCommand(userId, "sandbox", null));
+        // Settled: the last look for stray payments is done, and the watch is gone.
+        await WakeUpAfterTheCheckoutGrace(created.ReservationId);
+        var checkout = await PaidAtTheCheckout(created);
+        using (fixture.StorageFaults.FailWritesOf("sandboxPayment", checkout.GetGrainId()))
+        {
+            // A second tab comes back with its payment, and the company cannot refund it now.
+            await Assert.ThrowsAnyAsync<Exception>(() =>
+                Reservation(created.ReservationId).Pay(new PaymentCommand(userId, "sandbox", checkout.GetPrimaryKeyString())));
+        }
+
+        // Before, nothing would look again: the money was kept unless the buyer retried.
+        var ct = TestContext.Current.CancellationToken;
+        var reminders = fixture.Cluster.Silos[0].ServiceProvider.GetRequiredService<IReminderTable>();
+        Assert.NotNull(await reminders.ReadRow(Reservation(created.ReservationId).GetGrainId(), "reservation-watch", ct));
+        await Reservation(created.ReservationId).Cast<IRemindable>().ReceiveReminder("reservation-watch",
+            new TickStatus(DateTime.UtcNow, TimeSpan.FromMinutes(1), DateTime.UtcNow), ct);
+
+        Assert.Equal(SandboxPaymentStatus.Refunded, (await checkout.Get())?.Status);
+        Assert.Equal(1, RefundsAnnounced(created.ReservationId, checkout.GetPrimaryKeyString()));
+        Assert.Null(await reminders.ReadRow(Reservation(created.ReservationId).GetGrainId(), "reservation-watch", ct));
+    }
+
+    [Fact]
+    public async Task A_stray_payment_whose_refund_keeps_failing_is_announced_once_however_often_the_wake_up_looks()
+    {
+        var (userId, created) = await OneSeatHeld();
+        await Reservation(created.ReservationId).Pay(new PaymentCommand(userId, "sandbox", null));
+        var checkout = await PaidAtTheCheckout(created);
+        using (fixture.StorageFaults.FailWritesOf("sandboxPayment", checkout.GetGrainId()))
+        {
+            // Each wake-up records the payment it found and cannot give it back.
+            await WakeUpAfterTheCheckoutGrace(created.ReservationId);
+            await WakeUpAfterTheCheckoutGrace(created.ReservationId);
+            Assert.Equal(SandboxPaymentStatus.Approved, (await checkout.Get())?.Status);
+        }
+
+        await WakeUpAfterTheCheckoutGrace(created.ReservationId);
+
+        // Before, every look announced it again.
+        Assert.Equal(SandboxPaymentStatus.Refunded, (await checkout.Get())?.Status);
+        Assert.Equal(1, RefundsAnnounced(created.ReservationId, checkout.GetPrimaryKeyString()));
+        Assert.Equal(1, fixture.Events.Recent().Count(e => e is PaymentApproved a && a.PaymentId == checkout.GetPrimaryKeyString()));
+    }
+
+    [Fact]
+    public async Task A_refund_whose_record_failed_is_never_stored_without_its_announcement_by_the_same_activation()
+    {
+        var (userId, created) = await OneSeatHeld();
+        var paid = await Reservation(created.ReservationId).Pay(new PaymentCommand(userId, "sandbox", null));
+        using (fixture.StorageFaults.FailWritesOf("seatBlock", Block(created.EventId).GetGrainId()))
+        {
+            // Cancelled (its event stored and handed over), the seats not yet back, the money not yet refunded.
+            await Assert.ThrowsAnyAsync<Exception>(() => Reservation(created.ReservationId).Cancel(userId));
+        }
+
+        // The next wake-up frees the seats (handing the stored events over again), refunds, and the write
+        // recording the refund fails once. Before the guard, the same activation went on to find itself
+        // settled and wrote its state once more: "refunded", without the event its failed write dropped.
+        var failures = 0;
+        fixture.Clock.Advance(ReservationGrain.CheckoutGrace + TimeSpan.FromSeconds(1));
+        await fixture.Cluster.DeactivateAsync(Reservation(created.ReservationId));
+        using (fixture.StorageFaults.FailWrites((stateName, _, state) =>
+            stateName == "reservation" && state is ReservationState { View: { Payment.Refunded: true } view } && view.UserId == userId
+            && Interlocked.Increment(ref failures) == 1))
+        {
+            await Record.ExceptionAsync(() => Reservation(created.ReservationId).Get());
+        }
+
+        var view = await Reservation(created.ReservationId).Get();
+
+        Assert.NotEqual(0, failures);
+        Assert.Equal(ReservationStatus.Cancelled, view?.Status);
+        Assert.True(view?.Payment?.Refunded);
+        Assert.Equal(SandboxPaymentStatus.Refunded, (await fixture.Grains.GetGrain<ISandboxPaymentGrain>(paid.Payment!.PaymentId).Get())?.Status);
+        Assert.Equal(1, RefundsAnnounced(created.ReservationId, paid.Payment.PaymentId));
+    }
+
     [Fact]
     public async Task A_sandbox_refund_that_could_not_be_stored_is_not_reported_done_to_its_retry()
     {

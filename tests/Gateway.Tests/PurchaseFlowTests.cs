@@ -1,4 +1,7 @@
 using Microsoft.Extensions.DependencyInjection;
+using Orleans.Storage;
+using TicketQueue.Grains.Hosting;
+using TicketQueue.Grains.Reservations;
 using TicketQueue.Gateway.Events;
 using TicketQueue.Grains.Abstractions.Payments;
 using TicketQueue.Grains.Abstractions.Queue;
@@ -57,6 +60,17 @@ public sealed class PurchaseFlowTests(GatewayFixture fixture)
         Assert.Equal(2, reservation.Seats.Count);
         Assert.Equal(2 * spec.Price, reservation.Amount);
         Assert.All(await SeatsOf(buyer, spec, reservation, ct), s => Assert.Equal(SeatStatus.Held, s.Status));
+
+        // The reservation keeps the queue's own stamp of the admission it was made in: its purchase ends
+        // that session, judged on the queue's clock rather than the reservation silo's.
+        var grains = Api.Factory.Services.GetRequiredService<IGrainFactory>();
+        var place = (await QueueShards.For(grains, spec.EventId, buyer.UserId).GetStatus(buyer.UserId))!.Place;
+        var admission = await grains.GetGrain<IEventQueueGrain>(spec.EventId).Describe(place);
+        var stored = new GrainState<ReservationState>();
+        await Api.Factory.Services.GetRequiredKeyedService<IGrainStorage>(StorageNames.Reservations)
+            .ReadStateAsync("reservation", grains.GetGrain<IReservationGrain>(reservation.ReservationId).GetGrainId(), stored);
+        Assert.NotNull(admission.AdmittedAt);
+        Assert.Equal(admission.AdmittedAt, stored.State?.AdmittedAt);
 
         var paid = await buyer.Pay(reservation.ReservationId, new { provider = "sandbox" }, ct);
         await paid.ShouldBe(HttpStatusCode.OK);

@@ -11,14 +11,19 @@ public sealed class GrainCallWatch : IIncomingGrainCallFilter, IOutgoingGrainCal
 {
     private readonly ConcurrentDictionary<(string Method, Guid User), TaskCompletionSource> _entered = new();
     private readonly ConcurrentQueue<(GrainId Target, string Method, HeldAnswer Held)> _holds = new();
+    private readonly ConcurrentDictionary<(string Method, Guid User), object?[]> _arguments = new();
 
     /// <summary>Completes once a call to <paramref name="method"/> whose first argument is <paramref name="userId"/> has entered its grain.</summary>
     public Task Entered(string method, Guid userId) => Signal(method, userId).Task;
+
+    /// <summary>The arguments of the last call to <paramref name="method"/> about <paramref name="userId"/> that entered its grain.</summary>
+    public object?[]? LastArguments(string method, Guid userId) => _arguments.GetValueOrDefault((method, userId));
 
     public Task Invoke(IIncomingGrainCallContext context)
     {
         if (context.Request.GetArgumentCount() > 0 && context.Request.GetArgument(0) is Guid userId)
         {
+            _arguments[(context.MethodName, userId)] = [.. Enumerable.Range(0, context.Request.GetArgumentCount()).Select(context.Request.GetArgument)];
             Signal(context.MethodName, userId).TrySetResult();
         }
 

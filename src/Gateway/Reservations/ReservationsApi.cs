@@ -110,7 +110,7 @@ public static class ReservationsApi
             throw new DomainException(DomainErrorKind.Forbidden, "admission-revoked", "You left the queue after your admission; join again and wait for your turn.", AdmissionHeader);
         }
 
-        var outcome = await grains.GetGrain<IUserReservationsGrain>(userId).Reserve(eventId, blockId, body.SeatIds, body.Quantity, idempotencyKey);
+        var outcome = await grains.GetGrain<IUserReservationsGrain>(userId).Reserve(eventId, blockId, body.SeatIds, body.Quantity, idempotencyKey, place.AdmittedAt);
         if (outcome is { Refusal: { } refusal })
         {
             // Taken seats are the common answer in a rush: written as the problem, without an exception.

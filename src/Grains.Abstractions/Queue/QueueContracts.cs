@@ -155,11 +155,12 @@ public interface IQueueShardGrain : IGrainWithStringKey
     [Alias("Finish")] Task Finish(Guid userId);
 
     /// <summary>
-    /// A purchase reserved at <paramref name="reservedAt"/> completed: frees the slot of the admission it
-    /// was made in. A later admission is left alone: a hold can outlast its session, and the buyer may
-    /// have been admitted again by the time they pay.
+    /// A purchase made in the admission stamped <paramref name="admittedAt"/> completed: frees that
+    /// admission's slot. A later admission is left alone: a hold can outlast its session, and the buyer may
+    /// have been admitted again by the time they pay. The stamp is the queue's own (a caller of the
+    /// previous version sends the reservation's creation time, which compares the same way on one clock).
     /// </summary>
-    [Alias("FinishPurchase")] Task FinishPurchase(Guid userId, DateTimeOffset reservedAt);
+    [Alias("FinishPurchase")] Task FinishPurchase(Guid userId, DateTimeOffset admittedAt);
 }
 
 public static class QueueShards

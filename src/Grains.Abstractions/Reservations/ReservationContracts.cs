@@ -19,7 +19,8 @@ public sealed record ReservationRequest(
     [property: Id(3)] string BlockId,
     [property: Id(6)] SeatHold Hold,
     [property: Id(7)] decimal Amount,
-    [property: Id(8)] string Currency);
+    [property: Id(8)] string Currency,
+    [property: Id(9)] DateTimeOffset? AdmittedAt = null);
 
 [GenerateSerializer, Immutable, Alias("tq.PaymentInfo")]
 public sealed record PaymentInfo(
@@ -101,8 +102,11 @@ public interface IUserReservationsGrain : IGrainWithGuidKey
     /// are a <see cref="ReservationOutcome.Refusal"/>; every other refusal (the ticket limit, an unknown
     /// event or block, a reused key) is a <see cref="DomainException"/>. (A new alias: the method once
     /// answered a bare view, and a silo of that version must not be handed this one's answer.)
+    /// <paramref name="admittedAt"/> is the queue's own stamp of the admission the shopper holds (from the
+    /// claim): paying ends that admission's session and no later one, judged on the queue's clock alone.
+    /// Without it (a caller of the previous version) the reservation's creation time stands in.
     /// </summary>
-    [Alias("Reserve.Outcome")] Task<ReservationOutcome> Reserve(string eventId, string blockId, IReadOnlyList<string>? seatIds, int? quantity, string? idempotencyKey);
+    [Alias("Reserve.Outcome")] Task<ReservationOutcome> Reserve(string eventId, string blockId, IReadOnlyList<string>? seatIds, int? quantity, string? idempotencyKey, DateTimeOffset? admittedAt = null);
 
     [Alias("List")] Task<IReadOnlyList<ReservationView>> List();
 }

@@ -184,11 +184,11 @@ public sealed class QueueShardGrain(IQueueEntryStore store, TimeProvider time) :
         return true;
     });
 
-    public Task Finish(Guid userId) => FinishAdmission(userId, reservedAt: null);
+    public Task Finish(Guid userId) => FinishAdmission(userId, purchaseAdmittedAt: null);
 
-    public Task FinishPurchase(Guid userId, DateTimeOffset reservedAt) => FinishAdmission(userId, reservedAt);
+    public Task FinishPurchase(Guid userId, DateTimeOffset admittedAt) => FinishAdmission(userId, admittedAt);
 
-    private Task FinishAdmission(Guid userId, DateTimeOffset? reservedAt) => OneAtATime(userId, async () =>
+    private Task FinishAdmission(Guid userId, DateTimeOffset? purchaseAdmittedAt) => OneAtATime(userId, async () =>
     {
         if (!_entries.TryGetValue(userId, out var entry) || entry.Has(QueueEntryFlags.Finished))
         {
@@ -199,7 +199,7 @@ public sealed class QueueShardGrain(IQueueEntryStore store, TimeProvider time) :
 
         var status = await Queue.Describe(entry.Place);
         if (status.Status is QueueStatusKind.PreQueue or QueueStatusKind.Waiting
-            || (reservedAt is { } reserved && status.AdmittedAt > reserved))
+            || (purchaseAdmittedAt is { } purchaseAdmission && status.AdmittedAt > purchaseAdmission))
         {
             // A purchase from an earlier admission completed while the user waits in line again, or shops
             // in a later admission (a hold can outlast the session): that place is not the purchase's to end.

@@ -53,6 +53,13 @@ public sealed class ReservationState
     /// failed after the record) gives it back without announcing it again.
     /// </summary>
     [Id(6)] public List<string> ExtraPaymentsRefunded { get; set; } = [];
+
+    /// <summary>
+    /// The queue's stamp of the admission this reservation was made in: its purchase ends that session.
+    /// The queue's own clock, not this silo's, which may be behind (and make the purchase look older than
+    /// the admission). Absent for a reservation opened by a caller of the previous version.
+    /// </summary>
+    [Id(7)] public DateTimeOffset? AdmittedAt { get; set; }
 }
 
 [GenerateSerializer, Immutable, Alias("tq.PendingCapture")]
@@ -158,6 +165,7 @@ public sealed class ReservationGrain(
             this.GetPrimaryKey(), request.UserId, request.EventId, request.BlockId, hold.SeatIds,
             request.Amount, request.Currency, ReservationStatus.PendingPayment,
             CreatedAt: now, ExpiresAt: hold.ExpiresAt, Payment: null, ConfirmedAt: null, ClosedAt: null);
+        state.State.AdmittedAt = request.AdmittedAt;
         await Save(new SeatsHeld
         {
             EventId = Guid.NewGuid(), OccurredAt = now, ReservationId = View.ReservationId, UserId = View.UserId,
@@ -308,7 +316,7 @@ public sealed class ReservationGrain(
 
         try
         {
-            await QueueShards.For(GrainFactory, View.EventId, View.UserId).FinishPurchase(View.UserId, View.CreatedAt);
+            await QueueShards.For(GrainFactory, View.EventId, View.UserId).FinishPurchase(View.UserId, state.State.AdmittedAt ?? View.CreatedAt);
             state.State.ShoppingFinished = true;
         }
         catch (Exception e)

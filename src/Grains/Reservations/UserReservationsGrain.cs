@@ -50,7 +50,7 @@ public sealed class UserReservationsGrain(
 
     private List<UserReservationRef> Reservations => state.State.Reservations;
 
-    public async Task<ReservationOutcome> Reserve(string eventId, string blockId, IReadOnlyList<string>? seatIds, int? quantity, string? idempotencyKey)
+    public async Task<ReservationOutcome> Reserve(string eventId, string blockId, IReadOnlyList<string>? seatIds, int? quantity, string? idempotencyKey, DateTimeOffset? admittedAt = null)
     {
         var fingerprint = $"{eventId}|{blockId}|{(seatIds is null ? "" : string.Join(',', seatIds))}|{quantity}";
         Guid reservationId;
@@ -121,7 +121,7 @@ public sealed class UserReservationsGrain(
             await this.WriteOrLeave(state);
             opening = true;
             return ReservationOutcome.Reserved(await reservation.Create(new ReservationRequest(
-                reservationId, this.GetPrimaryKey(), eventId, blockId, hold, block.Price * hold.SeatIds.Count, definition.Currency)));
+                reservationId, this.GetPrimaryKey(), eventId, blockId, hold, block.Price * hold.SeatIds.Count, definition.Currency, admittedAt)));
         }
         catch (Exception failure) when (idempotencyKey is null)
         {

@@ -77,6 +77,28 @@ public sealed class PurchaseSessionTests(ClusterFixture fixture)
         Assert.Equal(QueueStatusKind.Expired, (await shard.Claim(userId))!.Status);
     }
 
+    [Fact]
+    public async Task A_purchase_names_its_admission_by_the_queues_own_stamp_not_the_reservations_clock()
+    {
+        var (definition, userId) = await AdmittedShopper();
+        var shard = QueueShards.For(fixture.Grains, definition.EventId, userId);
+        var admission = (await shard.Claim(userId))!;
+        fixture.Clock.Advance(TimeSpan.FromSeconds(7));
+        var created = await User(userId).Reserve(definition.EventId, TestEvents.BlockId, null, 1, null, admission.AdmittedAt).Reserved();
+
+        await Reservation(created.ReservationId).Pay(new PaymentCommand(userId, "sandbox", null));
+
+        // The shard compares the purchase's admission with the admission it holds. Before, it was given the
+        // reservation's creation time from the reservation's silo: a silo whose clock ran behind the
+        // queue's made a purchase of this admission look older than it, and the slot stayed taken until
+        // the session ran out.
+        var told = fixture.Calls.LastArguments(nameof(IQueueShardGrain.FinishPurchase), userId);
+        Assert.NotNull(told);
+        Assert.Equal(admission.AdmittedAt, told[1]);
+        Assert.NotEqual(created.CreatedAt, told[1]);
+        Assert.Equal(QueueStatusKind.Expired, (await shard.Claim(userId))!.Status);
+    }
+
     private ISeatBlockGrain Block(EventDefinition definition) => SeatBlocks.For(fixture.Grains, definition.EventId, TestEvents.BlockId);
 
     [Fact]

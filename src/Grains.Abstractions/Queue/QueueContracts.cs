@@ -36,7 +36,8 @@ public sealed record QueueStatus(
     [property: Id(10)] DateTimeOffset SalesOpenAt,
     [property: Id(11)] bool Paused,
     [property: Id(12)] bool SalesClosed = false,
-    [property: Id(13)] DateTimeOffset? ClaimBy = null);
+    [property: Id(13)] DateTimeOffset? ClaimBy = null,
+    [property: Id(14)] bool? ClaimWindowClosed = null);
 
 /// <summary>Sent to every gateway once per admission tick that moved the cursor (and on open, pause, resume).</summary>
 [GenerateSerializer, Immutable, Alias("tq.QueueUpdate")]

@@ -480,7 +480,8 @@ public sealed class EventQueueGrain : Grain, IEventQueueGrain, IRemindable
 
         return new QueueStatus(EventId, place, QueueStatusKind.Admitted, ticket, 0, 0,
             State.ServingCursor, batch.Id, batch.AdmittedAt, batch.AdmittedAt + Settings.ShoppingSession,
-            State.SalesOpenAt, Settings.Paused, ClaimBy: batch.AdmittedAt + Settings.ClaimWindow);
+            State.SalesOpenAt, Settings.Paused, ClaimBy: batch.AdmittedAt + Settings.ClaimWindow,
+            ClaimWindowClosed: now >= batch.AdmittedAt + Settings.ClaimWindow);
     }
 
     private AdmissionBatch? FindBatchOf(long ticket)

@@ -221,11 +221,15 @@ public sealed class QueueShardGrain(IQueueEntryStore store, TimeProvider time) :
     /// A no-show's slot went to the next in line when the claim window closed: one who shows up later has
     /// lost the turn, or they would be a shopper above the limit. Whether they showed up is this shard's
     /// durable flag, not the queue's count of claims, which a crash of the queue grain can set back.
+    /// Whether the window has closed is the queue's to say, on the clock it releases the slot by: this
+    /// silo's clock, if behind, would let in a late no-show whose slot already went to the next in line.
+    /// (A queue grain of the previous version does not say; then this silo's clock judges its ClaimBy.)
     /// </remarks>
     private QueueStatus AsSeenBy(QueueEntry entry, QueueStatus status) =>
         status.Status == QueueStatusKind.Admitted
         && (entry.Has(QueueEntryFlags.Finished)
-            || (!entry.Has(QueueEntryFlags.Claimed) && status.ClaimBy is { } claimBy && time.GetUtcNow() >= claimBy))
+            || (!entry.Has(QueueEntryFlags.Claimed)
+                && (status.ClaimWindowClosed ?? (status.ClaimBy is { } claimBy && time.GetUtcNow() >= claimBy))))
             ? status with { Status = QueueStatusKind.Expired, BatchId = null }
             : status;
 

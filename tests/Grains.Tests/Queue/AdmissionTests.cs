@@ -186,6 +186,30 @@ public sealed class AdmissionTests(ClusterFixture fixture)
     }
 
     [Fact]
+    public async Task Whether_a_shopper_showed_up_in_time_is_judged_on_the_queues_clock_not_the_shards()
+    {
+        var claimWindow = TimeSpan.FromMinutes(2);
+        var queue = await QueueUnderTest.Create(fixture,
+            TestEvents.Settings(admissionsPerMinute: 60, maxActiveShoppers: 2, claimWindow: claimWindow, shoppingSession: TimeSpan.FromMinutes(10)));
+        var users = await queue.JoinMany(1);
+        await queue.AdvanceSeconds(2);
+        await queue.CursorReaches(1);
+        await queue.Advance(claimWindow - TimeSpan.FromSeconds(10));
+
+        // The queue answers the shard inside the window; by the time the shard reads the answer its clock
+        // says the window has closed, as the clock of a shard's silo running ahead of the queue's would.
+        var held = fixture.Calls.HoldNextAnswer(queue.Queue.GetGrainId(), nameof(IEventQueueGrain.Describe));
+        var claiming = queue.Shard(users[0]).Claim(users[0]);
+        await held.Entered;
+        fixture.Clock.Advance(TimeSpan.FromSeconds(20));
+        held.Release();
+
+        // Before, the shard's clock decided: a shopper the queue still held a slot for was turned away.
+        Assert.Equal(QueueStatusKind.Admitted, (await claiming)?.Status);
+        Assert.Equal(QueueStatusKind.Admitted, (await queue.Status(users[0])).Status);
+    }
+
+    [Fact]
     public async Task Admitted_users_who_claim_keep_counting_until_their_session_ends()
     {
         var session = TimeSpan.FromMinutes(10);

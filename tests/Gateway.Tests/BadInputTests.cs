@@ -433,6 +433,7 @@ public sealed class BadInputTests(BadInputFixture fixture)
         Create("lowercase currency", EventBody(e => e["currency"] = "krw"), 400, "invalid-currency", "currency");
         Create("three letters that are no ISO 4217 currency", EventBody(e => e["currency"] = "ZZZ"), 400, "invalid-currency", "currency");
         Create("a metal for currency", EventBody(e => e["currency"] = "XAU"), 400, "invalid-currency", "currency");
+        Create("a withdrawn currency (the lev, euro since 2026)", EventBody(e => e["currency"] = "BGN"), 400, "invalid-currency", "currency");
         // Before, the misspelt field was dropped and the event was priced in KRW.
         Create("misspelt currency field", EventBody(e => e["curency"] = "USD"), 400, "unknown-field", "curency");
         Create("currency given twice", EventBody().Replace("\"currency\":\"KRW\"", "\"currency\":\"KRW\",\"currency\":\"USD\""), 400, "duplicate-field", "currency");

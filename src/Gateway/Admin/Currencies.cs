@@ -5,13 +5,14 @@ namespace TicketQueue.Gateway.Admin;
 /// <summary>
 /// The ISO 4217 currencies a ticket can be priced in (active codes, without metals and test codes, and
 /// of the fund codes only UYI), each with its minor unit: the number of decimals an amount in it may have.
+/// Withdrawn codes are not listed: BGN went when Bulgaria moved to the euro on 1 January 2026.
 /// </summary>
 public static class Currencies
 {
     private const string NoMinorUnit = "BIF CLP DJF GNF ISK JPY KMF KRW PYG RWF UGX UYI VND VUV XAF XOF XPF";
     private const string ThreeDecimals = "BHD IQD JOD KWD LYD OMR TND";
     private const string TwoDecimals =
-        "AED AFN ALL AMD AOA ARS AUD AWG AZN BAM BBD BDT BGN BMD BND BOB BRL BSD BTN BWP BYN BZD CAD CDF CHF " +
+        "AED AFN ALL AMD AOA ARS AUD AWG AZN BAM BBD BDT BMD BND BOB BRL BSD BTN BWP BYN BZD CAD CDF CHF " +
         "CNY COP CRC CUP CVE CZK DKK DOP DZD EGP ERN ETB EUR FJD FKP GBP GEL GHS GIP GMD GTQ GYD HKD HNL HTG " +
         "HUF IDR ILS INR IRR JMD KES KGS KHR KPW KYD KZT LAK LBP LKR LRD LSL MAD MDL MGA MKD MMK MNT MOP MRU " +
         "MUR MVR MWK MXN MYR MZN NAD NGN NIO NOK NPR NZD PAB PEN PGK PHP PKR PLN QAR RON RSD RUB SAR SBD SCR " +

@@ -69,13 +69,14 @@ public sealed class QueueDurabilityTests(ClusterFixture fixture)
         // The first join's save is running (held); the second join's change waits for the next save.
         var first = queue.Join(users[0]);
         await gate.Entered.WaitAsync(TimeSpan.FromSeconds(10), TestContext.Current.CancellationToken);
+        var issued = fixture.Calls.HoldNextAnswer(queue.Queue.GetGrainId(), nameof(IEventQueueGrain.Issue));
         var second = queue.Join(users[1]);
-        while ((await queue.Queue.GetStats()).Issued < 2)
-        {
-            await Task.Delay(10, TestContext.Current.CancellationToken);
-        }
-
-        await Task.Delay(200, TestContext.Current.CancellationToken);
+        await issued.Entered.WaitAsync(TimeSpan.FromSeconds(10), TestContext.Current.CancellationToken);
+        issued.Release();
+        // A call queued on the shard behind the released answer: once it is answered, the second join has
+        // taken its number and recorded its change, which now waits for the next save.
+        Assert.Null(await queue.Shard(users[1]).GetStatus(Guid.NewGuid()));
+        Assert.Equal(2, (await queue.Queue.GetStats()).Issued);
         gate.Fail(new IOException("Storage is unreachable (held save)."));
 
         await Assert.ThrowsAnyAsync<Exception>(() => first);

@@ -11,20 +11,9 @@ public sealed class GracefulShutdownTests
     public async Task On_SIGTERM_readiness_fails_while_requests_are_still_served_then_the_process_exits_cleanly()
     {
         var ct = TestContext.Current.CancellationToken;
-        var port = ExternalProcess.FreePort();
-        var dll = RepositoryPaths.Built("Gateway");
-        var process = ExternalProcess.Start("gateway-embedded", "dotnet", [dll], new Dictionary<string, string>
-        {
-            ["Urls"] = $"http://127.0.0.1:{port}",
-            ["ASPNETCORE_ENVIRONMENT"] = "Development",
-            ["DOTNET_ENVIRONMENT"] = "Development",
-            ["Orleans__SiloPort"] = ExternalProcess.FreePort().ToString(System.Globalization.CultureInfo.InvariantCulture),
-            ["Orleans__GatewayPort"] = ExternalProcess.FreePort().ToString(System.Globalization.CultureInfo.InvariantCulture),
-            ["TicketQueue__Shutdown__ReadinessDrain"] = "00:00:03",
-            ["Logging__LogLevel__Default"] = "Warning",
-        }, Path.GetDirectoryName(dll));
         // Owns the process: disposing it kills whatever is left.
-        using var gateway = new GatewayProcess(process, new Uri($"http://127.0.0.1:{port}"));
+        using var gateway = GatewayProcess.StartEmbedded(new Dictionary<string, string> { ["TicketQueue__Shutdown__ReadinessDrain"] = "00:00:03" });
+        var process = gateway.Process;
         await gateway.WaitUntilReady(TimeSpan.FromSeconds(90));
         using var client = gateway.Client();
 

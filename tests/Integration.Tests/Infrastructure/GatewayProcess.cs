@@ -12,6 +12,32 @@ public sealed class GatewayProcess(ExternalProcess process, Uri address) : IDisp
 
     public Uri Address { get; } = address;
 
+    /// <summary>
+    /// Starts the built gateway in its embedded mode (its own silo, nothing external), on free loopback
+    /// ports, with <paramref name="settings"/> added to its environment. Dispose it to kill what is left.
+    /// </summary>
+    public static GatewayProcess StartEmbedded(IReadOnlyDictionary<string, string>? settings = null)
+    {
+        var port = ExternalProcess.FreePort();
+        var dll = RepositoryPaths.Built("Gateway");
+        var environment = new Dictionary<string, string>
+        {
+            ["Urls"] = $"http://127.0.0.1:{port}",
+            ["ASPNETCORE_ENVIRONMENT"] = "Development",
+            ["DOTNET_ENVIRONMENT"] = "Development",
+            ["Orleans__SiloPort"] = ExternalProcess.FreePort().ToString(System.Globalization.CultureInfo.InvariantCulture),
+            ["Orleans__GatewayPort"] = ExternalProcess.FreePort().ToString(System.Globalization.CultureInfo.InvariantCulture),
+            ["Logging__LogLevel__Default"] = "Warning",
+        };
+        foreach (var (key, value) in settings ?? new Dictionary<string, string>())
+        {
+            environment[key] = value;
+        }
+
+        var process = ExternalProcess.Start("gateway-embedded", "dotnet", [dll], environment, Path.GetDirectoryName(dll));
+        return new GatewayProcess(process, new Uri($"http://127.0.0.1:{port}"));
+    }
+
     /// <summary>A client of the gateway, signed in when given an access token. Dispose it; the connections stay pooled.</summary>
     public HttpClient Client(string? accessToken = null)
     {

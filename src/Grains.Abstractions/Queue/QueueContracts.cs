@@ -105,6 +105,15 @@ public interface IEventQueueGrain : IGrainWithStringKey
     [Alias("Claim.Place")] Task Claim(QueuePlace place);
 
     /// <summary>
+    /// The admitted shopper at this place showed up, counted only inside the claim window on this grain's
+    /// clock, in the same step that judges it: true once counted (told again after a crash, still true),
+    /// false when the window closed before they were counted (a tick may have given their slot to the
+    /// next in line) or their session is over. Replaces <see cref="Claim(QueuePlace)"/>, whose count could
+    /// land after the window closed.
+    /// </summary>
+    [Alias("ClaimInWindow")] Task<bool> ClaimInWindow(QueuePlace place);
+
+    /// <summary>
     /// The admitted shopper at this place is done (bought, cancelled or left): their slot is free again.
     /// Told twice, it counts once.
     /// </summary>

@@ -278,6 +278,29 @@ public sealed class EventQueueGrain : Grain, IEventQueueGrain, IRemindable
         return Task.CompletedTask;
     }
 
+    public Task<bool> ClaimInWindow(QueuePlace place)
+    {
+        var now = _time.GetUtcNow();
+        if (AdmittedTicket(place) is not { } ticket || FindBatchOf(ticket) is not { } batch || now >= batch.AdmittedAt + Settings.ShoppingSession)
+        {
+            return Task.FromResult(false);
+        }
+
+        if (batch.IsClaimed(ticket))
+        {
+            return Task.FromResult(true);
+        }
+
+        if (now >= batch.AdmittedAt + Settings.ClaimWindow || !batch.Claim(ticket))
+        {
+            // Too late (the slot stopped being theirs when the window closed), or finished already.
+            return Task.FromResult(false);
+        }
+
+        _dirty = true;
+        return Task.FromResult(true);
+    }
+
     public Task Finish(QueuePlace place)
     {
         if (AdmittedTicket(place) is { } ticket && FindBatchOf(ticket) is { } batch && batch.Finish(ticket))

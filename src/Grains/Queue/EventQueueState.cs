@@ -66,6 +66,9 @@ public sealed class AdmissionBatch
         return true;
     }
 
+    /// <summary>Whether the ticket's holder was counted as showed up.</summary>
+    public bool IsClaimed(long ticket) => Contains(ticket) && IsSet(ClaimedTickets, ticket);
+
     /// <summary>Counts the ticket's holder as done, once; false when it changed nothing.</summary>
     public bool Finish(long ticket)
     {

@@ -145,7 +145,14 @@ public sealed class QueueShardGrain(IQueueEntryStore store, TimeProvider time) :
             && !entry.Has(QueueEntryFlags.Claimed)
             && !entry.Has(QueueEntryFlags.Finished))
         {
-            await Queue.Claim(entry.Place);
+            if (!await Queue.ClaimInWindow(entry.Place))
+            {
+                // The queue judged it late on its own clock when it came to count it (the window may have
+                // closed since it described the place): the slot went to the next in line.
+                await Durable(userId);
+                return (QueueStatus?)(status with { Status = QueueStatusKind.Expired, BatchId = null });
+            }
+
             entry.BatchId = batchId;
             entry.Flags |= QueueEntryFlags.Claimed;
             await Record(userId, entry, new QueueAdmitted

@@ -185,8 +185,9 @@ public sealed class AdmissionTests(ClusterFixture fixture)
         Assert.Equal(QueueStatusKind.Expired, (await queue.Status(users[1])).Status);
     }
 
-    [Fact]
-    public async Task Whether_a_shopper_showed_up_in_time_is_judged_on_the_queues_clock_not_the_shards()
+    // One shopper admitted, the clock 10 s before their claim window closes; the queue's next answer to
+    // the shard about them is held until the clock has moved past the window.
+    private async Task<(QueueUnderTest Queue, Guid UserId, HeldAnswer Held)> DescribedInsideTheWindowReadAfterIt()
     {
         var claimWindow = TimeSpan.FromMinutes(2);
         var queue = await QueueUnderTest.Create(fixture,
@@ -195,18 +196,41 @@ public sealed class AdmissionTests(ClusterFixture fixture)
         await queue.AdvanceSeconds(2);
         await queue.CursorReaches(1);
         await queue.Advance(claimWindow - TimeSpan.FromSeconds(10));
+        return (queue, users[0], fixture.Calls.HoldNextAnswer(queue.Queue.GetGrainId(), nameof(IEventQueueGrain.Describe)));
+    }
 
-        // The queue answers the shard inside the window; by the time the shard reads the answer its clock
-        // says the window has closed, as the clock of a shard's silo running ahead of the queue's would.
-        var held = fixture.Calls.HoldNextAnswer(queue.Queue.GetGrainId(), nameof(IEventQueueGrain.Describe));
-        var claiming = queue.Shard(users[0]).Claim(users[0]);
+    [Fact]
+    public async Task A_status_read_shows_the_queues_verdict_on_the_claim_window_not_the_shards_clock()
+    {
+        var (queue, userId, held) = await DescribedInsideTheWindowReadAfterIt();
+
+        // By the time the shard reads the answer its clock says the window has closed, as the clock of a
+        // shard's silo running ahead of the queue's would.
+        var reading = queue.Shard(userId).GetStatus(userId);
         await held.Entered;
         fixture.Clock.Advance(TimeSpan.FromSeconds(20));
         held.Release();
 
-        // Before, the shard's clock decided: a shopper the queue still held a slot for was turned away.
-        Assert.Equal(QueueStatusKind.Admitted, (await claiming)?.Status);
-        Assert.Equal(QueueStatusKind.Admitted, (await queue.Status(users[0])).Status);
+        // Before, the shard's clock decided: a shopper the queue still held a slot for read "expired".
+        Assert.Equal(QueueStatusKind.Admitted, (await reading)?.Status);
+    }
+
+    [Fact]
+    public async Task A_claim_the_queue_comes_to_count_after_the_window_closed_is_refused_though_it_was_described_inside_it()
+    {
+        var (queue, userId, held) = await DescribedInsideTheWindowReadAfterIt();
+
+        // The queue describes the place inside the window; the claim reaches it to be counted only after.
+        var claiming = queue.Shard(userId).Claim(userId);
+        await held.Entered;
+        fixture.Clock.Advance(TimeSpan.FromSeconds(20));
+        held.Release();
+
+        // Before, the late claim was counted: with the slot already free for the next in line, one shopper
+        // above the limit. The queue now judges and counts in one step.
+        Assert.Equal(QueueStatusKind.Expired, (await claiming)?.Status);
+        Assert.Equal(0, (await queue.Queue.GetStats()).ActiveShoppers);
+        Assert.Equal(QueueStatusKind.Expired, (await queue.Status(userId)).Status);
     }
 
     [Fact]

@@ -111,8 +111,8 @@ public sealed class BodyLimitTests
         await gateway.WaitUntilReady(TimeSpan.FromSeconds(90));
         var email = $"chunked-{Guid.NewGuid():N}@example.com";
 
-        // 4 MB, sixteen times the limit, with no length declared.
-        var (status, contentType, body) = await PostChunked(gateway.Address, "/api/auth/register", Registration(email, 4 * 1024 * 1024), ct);
+        // 1 MB, four times the limit, with no length declared.
+        var (status, contentType, body) = await PostChunked(gateway.Address, "/api/auth/register", Registration(email, 1024 * 1024), ct);
 
         Assert.Equal(413, status);
         Assert.StartsWith("application/problem+json", contentType, StringComparison.Ordinal);

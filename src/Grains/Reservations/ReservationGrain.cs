@@ -125,7 +125,10 @@ public sealed class ReservationGrain(
 
         await ExpireIfDue();
         await TryReleaseSeats();
-        await TryRefundIfOwed();
+        // The watch stands only while something is owed, or was registered by a change whose write failed
+        // (a payment it was about to record and refund, say): the look for payments it has no record of is
+        // made again even where storage says the last one was made.
+        await TryRefundIfOwed(lookAgain: true);
         await TryFinishConfirmed();
         await Ship();
     }
@@ -360,11 +363,14 @@ public sealed class ReservationGrain(
     /// A closed (expired or cancelled) reservation keeps no money: refund a payment still on record. A
     /// confirmed one keeps the payment on record and no other.
     /// </summary>
-    private async Task RefundIfOwed()
+    private async Task RefundIfOwed(bool lookAgain = false)
     {
+        // After a failed write this activation holds records storage does not: money given back on their
+        // strength would go unannounced.
+        _writeFailed?.Throw();
         if (View.Status == ReservationStatus.Confirmed)
         {
-            await RefundUnclaimedPayments();
+            await RefundUnclaimedPayments(lookAgain);
             return;
         }
 
@@ -374,7 +380,7 @@ public sealed class ReservationGrain(
         }
 
         await RefundLostCapture();
-        await RefundUnclaimedPayments();
+        await RefundUnclaimedPayments(lookAgain);
         if (View.Payment is not { Refunded: false } payment)
         {
             return;
@@ -419,6 +425,7 @@ public sealed class ReservationGrain(
     /// </summary>
     private async Task RefundUnrecorded(IPaymentProvider provider, PaymentCapture found, string reason)
     {
+        _writeFailed?.Throw();
         if (!state.State.ExtraPaymentsRefunded.Contains(found.PaymentId))
         {
             state.State.UnclaimedPaymentsRefunded = false;
@@ -444,9 +451,9 @@ public sealed class ReservationGrain(
     /// wake-up until <see cref="CheckoutGrace"/> after the close or confirmation: a checkout that began
     /// while the reservation was open may complete just after the first look.
     /// </summary>
-    private async Task RefundUnclaimedPayments()
+    private async Task RefundUnclaimedPayments(bool lookAgain)
     {
-        if (state.State.UnclaimedPaymentsRefunded)
+        if (state.State.UnclaimedPaymentsRefunded && !lookAgain)
         {
             return;
         }
@@ -473,7 +480,7 @@ public sealed class ReservationGrain(
             }
         }
 
-        if (lastLook)
+        if (lastLook && !state.State.UnclaimedPaymentsRefunded)
         {
             state.State.UnclaimedPaymentsRefunded = true;
             await Save();
@@ -514,11 +521,11 @@ public sealed class ReservationGrain(
 
     // On activation and from the reminder: a payment company out of reach must not make the reservation
     // unreadable; the reminder tries again.
-    private async Task TryRefundIfOwed()
+    private async Task TryRefundIfOwed(bool lookAgain = false)
     {
         try
         {
-            await RefundIfOwed();
+            await RefundIfOwed(lookAgain);
         }
         catch (Exception e)
         {

@@ -712,9 +712,20 @@ public sealed class ReservationTests(ClusterFixture fixture)
         // later look found it, and the refund was never announced.
         Assert.Equal(SandboxPaymentStatus.Approved, (await checkout.Get())?.Status);
 
-        await Reservation(created.ReservationId).Pay(new PaymentCommand(userId, "sandbox", checkout.GetPrimaryKeyString()));
+        // The tab does not try again. The watch the failed change registered looks once more, although
+        // storage says the last look was made.
+        var ct = TestContext.Current.CancellationToken;
+        var reminders = fixture.Cluster.Silos[0].ServiceProvider.GetRequiredService<IReminderTable>();
+        Assert.NotNull(await reminders.ReadRow(Reservation(created.ReservationId).GetGrainId(), "reservation-watch", ct));
+        await Reservation(created.ReservationId).Cast<IRemindable>().ReceiveReminder("reservation-watch",
+            new TickStatus(DateTime.UtcNow, TimeSpan.FromMinutes(1), DateTime.UtcNow), ct);
 
         Assert.Equal(SandboxPaymentStatus.Refunded, (await checkout.Get())?.Status);
+        Assert.Equal(1, RefundsAnnounced(created.ReservationId, checkout.GetPrimaryKeyString()));
+        Assert.Null(await reminders.ReadRow(Reservation(created.ReservationId).GetGrainId(), "reservation-watch", ct));
+
+        // A retry of the tab now is shown the reservation, and announces nothing more.
+        await Reservation(created.ReservationId).Pay(new PaymentCommand(userId, "sandbox", checkout.GetPrimaryKeyString()));
         Assert.Equal(1, RefundsAnnounced(created.ReservationId, checkout.GetPrimaryKeyString()));
     }
 

@@ -66,6 +66,16 @@ public sealed class ReservationTests(ClusterFixture fixture)
         }
     }
 
+    // Whether the reservation's watch reminder stands.
+    private async Task<bool> Watched(Guid reservationId) =>
+        await fixture.Cluster.Silos[0].ServiceProvider.GetRequiredService<IReminderTable>()
+            .ReadRow(Reservation(reservationId).GetGrainId(), "reservation-watch", TestContext.Current.CancellationToken) is not null;
+
+    // The reservation's watch reminder fires.
+    private Task FireWatch(Guid reservationId) =>
+        Reservation(reservationId).Cast<IRemindable>().ReceiveReminder("reservation-watch",
+            new TickStatus(DateTime.UtcNow, TimeSpan.FromMinutes(1), DateTime.UtcNow), TestContext.Current.CancellationToken);
+
     // The silo hosting the user's grain dies: the next call finds a fresh activation with the saved state.
     private Task CrashUserGrain(Guid userId) =>
         User(userId).Cast<IGrainManagementExtension>().DeactivateOnIdle(TestContext.Current.CancellationToken).AsTask();
@@ -385,15 +395,12 @@ public sealed class ReservationTests(ClusterFixture fixture)
         var (_, userId) = await KeyedReservationNamedButNeverOpened();
 
         var named = (await SavedUserState(userId)).Reservations.Single().ReservationId;
-        var ct = TestContext.Current.CancellationToken;
-        var reminders = fixture.Cluster.Silos[0].ServiceProvider.GetRequiredService<IReminderTable>();
-        var grainId = Reservation(named).GetGrainId();
-        Assert.NotNull(await reminders.ReadRow(grainId, "reservation-watch", ct));
+        Assert.True(await Watched(named));
 
-        await Reservation(named).Cast<IRemindable>().ReceiveReminder("reservation-watch", new TickStatus(DateTime.UtcNow, TimeSpan.FromMinutes(1), DateTime.UtcNow), ct);
+        await FireWatch(named);
 
         // Before, it fired every minute for ever, waking a grain with nothing to watch.
-        Assert.Null(await reminders.ReadRow(grainId, "reservation-watch", ct));
+        Assert.False(await Watched(named));
     }
 
     private async Task<UserReservationsState> SavedUserState(Guid userId)
@@ -454,8 +461,7 @@ public sealed class ReservationTests(ClusterFixture fixture)
     {
         var (definition, _, reservationId) = await CancelledWithSeatsStillSold();
 
-        await Reservation(reservationId).Cast<IRemindable>().ReceiveReminder("reservation-watch",
-            new TickStatus(DateTime.UtcNow, TimeSpan.FromMinutes(1), DateTime.UtcNow), TestContext.Current.CancellationToken);
+        await FireWatch(reservationId);
 
         Assert.Equal(new SeatCounts(Total: 50, Available: 50, Held: 0, Sold: 0), await Block(definition).GetCounts());
     }
@@ -714,15 +720,12 @@ public sealed class ReservationTests(ClusterFixture fixture)
 
         // The tab does not try again. The watch the failed change registered looks once more, although
         // storage says the last look was made.
-        var ct = TestContext.Current.CancellationToken;
-        var reminders = fixture.Cluster.Silos[0].ServiceProvider.GetRequiredService<IReminderTable>();
-        Assert.NotNull(await reminders.ReadRow(Reservation(created.ReservationId).GetGrainId(), "reservation-watch", ct));
-        await Reservation(created.ReservationId).Cast<IRemindable>().ReceiveReminder("reservation-watch",
-            new TickStatus(DateTime.UtcNow, TimeSpan.FromMinutes(1), DateTime.UtcNow), ct);
+        Assert.True(await Watched(created.ReservationId));
+        await FireWatch(created.ReservationId);
 
         Assert.Equal(SandboxPaymentStatus.Refunded, (await checkout.Get())?.Status);
         Assert.Equal(1, RefundsAnnounced(created.ReservationId, checkout.GetPrimaryKeyString()));
-        Assert.Null(await reminders.ReadRow(Reservation(created.ReservationId).GetGrainId(), "reservation-watch", ct));
+        Assert.False(await Watched(created.ReservationId));
 
         // A retry of the tab now is shown the reservation, and announces nothing more.
         await Reservation(created.ReservationId).Pay(new PaymentCommand(userId, "sandbox", checkout.GetPrimaryKeyString()));
@@ -745,15 +748,12 @@ public sealed class ReservationTests(ClusterFixture fixture)
         }
 
         // Before, nothing would look again: the money was kept unless the buyer retried.
-        var ct = TestContext.Current.CancellationToken;
-        var reminders = fixture.Cluster.Silos[0].ServiceProvider.GetRequiredService<IReminderTable>();
-        Assert.NotNull(await reminders.ReadRow(Reservation(created.ReservationId).GetGrainId(), "reservation-watch", ct));
-        await Reservation(created.ReservationId).Cast<IRemindable>().ReceiveReminder("reservation-watch",
-            new TickStatus(DateTime.UtcNow, TimeSpan.FromMinutes(1), DateTime.UtcNow), ct);
+        Assert.True(await Watched(created.ReservationId));
+        await FireWatch(created.ReservationId);
 
         Assert.Equal(SandboxPaymentStatus.Refunded, (await checkout.Get())?.Status);
         Assert.Equal(1, RefundsAnnounced(created.ReservationId, checkout.GetPrimaryKeyString()));
-        Assert.Null(await reminders.ReadRow(Reservation(created.ReservationId).GetGrainId(), "reservation-watch", ct));
+        Assert.False(await Watched(created.ReservationId));
     }
 
     [Fact]

@@ -86,7 +86,7 @@ public sealed class AdmissionPacer(TimeSpan tickInterval)
     private static bool PruneBatches(EventQueueState state, QueueSettings settings, DateTimeOffset now)
     {
         var expired = 0;
-        while (expired < state.Batches.Count && now >= state.Batches[expired].AdmittedAt + settings.ShoppingSession)
+        while (expired < state.Batches.Count && state.Batches[expired].SessionOver(now, settings))
         {
             expired++;
         }

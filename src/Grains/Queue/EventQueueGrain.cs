@@ -281,7 +281,7 @@ public sealed class EventQueueGrain : Grain, IEventQueueGrain, IRemindable
     public Task<bool> ClaimInWindow(QueuePlace place)
     {
         var now = _time.GetUtcNow();
-        if (AdmittedTicket(place) is not { } ticket || FindBatchOf(ticket) is not { } batch || now >= batch.AdmittedAt + Settings.ShoppingSession)
+        if (AdmittedTicket(place) is not { } ticket || FindBatchOf(ticket) is not { } batch || batch.SessionOver(now, Settings))
         {
             return Task.FromResult(false);
         }
@@ -291,7 +291,7 @@ public sealed class EventQueueGrain : Grain, IEventQueueGrain, IRemindable
             return Task.FromResult(true);
         }
 
-        if (now >= batch.AdmittedAt + Settings.ClaimWindow || !batch.Claim(ticket))
+        if (batch.ClaimWindowClosed(now, Settings) || !batch.Claim(ticket))
         {
             // Too late (the slot stopped being theirs when the window closed), or finished already.
             return Task.FromResult(false);
@@ -494,7 +494,7 @@ public sealed class EventQueueGrain : Grain, IEventQueueGrain, IRemindable
         }
 
         var batch = FindBatchOf(ticket);
-        if (batch is null || now >= batch.AdmittedAt + Settings.ShoppingSession)
+        if (batch is null || batch.SessionOver(now, Settings))
         {
             return new QueueStatus(EventId, place, QueueStatusKind.Expired, ticket, 0, 0,
                 State.ServingCursor, null, batch?.AdmittedAt, batch?.AdmittedAt + Settings.ShoppingSession,
@@ -504,7 +504,7 @@ public sealed class EventQueueGrain : Grain, IEventQueueGrain, IRemindable
         return new QueueStatus(EventId, place, QueueStatusKind.Admitted, ticket, 0, 0,
             State.ServingCursor, batch.Id, batch.AdmittedAt, batch.AdmittedAt + Settings.ShoppingSession,
             State.SalesOpenAt, Settings.Paused, ClaimBy: batch.AdmittedAt + Settings.ClaimWindow,
-            ClaimWindowClosed: now >= batch.AdmittedAt + Settings.ClaimWindow);
+            ClaimWindowClosed: batch.ClaimWindowClosed(now, Settings));
     }
 
     private AdmissionBatch? FindBatchOf(long ticket)

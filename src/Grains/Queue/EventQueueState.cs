@@ -66,6 +66,12 @@ public sealed class AdmissionBatch
         return true;
     }
 
+    /// <summary>Whether this batch's shopping session is over at <paramref name="now"/>: nobody in it shops any more.</summary>
+    public bool SessionOver(DateTimeOffset now, QueueSettings settings) => now >= AdmittedAt + settings.ShoppingSession;
+
+    /// <summary>Whether this batch's claim window has closed at <paramref name="now"/>: only those who showed up still count.</summary>
+    public bool ClaimWindowClosed(DateTimeOffset now, QueueSettings settings) => now >= AdmittedAt + settings.ClaimWindow;
+
     /// <summary>Whether the ticket's holder was counted as showed up.</summary>
     public bool IsClaimed(long ticket) => Contains(ticket) && IsSet(ClaimedTickets, ticket);
 
@@ -118,14 +124,14 @@ public sealed class AdmissionBatch
     /// </summary>
     public long ActiveAt(DateTimeOffset now, QueueSettings settings)
     {
-        if (now >= AdmittedAt + settings.ShoppingSession)
+        if (SessionOver(now, settings))
         {
             return 0;
         }
 
         // Never below zero, nor above the batch: counters a crash made count twice (a claim or a finish
         // told again) must not let one batch open slots for more shoppers than the limit, or hold more.
-        var active = now < AdmittedAt + settings.ClaimWindow
+        var active = !ClaimWindowClosed(now, settings)
             ? Count - FinishedClaimed - FinishedUnclaimed
             : Claimed - FinishedClaimed;
         return Math.Clamp(active, 0, Count);

@@ -696,6 +696,16 @@ public sealed class ReservationTests(ClusterFixture fixture)
         Assert.Equal(1, fixture.Events.Recent().Count(e => e is PaymentRefunded r && r.ReservationId == created.ReservationId));
     }
 
+    // Bought and paid, and settled (the last look for stray payments is done, the watch gone); then a
+    // second tab's payment is made at the checkout.
+    private async Task<(Guid UserId, ReservationView Created, ISandboxPaymentGrain Checkout)> SettledThenPaidAgainAtTheCheckout()
+    {
+        var (userId, created) = await OneSeatHeld();
+        await Reservation(created.ReservationId).Pay(new PaymentCommand(userId, "sandbox", null));
+        await WakeUpAfterTheCheckoutGrace(created.ReservationId);
+        return (userId, created, await PaidAtTheCheckout(created));
+    }
+
     // How many times a refund of this payment was announced.
     private int RefundsAnnounced(Guid reservationId, string paymentId) =>
         fixture.Events.Recent().Count(e => e is PaymentRefunded r && r.ReservationId == reservationId && r.PaymentId == paymentId);
@@ -703,10 +713,7 @@ public sealed class ReservationTests(ClusterFixture fixture)
     [Fact]
     public async Task A_second_payment_brought_to_a_confirmed_reservation_whose_record_fails_is_not_given_back_unannounced()
     {
-        var (userId, created) = await OneSeatHeld();
-        await Reservation(created.ReservationId).Pay(new PaymentCommand(userId, "sandbox", null));
-        await WakeUpAfterTheCheckoutGrace(created.ReservationId);
-        var checkout = await PaidAtTheCheckout(created);
+        var (userId, created, checkout) = await SettledThenPaidAgainAtTheCheckout();
         using (FailReservationWritesOf(userId))
         {
             // A second tab comes back with its payment; the reservation cannot record it.
@@ -735,11 +742,7 @@ public sealed class ReservationTests(ClusterFixture fixture)
     [Fact]
     public async Task A_second_payment_whose_refund_fails_after_the_checkout_grace_is_given_back_by_the_watch_and_announced_once()
     {
-        var (userId, created) = await OneSeatHeld();
-        await Reservation(created.ReservationId).Pay(new PaymentCommand(userId, "sandbox", null));
-        // Settled: the last look for stray payments is done, and the watch is gone.
-        await WakeUpAfterTheCheckoutGrace(created.ReservationId);
-        var checkout = await PaidAtTheCheckout(created);
+        var (userId, created, checkout) = await SettledThenPaidAgainAtTheCheckout();
         using (fixture.StorageFaults.FailWritesOf("sandboxPayment", checkout.GetGrainId()))
         {
             // A second tab comes back with its payment, and the company cannot refund it now.

@@ -15,8 +15,8 @@ using Orleans.Runtime.Hosting;
 namespace TicketQueue.Grains.Tests;
 
 /// <summary>
-/// One in-process silo with the grains exactly as <see cref="SiloConfiguration.AddTicketQueueGrains"/>
-/// sets them up, and a fake clock the tests move by hand.
+/// In-process silos (one, unless a derived fixture asks for more) with the grains exactly as
+/// <see cref="SiloConfiguration.AddTicketQueueGrains"/> sets them up, and a fake clock the tests move by hand.
 /// </summary>
 /// <remarks>
 /// In Orleans 10 grain timers run on the silo's <see cref="TimeProvider"/>, so the fake clock drives the
@@ -24,11 +24,14 @@ namespace TicketQueue.Grains.Tests;
 /// on its grain before it returns. A grain handles one message at a time, so a call made after
 /// <c>Advance</c> sees the state after that tick.
 /// </remarks>
-public sealed class ClusterFixture : IAsyncLifetime
+public class ClusterFixture : IAsyncLifetime
 {
     public static readonly TimeSpan TickInterval = TimeSpan.FromMilliseconds(50);
 
     private InProcessTestCluster? _cluster;
+
+    // Silo names in the order the silos were configured: a silo's index is its place here.
+    private readonly List<string> _siloNames = [];
 
     public FakeTimeProvider Clock { get; } = new(new DateTimeOffset(2030, 1, 1, 9, 0, 0, TimeSpan.Zero));
 
@@ -59,14 +62,16 @@ public sealed class ClusterFixture : IAsyncLifetime
             })
             .Build();
 
-        var builder = new InProcessTestClusterBuilder(1);
+        var builder = new InProcessTestClusterBuilder(SiloCount);
         builder.Options.ConfigureFileLogging = false;
-        builder.ConfigureSilo((_, silo) =>
+        builder.ConfigureSilo((options, silo) =>
         {
+            var index = SiloIndex(options.SiloName);
+
             // Registered before AddTicketQueueGrains, whose TryAdd then keeps it. Grains and their timers
             // follow this clock; Orleans' own machinery (membership, response timeouts, activation
             // collection, reminders) stays on real time, or a jump of the clock would time out calls.
-            silo.Services.AddSingleton<TimeProvider>(Clock);
+            silo.Services.AddSingleton<TimeProvider>(ClockOf(index));
             silo.Services.AddSingleton<IQueueEntryStore>(QueueRecords);
             silo.Services.AddSingleton(Events);
             silo.Services.AddSingleton<IDomainEventOutbox>(Events);
@@ -85,9 +90,43 @@ public sealed class ClusterFixture : IAsyncLifetime
                 (services, name) => new FaultyGrainStorage(MemoryGrainStorageFactory.Create(services, name), StorageFaults));
             silo.Services.AddGrainStorage(StorageNames.Accounts,
                 (services, name) => new FaultyGrainStorage(MemoryGrainStorageFactory.Create(services, name), StorageFaults));
+            ConfigureSilo(index, silo);
         });
         _cluster = builder.Build();
         await _cluster.DeployAsync(TestContext.Current.CancellationToken);
+        Deployed([.. _siloNames.Select(name => _cluster.Silos.Single(s => s.Name == name).SiloAddress)]);
+    }
+
+    // Silos may be configured at the same time: each name gets one index, whichever comes first.
+    private int SiloIndex(string siloName)
+    {
+        lock (_siloNames)
+        {
+            var index = _siloNames.IndexOf(siloName);
+            if (index < 0)
+            {
+                _siloNames.Add(siloName);
+                index = _siloNames.Count - 1;
+            }
+
+            return index;
+        }
+    }
+
+    /// <summary>How many silos the cluster has.</summary>
+    protected virtual short SiloCount => 1;
+
+    /// <summary>The clock the grains of silo <paramref name="silo"/> (its index, in start order) read.</summary>
+    protected virtual TimeProvider ClockOf(int silo) => Clock;
+
+    /// <summary>Anything more a derived fixture's silos need, after the grains are added.</summary>
+    protected virtual void ConfigureSilo(int silo, ISiloBuilder builder)
+    {
+    }
+
+    /// <summary>Called once the cluster runs, with each silo's address by its index.</summary>
+    protected virtual void Deployed(IReadOnlyList<SiloAddress> silos)
+    {
     }
 
     public async ValueTask DisposeAsync()

@@ -22,12 +22,18 @@ public sealed record SeatCounts(
     [property: Id(3)] int Sold);
 
 /// <summary>Either explicit seats or a quantity of best-available seats, never both.</summary>
+/// <remarks>
+/// With <see cref="HoldFor"/> the block stamps the expiry itself, on the clock it frees seats by, so a hold
+/// lasts as long whichever silo asked for it. <see cref="ExpiresAt"/> is the asker's own reckoning, which
+/// a block of the previous version uses (and which a caller of that version sends alone).
+/// </remarks>
 [GenerateSerializer, Immutable, Alias("tq.SeatHoldRequest")]
 public sealed record SeatHoldRequest(
     [property: Id(0)] Guid HoldId,
     [property: Id(1)] IReadOnlyList<string>? SeatIds,
     [property: Id(2)] int? Quantity,
-    [property: Id(3)] DateTimeOffset ExpiresAt);
+    [property: Id(3)] DateTimeOffset ExpiresAt,
+    [property: Id(4)] TimeSpan? HoldFor = null);
 
 [GenerateSerializer, Immutable, Alias("tq.SeatHold")]
 public sealed record SeatHold(

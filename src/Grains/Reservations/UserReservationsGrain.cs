@@ -103,7 +103,9 @@ public sealed class UserReservationsGrain(
         var block = definition.FindBlock(blockId)
             ?? throw DomainException.Invalid("block-not-found", $"Event '{eventId}' has no block '{blockId}'.", "blockId");
         var seats = SeatBlocks.For(GrainFactory, eventId, blockId);
-        var held = await seats.Hold(new SeatHoldRequest(reservationId, seatIds, quantity, time.GetUtcNow() + definition.Queue.HoldDuration));
+        // The block times the hold on its own clock: this silo's may disagree with it.
+        var held = await seats.Hold(new SeatHoldRequest(
+            reservationId, seatIds, quantity, time.GetUtcNow() + definition.Queue.HoldDuration, definition.Queue.HoldDuration));
         if (held.Hold is not { } hold)
         {
             return ReservationOutcome.Refused(held.Refusal!);

@@ -111,7 +111,8 @@ public sealed class SeatBlockGrain(
             return SeatHoldResult.Held(again);
         }
 
-        if (request.ExpiresAt <= now)
+        var expiresAt = request.HoldFor is { } holdFor ? now + holdFor : request.ExpiresAt;
+        if (expiresAt <= now)
         {
             throw DomainException.Invalid("hold-expired", "A hold must expire in the future.");
         }
@@ -129,13 +130,13 @@ public sealed class SeatBlockGrain(
 
         foreach (var index in chosen)
         {
-            Seats[index] = new SeatSlot { HoldId = request.HoldId, HeldUntil = request.ExpiresAt };
+            Seats[index] = new SeatSlot { HoldId = request.HoldId, HeldUntil = expiresAt };
         }
 
         PruneHolds(now);
         Working.Holds[request.HoldId] = chosen;
         await Commit.Commit();
-        return SeatHoldResult.Held(new SeatHold(request.HoldId, [.. chosen.Select(SeatId)], request.ExpiresAt));
+        return SeatHoldResult.Held(new SeatHold(request.HoldId, [.. chosen.Select(SeatId)], expiresAt));
     }
 
     public async Task Release(Guid holdId)

@@ -39,8 +39,8 @@ public sealed class ClockSkewTests
     }
 
     // On sale for every silo's clock: the one behind reads the opening ten minutes ago less the skew.
-    private Task<EventDefinition> NewEvent() => _fixture.CreateEvent(
-        TestEvents.Settings(admissionsPerMinute: 60, claimWindow: ClaimWindow, holdDuration: HoldDuration),
+    private Task<EventDefinition> NewEvent(TimeSpan? holdDuration = null) => _fixture.CreateEvent(
+        TestEvents.Settings(admissionsPerMinute: 60, claimWindow: ClaimWindow, holdDuration: holdDuration ?? HoldDuration),
         salesOpenIn: TimeSpan.FromMinutes(-10));
 
     /// <summary>Joins a new user and moves the clock until the queue admits them (without claiming).</summary>
@@ -67,7 +67,7 @@ public sealed class ClockSkewTests
         AssertPlacedOn(OnTime, queue);
         AssertPlacedOn(Behind, shard);
 
-        // Past the window on the queue's clock; on the shard's, the admission is a minute old.
+        // Past the window on the queue's clock; the shard's clock has not even reached the admission.
         _fixture.Clock.Advance(ClaimWindow + TimeSpan.FromSeconds(1));
         var late = await shard.Claim(userId);
 
@@ -127,28 +127,32 @@ public sealed class ClockSkewTests
     [Fact]
     public async Task A_hold_lasts_the_events_hold_duration_on_the_seat_blocks_clock_whichever_silo_asks_for_it()
     {
-        // Asked from a silo behind the block: on the asker's reckoning the hold would have had only the
-        // hold duration less the skew to run, and with a skew above the duration it would be refused.
+        // Asked from a silo behind the block by more than the hold lasts: on the asker's reckoning the
+        // hold would have expired before it was made, and been refused.
+        var shortHold = TimeSpan.FromMinutes(2);
         Place(queues: OnTime, shards: OnTime, reservations: Behind, seatBlocks: OnTime);
-        var fromBehind = await NewEvent();
-        var short_ = await Grains.GetGrain<IUserReservationsGrain>(Guid.NewGuid())
+        var fromBehind = await NewEvent(shortHold);
+        var askerBehind = Guid.NewGuid();
+        var heldFromBehind = await Grains.GetGrain<IUserReservationsGrain>(askerBehind)
             .Reserve(fromBehind.EventId, TestEvents.BlockId, null, 1, null).Reserved();
-        AssertPlacedOn(Behind, Grains.GetGrain<IReservationGrain>(short_.ReservationId));
+        AssertPlacedOn(Behind, Grains.GetGrain<IUserReservationsGrain>(askerBehind));
+        AssertPlacedOn(Behind, Grains.GetGrain<IReservationGrain>(heldFromBehind.ReservationId));
         AssertPlacedOn(OnTime, SeatBlocks.For(Grains, fromBehind.EventId, TestEvents.BlockId));
 
         // Asked from a silo ahead of the block: it would have lasted the skew longer.
         Place(queues: OnTime, shards: OnTime, reservations: OnTime, seatBlocks: Behind);
         var fromAhead = await NewEvent();
-        var long_ = await Grains.GetGrain<IUserReservationsGrain>(Guid.NewGuid())
+        var askerAhead = Guid.NewGuid();
+        var heldFromAhead = await Grains.GetGrain<IUserReservationsGrain>(askerAhead)
             .Reserve(fromAhead.EventId, TestEvents.BlockId, null, 1, null).Reserved();
-        AssertPlacedOn(OnTime, Grains.GetGrain<IReservationGrain>(long_.ReservationId));
+        AssertPlacedOn(OnTime, Grains.GetGrain<IUserReservationsGrain>(askerAhead));
         AssertPlacedOn(Behind, SeatBlocks.For(Grains, fromAhead.EventId, TestEvents.BlockId));
 
-        Assert.Equal(_fixture.Clock.GetUtcNow() + HoldDuration, short_.ExpiresAt);
-        Assert.Equal(_fixture.Clock.GetUtcNow() - Skew + HoldDuration, long_.ExpiresAt);
+        Assert.Equal(_fixture.Clock.GetUtcNow() + shortHold, heldFromBehind.ExpiresAt);
+        Assert.Equal(_fixture.Clock.GetUtcNow() - Skew + HoldDuration, heldFromAhead.ExpiresAt);
         // The seats are held until then by the block's own reckoning, and free after it.
         var block = SeatBlocks.For(Grains, fromBehind.EventId, TestEvents.BlockId);
-        _fixture.Clock.Advance(HoldDuration - TimeSpan.FromSeconds(1));
+        _fixture.Clock.Advance(shortHold - TimeSpan.FromSeconds(1));
         Assert.Equal(1, (await block.GetCounts()).Held);
         _fixture.Clock.Advance(TimeSpan.FromSeconds(2));
         Assert.Equal(0, (await block.GetCounts()).Held);
@@ -202,7 +206,8 @@ public sealed class ClockSkewTests
         var before = await ClusterFixture.Eventually(queue.GetStats, s => s.ServingCursor >= 2);
         AssertPlacedOn(OnTime, queue);
 
-        // Its silo goes; it wakes up on the other, whose clock reads the skew earlier than its last tick.
+        // It is deactivated (as when its silo shuts down) and wakes up on the other silo, whose clock reads
+        // the skew earlier than its last tick.
         _fixture.Pins.Pin(queue, Behind);
         await _fixture.Cluster.DeactivateAsync(queue);
         for (var i = 0; i < 2; i++)

@@ -33,7 +33,8 @@ public sealed class SkewedClusterFixture : ClusterFixture
     protected override void Deployed(IReadOnlyList<SiloAddress> silos) => Pins.Deployed(silos);
 }
 
-[CollectionDefinition(Name)]
+// Run alone: two clusters at once on a 2-core machine would stretch the tests' real-time waits.
+[CollectionDefinition(Name, DisableParallelization = true)]
 public sealed class SkewedClusterCollection : ICollectionFixture<SkewedClusterFixture>
 {
     public const string Name = "skewed-cluster";

@@ -25,6 +25,26 @@ public sealed class SeatBlockTests(ClusterFixture fixture)
         (await block.GetSeats()).ToDictionary(s => s.SeatId, s => s.Status);
 
     [Fact]
+    public async Task A_hold_asked_for_a_duration_is_timed_by_the_block_and_a_repeat_keeps_its_first_expiry()
+    {
+        var block = await NewBlock();
+        var holdId = Guid.NewGuid();
+        // The asker's own reckoning says one minute; the block times the duration on its clock.
+        var request = new SeatHoldRequest(holdId, ["A-1"], null, fixture.Clock.GetUtcNow() + TimeSpan.FromMinutes(1), HoldFor);
+
+        var hold = await Held(block, request);
+        fixture.Clock.Advance(TimeSpan.FromMinutes(2));
+        var repeated = await Held(block, request);
+
+        Assert.Equal(fixture.Clock.GetUtcNow() - TimeSpan.FromMinutes(2) + HoldFor, hold.ExpiresAt);
+        Assert.Equal(hold.ExpiresAt, repeated.ExpiresAt);
+        Assert.Equal(SeatStatus.Held, (await StatusOf(block))["A-1"]);
+        // A caller of the previous version sends no duration: its expiry stands.
+        var old = await Held(block, Explicit(Guid.NewGuid(), "A-2") with { ExpiresAt = fixture.Clock.GetUtcNow() + TimeSpan.FromMinutes(1) });
+        Assert.Equal(fixture.Clock.GetUtcNow() + TimeSpan.FromMinutes(1), old.ExpiresAt);
+    }
+
+    [Fact]
     public async Task A_block_whose_first_write_failed_sells_once_storage_is_back()
     {
         var block = await NewBlock();

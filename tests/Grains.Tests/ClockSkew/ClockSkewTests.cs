@@ -57,15 +57,22 @@ public sealed class ClockSkewTests
 
     private void AssertPlacedOn(int silo, IAddressable grain) => Assert.Equal(silo, _fixture.Pins.PlacedOn(grain));
 
-    [Fact]
-    public async Task A_no_show_whose_shard_runs_behind_the_queue_cannot_claim_after_the_queues_window_closed()
+    /// <summary>A new event whose queue runs on <paramref name="queueOn"/> and a user admitted through a shard on <paramref name="shardOn"/>.</summary>
+    private async Task<(IEventQueueGrain Queue, Guid UserId, IQueueShardGrain Shard, QueueStatus Admitted)> AdmittedAcross(int queueOn, int shardOn)
     {
-        Place(queues: OnTime, shards: Behind);
+        Place(queues: queueOn, shards: shardOn);
         var definition = await NewEvent();
         var queue = Grains.GetGrain<IEventQueueGrain>(definition.EventId);
         var (userId, shard, admitted) = await JoinAndAdmit(definition.EventId);
-        AssertPlacedOn(OnTime, queue);
-        AssertPlacedOn(Behind, shard);
+        AssertPlacedOn(queueOn, queue);
+        AssertPlacedOn(shardOn, shard);
+        return (queue, userId, shard, admitted);
+    }
+
+    [Fact]
+    public async Task A_no_show_whose_shard_runs_behind_the_queue_cannot_claim_after_the_queues_window_closed()
+    {
+        var (queue, userId, shard, admitted) = await AdmittedAcross(queueOn: OnTime, shardOn: Behind);
 
         // Past the window on the queue's clock; the shard's clock has not even reached the admission.
         _fixture.Clock.Advance(ClaimWindow + TimeSpan.FromSeconds(1));
@@ -83,12 +90,7 @@ public sealed class ClockSkewTests
     [Fact]
     public async Task A_shopper_whose_shard_runs_ahead_of_the_queue_claims_inside_the_queues_window()
     {
-        Place(queues: Behind, shards: OnTime);
-        var definition = await NewEvent();
-        var queue = Grains.GetGrain<IEventQueueGrain>(definition.EventId);
-        var (userId, shard, admitted) = await JoinAndAdmit(definition.EventId);
-        AssertPlacedOn(Behind, queue);
-        AssertPlacedOn(OnTime, shard);
+        var (queue, userId, shard, admitted) = await AdmittedAcross(queueOn: Behind, shardOn: OnTime);
         // The admission is stamped by the queue's clock, the skew behind this one's.
         Assert.InRange(_fixture.Clock.GetUtcNow() - Skew - admitted.AdmittedAt!.Value, TimeSpan.Zero, TimeSpan.FromSeconds(2));
 

@@ -16,11 +16,24 @@ public sealed class TestApi(GatewayFactory factory)
     public static readonly JsonSerializerOptions Json = CreateJson();
 
     private readonly SemaphoreSlim _adminLock = new(1, 1);
+    private readonly Lock _clientsLock = new();
     private TestUser? _admin;
 
     public GatewayFactory Factory => factory;
 
-    public HttpClient Anonymous() => factory.CreateClient(new WebApplicationFactoryClientOptions { AllowAutoRedirect = false });
+    /// <summary>A new client of the test server; safe to call from parallel requests.</summary>
+    /// <remarks>
+    /// The factory keeps its clients in a plain list to dispose of them. Registering many users in
+    /// parallel once added two at a time, left a hole in the list, and the fixture's disposal failed
+    /// on it with a NullReferenceException (every test of the collection reported as a cleanup failure).
+    /// </remarks>
+    public HttpClient Anonymous()
+    {
+        lock (_clientsLock)
+        {
+            return factory.CreateClient(new WebApplicationFactoryClientOptions { AllowAutoRedirect = false });
+        }
+    }
 
     public HttpClient Authorized(string accessToken)
     {

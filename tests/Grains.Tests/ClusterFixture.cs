@@ -116,7 +116,7 @@ public class ClusterFixture : IAsyncLifetime
     /// <summary>How many silos the cluster has.</summary>
     protected virtual short SiloCount => 1;
 
-    /// <summary>The clock the grains of silo <paramref name="silo"/> (its index, in start order) read.</summary>
+    /// <summary>The clock the grains of silo <paramref name="silo"/> read (its index: the order the silos were configured in).</summary>
     protected virtual TimeProvider ClockOf(int silo) => Clock;
 
     /// <summary>Anything more a derived fixture's silos need, after the grains are added.</summary>

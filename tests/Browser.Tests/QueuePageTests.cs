@@ -116,6 +116,36 @@ public sealed class QueuePageTests(GatewayServer gateway, BrowserSession browser
     }
 
     [Fact]
+    public async Task When_the_word_of_the_turn_never_arrives_the_page_asks_and_shows_the_turn()
+    {
+        var (admin, eventId) = await PausedLine(ahead: 1);
+        var page = await NewPage(Screen.Phone);
+        // Every personal "admitted" message is lost on the way; cursor moves get through.
+        var lost = 0;
+        await QueueSockets.Watch(page, lostOnTheWay: message =>
+        {
+            var admission = message.Contains("\"target\":\"admitted\"", StringComparison.OrdinalIgnoreCase);
+            if (admission)
+            {
+                Interlocked.Increment(ref lost);
+            }
+
+            return admission;
+        });
+        await Pages.SignIn(page, await Api.Register(), $"/queue/{eventId}");
+        await Expect(page.Locator("#connection")).ToHaveAttributeAsync("data-mode", "live");
+        await Expect(page.Locator("#position")).ToHaveTextAsync("2");
+
+        await Api.UpdateQueue(admin, eventId, admissionsPerMinute: 60, paused: false);
+
+        // Before, the page showed its place as next for good: live, so it never polled, and nothing else
+        // would tell it. Now it asks once the line has passed it and no word came.
+        await Expect(page.GetByRole(AriaRole.Heading, new() { Name = "It's your turn!" })).ToBeVisibleAsync(new() { Timeout = 30_000 });
+        await Expect(page.GetByRole(AriaRole.Link, new() { Name = "Choose your seats" })).ToBeVisibleAsync();
+        Assert.True(Volatile.Read(ref lost) >= 1, "no admission message was sent to lose");
+    }
+
+    [Fact]
     public async Task Where_WebSockets_are_blocked_the_page_polls_its_place_instead()
     {
         var (admin, eventId) = await PausedLine(ahead: 2);

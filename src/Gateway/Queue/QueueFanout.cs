@@ -57,21 +57,13 @@ public sealed class QueueFanout(IGrainFactory grains, IHubContext<QueueHub, IQue
 
             _connections[connectionId] = (eventId, key);
         }
-        // One subscription per event: the first follower's call makes it, concurrent ones don't repeat it.
-        if (followers.TryStartSubscription())
-        {
-            try
-            {
-                await Subscribe(eventId);
-            }
-            catch
-            {
-                // Not subscribed after all: the next follower tries again, and this one hears of it.
-                followers.SubscriptionFailed();
-                throw;
-            }
-        }
+        // One subscription per event, which every follower waits on: if it fails, each of them hears so
+        // (and falls back to polling) instead of a page that shows "live" while nothing is subscribed.
+        await followers.Subscription(() => Subscribe(eventId));
     }
+
+    /// <summary>How many Follow calls (and renewals) were handed the event's current subscription: for tests.</summary>
+    internal int SubscriptionCallers(string eventId) => _events.TryGetValue(eventId, out var followers) ? followers.Callers : 0;
 
     public void Unfollow(string connectionId)
     {
@@ -287,39 +279,72 @@ public sealed class QueueFanout(IGrainFactory grains, IHubContext<QueueHub, IQue
         }
     }
 
+    /// <summary>Renewals in flight at once: one queue grain that does not answer holds up no other event's.</summary>
+    private const int RenewalsInFlight = 16;
+
     // Queue grains forget observers that don't renew (and a grain that moved silos starts empty).
     private async Task ResubscribeLoop(CancellationToken stopping)
     {
         using var timer = new PeriodicTimer(ResubscribeEvery);
         while (await Next(timer, stopping))
         {
-            foreach (var (eventId, followers) in _events)
+            try
             {
-                if (followers.Subscribed)
-                {
-                    try
-                    {
-                        await Subscribe(eventId);
-                        // Catch up on admissions this gateway missed (a queue grain that moved silos sent
-                        // its updates to nobody until now) or could not deliver: personal messages only.
-                        var latest = await grains.GetGrain<IEventQueueGrain>(eventId).GetLatest();
-                        bool behind;
-                        lock (followers)
-                        {
-                            behind = followers.AnyUpTo(latest.ServingCursor);
-                        }
-
-                        if (behind)
-                        {
-                            _updates.Writer.TryWrite((latest, false));
-                        }
-                    }
-                    catch (Exception e)
-                    {
-                        logger.LogWarning(e, "Renewing the queue subscription of {EventId} failed", eventId);
-                    }
-                }
+                await Parallel.ForEachAsync(_events, new ParallelOptions { MaxDegreeOfParallelism = RenewalsInFlight, CancellationToken = stopping },
+                    (entry, _) => new ValueTask(Renew(entry.Key, entry.Value)));
             }
+            catch (OperationCanceledException) when (stopping.IsCancellationRequested)
+            {
+                return;
+            }
+        }
+    }
+
+    private async Task Renew(string eventId, EventFollowers followers)
+    {
+        bool anyone;
+        lock (followers)
+        {
+            anyone = followers.AnyWaiting;
+        }
+
+        if (!anyone)
+        {
+            // Nobody here waits for a message from this queue: stop renewing, and the queue grain forgets
+            // this gateway within minutes (so a retired queue can be collected). The next follower subscribes anew.
+            followers.Lapse();
+            return;
+        }
+
+        try
+        {
+            if (followers.Subscribed)
+            {
+                await Subscribe(eventId);
+            }
+            else
+            {
+                // Followers whose subscription failed (they poll meanwhile) are subscribed here at the latest.
+                await followers.Subscription(() => Subscribe(eventId));
+            }
+
+            // Catch up on admissions and drawn numbers this gateway missed (a queue grain that moved silos
+            // sent its updates to nobody until now) or could not deliver: personal messages only.
+            var latest = await grains.GetGrain<IEventQueueGrain>(eventId).GetLatest();
+            bool behind;
+            lock (followers)
+            {
+                behind = followers.AnyUpTo(latest.ServingCursor) || (latest.Draw is not null && followers.HasPreQueue);
+            }
+
+            if (behind)
+            {
+                _updates.Writer.TryWrite((latest, false));
+            }
+        }
+        catch (Exception e)
+        {
+            logger.LogWarning(e, "Renewing the queue subscription of {EventId} failed", eventId);
         }
     }
 
@@ -343,15 +368,48 @@ public sealed class QueueFanout(IGrainFactory grains, IHubContext<QueueHub, IQue
     private sealed class EventFollowers
     {
         private readonly SortedDictionary<long, List<Follower>> _byKey = [];
+        private readonly Lock _subscribing = new();
+        private Task? _subscription;
 
-        private int _subscribed;
+        /// <summary>Whether the queue grain has taken this gateway's subscription (renewed every 30 s since).</summary>
+        public bool Subscribed => Volatile.Read(ref _subscription) is { IsCompletedSuccessfully: true };
 
-        public bool Subscribed => Volatile.Read(ref _subscribed) == 1;
+        /// <summary>
+        /// The event's one subscription, made by the first caller and awaited by every other: all of them
+        /// hear if it fails, and the next caller after a failure tries again.
+        /// </summary>
+        public Task Subscription(Func<Task> subscribe)
+        {
+            lock (_subscribing)
+            {
+                if (_subscription is null or { IsFaulted: true } or { IsCanceled: true })
+                {
+                    _subscription = subscribe();
+                    Callers = 0;
+                }
 
-        /// <summary>True for exactly one caller until <see cref="SubscriptionFailed"/>.</summary>
-        public bool TryStartSubscription() => Interlocked.CompareExchange(ref _subscribed, 1, 0) == 0;
+                Callers++;
+                return _subscription;
+            }
+        }
 
-        public void SubscriptionFailed() => Volatile.Write(ref _subscribed, 0);
+        /// <summary>How many calls were handed the current subscription.</summary>
+        public int Callers { get; private set; }
+
+        /// <summary>Forgets a finished subscription no longer renewed, so the next follower makes a new one.</summary>
+        public void Lapse()
+        {
+            lock (_subscribing)
+            {
+                if (_subscription is { IsCompleted: true })
+                {
+                    _subscription = null;
+                }
+            }
+        }
+
+        /// <summary>Whether anyone still waits for a drawn number or an admission.</summary>
+        public bool AnyWaiting => _byKey.Count > 0;
 
         public bool HasPreQueue => _byKey.Count > 0 && _byKey.Keys.First() < 0;
 

@@ -5,12 +5,33 @@ public sealed class QueueSockets
 {
     private readonly List<IWebSocketRoute> _sockets = [];
 
-    public static async Task<QueueSockets> Watch(IPage page)
+    /// <param name="page">The page whose sockets to watch.</param>
+    /// <param name="lostOnTheWay">Hub messages from the server that never reach the page, as if lost with a connection.</param>
+    public static async Task<QueueSockets> Watch(IPage page, Func<string, bool>? lostOnTheWay = null)
     {
         var watched = new QueueSockets();
         await page.RouteWebSocketAsync(new Regex("/hubs/queue"), ws =>
         {
-            ws.ConnectToServer();
+            var server = ws.ConnectToServer();
+            if (lostOnTheWay is not null)
+            {
+                // A frame may carry several hub messages, each ended by the record separator.
+                server.OnMessage(frame =>
+                {
+                    if (frame.Text is not { } text)
+                    {
+                        ws.Send(frame.Binary ?? []);
+                        return;
+                    }
+
+                    var kept = text.Split('\u001e', StringSplitOptions.RemoveEmptyEntries).Where(message => !lostOnTheWay(message)).ToList();
+                    if (kept.Count > 0)
+                    {
+                        ws.Send(string.Concat(kept.Select(message => message + '\u001e')));
+                    }
+                });
+            }
+
             lock (watched._sockets)
             {
                 watched._sockets.Add(ws);

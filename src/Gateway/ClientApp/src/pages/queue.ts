@@ -44,6 +44,7 @@ const queue: Page = async (main, ctx) => {
   let stopped = false;
   let pollTimer: number | undefined;
   let restartTimer: number | undefined;
+  let turnCheck: number | undefined;
   let lastAnnounced: { position: number; at: number } | null = null;
 
   const position = h("p", { id: "position", class: "big" });
@@ -187,6 +188,25 @@ const queue: Page = async (main, ctx) => {
     fill(connection, { connecting: t("common.loading"), live: t("queue.live"), reconnecting: t("queue.reconnecting"), polling: t("queue.polling") }[next]);
   }
 
+  // The line has reached this place, so the gateway's word should follow within a second. If it does not
+  // (lost with a dropped connection, or not sent: the place expired meanwhile, or was left and taken again
+  // elsewhere), ask once, a few seconds on, instead of showing "soon" for good.
+  function checkTurnSoon(): void {
+    if (turnCheck !== undefined || stopped) return;
+    turnCheck = window.setTimeout(async () => {
+      if (stopped || !admitted.hidden) return;
+      try {
+        state = await api<QueueResponse>("GET", `${path}/me`);
+        draw();
+      } catch (err) {
+        if (err instanceof ApiError && err.code === "not-in-queue") showNotInQueue();
+        else if (err instanceof ApiError && err.status === 401) signedOut();
+      } finally {
+        turnCheck = undefined;
+      }
+    }, 8000 + Math.random() * 4000);
+  }
+
   // ---- polling fallback ----
   async function poll(): Promise<void> {
     pollTimer = undefined;
@@ -260,10 +280,14 @@ const queue: Page = async (main, ctx) => {
     state = { ...state, servingCursor: Math.max(state.servingCursor, m.servingCursor), paused: m.paused, salesClosed: m.salesClosed };
     rate = m.pacePerMinute;
     draw();
+    if (state.status === "waiting" && state.ticketNumber !== null && state.servingCursor >= state.ticketNumber) checkTurnSoon();
   });
   connectionHandle.on("admitted", (m: AdmittedMessage) => {
-    // May arrive twice (two tabs on two gateways): showing it again is harmless.
-    if (m.eventId === eventId) showAdmitted(m.admissionToken, m.admissionExpiresAt);
+    if (m.eventId !== eventId) return;
+    // May arrive twice (two tabs on two gateways): showing it again is harmless. A drawn number that
+    // arrives after it (from another gateway) must not redraw the line over it.
+    state = { ...state, status: "admitted" };
+    showAdmitted(m.admissionToken, m.admissionExpiresAt);
   });
   connectionHandle.on("ticketAssigned", (m: TicketAssignedMessage) => {
     // Told beside the admissions, the number may come after the admission it led to: that one stands.
@@ -346,6 +370,7 @@ const queue: Page = async (main, ctx) => {
     stopped = true;
     stopPolling();
     clearTimeout(restartTimer);
+    clearTimeout(turnCheck);
     void connectionHandle.stop();
   };
 };

@@ -189,7 +189,9 @@ public sealed class EventQueueGrain : Grain, IEventQueueGrain, IRemindable
 
     public override async Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
     {
-        if (State.Settings is null || _unsaved)
+        // Only a started activation knows which numbers it handed out: one whose start failed (its write
+        // refused) would give back numbers as unused from a count of zero, and the next one hand them out again.
+        if (!_started || State.Settings is null || _unsaved)
         {
             return;
         }

@@ -124,6 +124,8 @@ public sealed class QueueShardGrain(IQueueEntryStore store, TimeProvider time) :
     {
         if (!_entries.TryGetValue(userId, out var entry))
         {
+            // "Not in the queue" from a leave not yet saved would be undone by a crash: answered once saved.
+            await Durable(userId);
             return null;
         }
 
@@ -135,6 +137,7 @@ public sealed class QueueShardGrain(IQueueEntryStore store, TimeProvider time) :
     {
         if (!_entries.TryGetValue(userId, out var entry))
         {
+            await Durable(userId);
             return null;
         }
 

@@ -163,6 +163,34 @@ public sealed class QueueDurabilityTests(ClusterFixture fixture)
     }
 
     [Fact]
+    public async Task A_place_whose_leave_is_unsaved_is_not_reported_gone_by_a_read_or_a_claim()
+    {
+        var queue = await QueueUnderTest.Create(fixture, TestEvents.Settings(admissionsPerMinute: 1));
+        var user = Guid.NewGuid();
+        await queue.Join(user);
+
+        fixture.QueueRecords.FailSaves(queue.EventId, true);
+        try
+        {
+            await Assert.ThrowsAnyAsync<Exception>(() => queue.Shard(user).Leave(user));
+            // Before, both answered "not in the queue" at once from the unsaved leave: the page showed the
+            // place gone, and the gateway dropped the follower, though a crash would bring the place back.
+            await Assert.ThrowsAnyAsync<Exception>(() => queue.Shard(user).GetStatus(user));
+            await Assert.ThrowsAnyAsync<Exception>(() => queue.Shard(user).Claim(user));
+        }
+        finally
+        {
+            fixture.QueueRecords.FailSaves(queue.EventId, false);
+        }
+
+        // Once the leave is saved, both say so.
+        Assert.Null(await queue.Shard(user).GetStatus(user));
+        Assert.Null(await queue.Shard(user).Claim(user));
+        await fixture.Cluster.DeactivateAsync(queue.Shard(user));
+        Assert.Null(await queue.Shard(user).GetStatus(user));
+    }
+
+    [Fact]
     public async Task Claims_and_finishes_of_shards_from_before_the_upgrade_still_count_by_batch()
     {
         var queue = await QueueUnderTest.Create(fixture, TestEvents.Settings(admissionsPerMinute: 1_200, claimWindow: TimeSpan.FromMinutes(2)));

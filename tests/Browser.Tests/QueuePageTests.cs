@@ -146,6 +146,49 @@ public sealed class QueuePageTests(GatewayServer gateway, BrowserSession browser
     }
 
     [Fact]
+    public async Task A_follow_the_gateway_fails_once_is_tried_again_on_the_open_connection_and_the_page_goes_live()
+    {
+        var (admin, eventId) = await PausedLine(ahead: 1);
+        var page = await NewPage(Screen.Phone);
+        // The page's first Follow is answered with an error, as when the gateway could not subscribe.
+        var follows = 0;
+        await page.RouteWebSocketAsync(new Regex("/hubs/queue"), ws =>
+        {
+            var server = ws.ConnectToServer();
+            ws.OnMessage(frame =>
+            {
+                var forward = new List<string>();
+                foreach (var message in (frame.Text ?? "").Split('\u001e', StringSplitOptions.RemoveEmptyEntries))
+                {
+                    if (message.Contains("\"target\":\"Follow\"", StringComparison.Ordinal) && Interlocked.Increment(ref follows) == 1)
+                    {
+                        var invocation = JsonNode.Parse(message)!["invocationId"]!.GetValue<string>();
+                        ws.Send($"{{\"type\":3,\"invocationId\":\"{invocation}\",\"error\":\"An unexpected error occurred invoking 'Follow' on the server.\"}}\u001e");
+                    }
+                    else
+                    {
+                        forward.Add(message);
+                    }
+                }
+
+                if (forward.Count > 0)
+                {
+                    server.Send(string.Concat(forward.Select(message => message + '\u001e')));
+                }
+            });
+        });
+
+        await Pages.SignIn(page, await Api.Register(), $"/queue/{eventId}");
+        await Expect(page.Locator("#connection")).ToHaveAttributeAsync("data-mode", "polling");
+
+        // Before, the page polled for good on a connection that worked.
+        await Expect(page.Locator("#connection")).ToHaveAttributeAsync("data-mode", "live", new() { Timeout = 30_000 });
+        Assert.Equal(2, Volatile.Read(ref follows));
+        await Api.UpdateQueue(admin, eventId, admissionsPerMinute: 60, paused: false);
+        await Expect(page.GetByRole(AriaRole.Heading, new() { Name = "It's your turn!" })).ToBeVisibleAsync();
+    }
+
+    [Fact]
     public async Task Where_WebSockets_are_blocked_the_page_polls_its_place_instead()
     {
         var (admin, eventId) = await PausedLine(ahead: 2);

@@ -45,6 +45,7 @@ const queue: Page = async (main, ctx) => {
   let pollTimer: number | undefined;
   let restartTimer: number | undefined;
   let turnCheck: number | undefined;
+  let followRetry: number | undefined;
   let lastAnnounced: { position: number; at: number } | null = null;
 
   const position = h("p", { id: "position", class: "big" });
@@ -332,6 +333,12 @@ const queue: Page = async (main, ctx) => {
       }
       setMode("polling");
       startPolling();
+      // The connection is open but following failed (the gateway could not subscribe, a claim timed
+      // out): try again a little later, so the page does not poll for good on a working connection.
+      clearTimeout(followRetry);
+      followRetry = window.setTimeout(() => {
+        if (!stopped && admitted.hidden && (mode as Mode) !== "live" && connectionHandle!.state === HubConnectionState.Connected) void follow();
+      }, 5000 + Math.random() * 10000);
     }
   }
 
@@ -371,6 +378,7 @@ const queue: Page = async (main, ctx) => {
     stopPolling();
     clearTimeout(restartTimer);
     clearTimeout(turnCheck);
+    clearTimeout(followRetry);
     void connectionHandle.stop();
   };
 };

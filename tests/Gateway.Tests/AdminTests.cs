@@ -15,8 +15,7 @@ public sealed class AdminTests(GatewayFixture fixture)
     {
         var ct = TestContext.Current.CancellationToken;
         var spec = new EventSpec { Rows = 2, SeatsPerRow = 5 };
-        await Api.CreateEvent(spec, ct);
-        await Api.SetQueue(spec.EventId, new { paused = true }, ct);
+        await Api.CreatePausedEvent(spec, ct);
         foreach (var user in await Api.RegisterMany(3, ct))
         {
             await user.Join(spec.EventId, ct);
@@ -73,8 +72,7 @@ public sealed class AdminTests(GatewayFixture fixture)
     {
         var ct = TestContext.Current.CancellationToken;
         var spec = new EventSpec();
-        await Api.CreateEvent(spec, ct);
-        await Api.SetQueue(spec.EventId, new { paused = true }, ct);
+        await Api.CreatePausedEvent(spec, ct);
         var user = await Api.Register(ct);
         await user.Join(spec.EventId, ct);
 

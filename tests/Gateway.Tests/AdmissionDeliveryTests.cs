@@ -118,8 +118,7 @@ public sealed class AdmissionDeliveryTests(ShardOutageFixture fixture) : IClassF
     /// <summary>A paused event's line of two users whose places are in different shards, in this order.</summary>
     private async Task<(TestUser First, QueueResponse FirstJoined, TestUser Second, QueueResponse SecondJoined)> TwoInLineInDifferentShards(EventSpec spec, CancellationToken ct)
     {
-        await Api.CreateEvent(spec, ct);
-        await Api.SetQueue(spec.EventId, new { paused = true }, ct);
+        await Api.CreatePausedEvent(spec, ct);
         var users = await Api.RegisterMany(8, ct);
         var first = users[0];
         var second = users.First(u => QueueShards.ShardOf(u.UserId) != QueueShards.ShardOf(first.UserId));

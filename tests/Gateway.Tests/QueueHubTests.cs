@@ -19,8 +19,7 @@ public sealed class QueueHubTests(GatewayFixture fixture)
         var ct = TestContext.Current.CancellationToken;
         // One admission per tick: the cursor passes 1, 2, 3 before it reaches the follower's ticket 4.
         var spec = new EventSpec { AdmissionsPerMinute = 600 };
-        await Api.CreateEvent(spec, ct);
-        await Api.SetQueue(spec.EventId, new { paused = true }, ct);
+        await Api.CreatePausedEvent(spec, ct);
         foreach (var ahead in await Api.RegisterMany(3, ct))
         {
             await ahead.Join(spec.EventId, ct);
@@ -120,8 +119,7 @@ public sealed class QueueHubTests(GatewayFixture fixture)
     {
         var ct = TestContext.Current.CancellationToken;
         var spec = new EventSpec { AdmissionsPerMinute = 600 };
-        await Api.CreateEvent(spec, ct);
-        await Api.SetQueue(spec.EventId, new { paused = true }, ct);
+        await Api.CreatePausedEvent(spec, ct);
         var follower = await Api.Register(ct);
         var joined = await follower.Join(spec.EventId, ct);
         await using var hub = await QueueHubClient.Connect(Api.Factory, follower.Tokens.AccessToken, ct);
@@ -147,8 +145,7 @@ public sealed class QueueHubTests(GatewayFixture fixture)
     {
         var ct = TestContext.Current.CancellationToken;
         var spec = new EventSpec { AdmissionsPerMinute = 600 };
-        await Api.CreateEvent(spec, ct);
-        await Api.SetQueue(spec.EventId, new { paused = true }, ct);
+        await Api.CreatePausedEvent(spec, ct);
         var follower = await Api.Register(ct);
         var watcher = await Api.Register(ct);
         var joined = await follower.Join(spec.EventId, ct);

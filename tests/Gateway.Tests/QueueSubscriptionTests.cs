@@ -57,8 +57,7 @@ public sealed class QueueSubscriptionTests(SubscriptionFaultFixture fixture) : I
     {
         var ct = TestContext.Current.CancellationToken;
         var spec = new EventSpec();
-        await Api.CreateEvent(spec, ct);
-        await Api.SetQueue(spec.EventId, new { paused = true }, ct);
+        await Api.CreatePausedEvent(spec, ct);
         var users = await Api.RegisterMany(2, ct);
         var joined = new[] { await users[0].Join(spec.EventId, ct), await users[1].Join(spec.EventId, ct) };
         await using var first = await QueueHubClient.Connect(Api.Factory, users[0].Tokens.AccessToken, ct);

@@ -112,6 +112,13 @@ public sealed class TestApi(GatewayFactory factory)
         return (await response.Content.ReadFromJsonAsync<EventDetail>(Json, ct))!;
     }
 
+    /// <summary>Creates the event with its queue paused: nobody is admitted until the test resumes it.</summary>
+    public async Task CreatePausedEvent(EventSpec spec, CancellationToken ct)
+    {
+        await CreateEvent(spec, ct);
+        await SetQueue(spec.EventId, new { paused = true }, ct);
+    }
+
     public async Task SetQueue(string eventId, object update, CancellationToken ct)
     {
         var admin = await Admin(ct);

@@ -199,6 +199,16 @@ public sealed class AdmissionTests(ClusterFixture fixture)
         return (queue, users[0], fixture.Calls.HoldNextAnswer(queue.Queue.GetGrainId(), nameof(IEventQueueGrain.Describe)));
     }
 
+    // Once the queue has described the place (inside the window), the clock moves past the window, and
+    // only then does the shard read the answer.
+    private async Task<T> ReadAfterTheWindowClosed<T>(HeldAnswer held, Task<T> call)
+    {
+        await held.Entered;
+        fixture.Clock.Advance(TimeSpan.FromSeconds(20));
+        held.Release();
+        return await call;
+    }
+
     [Fact]
     public async Task A_status_read_shows_the_queues_verdict_on_the_claim_window_not_the_shards_clock()
     {
@@ -206,13 +216,10 @@ public sealed class AdmissionTests(ClusterFixture fixture)
 
         // By the time the shard reads the answer its clock says the window has closed, as the clock of a
         // shard's silo running ahead of the queue's would.
-        var reading = queue.Shard(userId).GetStatus(userId);
-        await held.Entered;
-        fixture.Clock.Advance(TimeSpan.FromSeconds(20));
-        held.Release();
+        var read = await ReadAfterTheWindowClosed(held, queue.Shard(userId).GetStatus(userId));
 
         // Before, the shard's clock decided: a shopper the queue still held a slot for read "expired".
-        Assert.Equal(QueueStatusKind.Admitted, (await reading)?.Status);
+        Assert.Equal(QueueStatusKind.Admitted, read?.Status);
     }
 
     [Fact]
@@ -221,14 +228,11 @@ public sealed class AdmissionTests(ClusterFixture fixture)
         var (queue, userId, held) = await DescribedInsideTheWindowReadAfterIt();
 
         // The queue describes the place inside the window; the claim reaches it to be counted only after.
-        var claiming = queue.Shard(userId).Claim(userId);
-        await held.Entered;
-        fixture.Clock.Advance(TimeSpan.FromSeconds(20));
-        held.Release();
+        var claimed = await ReadAfterTheWindowClosed(held, queue.Shard(userId).Claim(userId));
 
         // Before, the late claim was counted: with the slot already free for the next in line, one shopper
         // above the limit. The queue now judges and counts in one step.
-        Assert.Equal(QueueStatusKind.Expired, (await claiming)?.Status);
+        Assert.Equal(QueueStatusKind.Expired, claimed?.Status);
         Assert.Equal(0, (await queue.Queue.GetStats()).ActiveShoppers);
         Assert.Equal(QueueStatusKind.Expired, (await queue.Status(userId)).Status);
     }
